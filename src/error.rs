@@ -1,0 +1,112 @@
+//! Every failure entra-token can report, classified once and mapped to the exit codes of the CLI
+//! contract (§2). Nothing else in the crate decides an exit code; nothing here writes to stdout.
+
+use std::fmt;
+
+/// The class of a failure; each class is one exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A bug: exit 1.
+    Internal,
+    /// Bad flags, missing input, unusable local file or config: exit 2. Nothing was sent.
+    Usage,
+    /// Entra answered with an OAuth error (or a redirect carried `error=`): exit 3.
+    Rejected,
+    /// Connection, TLS, timeout, retries exhausted, a reply that is not what was expected: exit 4.
+    Network,
+    /// `api` only: the called API answered non-2xx after retries: exit 5.
+    Api,
+}
+
+impl Kind {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Kind::Internal => 1,
+            Kind::Usage => 2,
+            Kind::Rejected => 3,
+            Kind::Network => 4,
+            Kind::Api => 5,
+        }
+    }
+}
+
+/// A user-facing error: a short message, optional causes and one hint.
+#[derive(Debug)]
+pub struct Error {
+    pub kind: Kind,
+    pub message: String,
+    pub causes: Vec<String>,
+    pub hint: Option<String>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Error { kind, message: message.into(), causes: Vec::new(), hint: None }
+    }
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(Kind::Usage, message)
+    }
+    pub fn rejected(message: impl Into<String>) -> Self {
+        Self::new(Kind::Rejected, message)
+    }
+    pub fn network(message: impl Into<String>) -> Self {
+        Self::new(Kind::Network, message)
+    }
+    pub fn api(message: impl Into<String>) -> Self {
+        Self::new(Kind::Api, message)
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(Kind::Internal, message)
+    }
+    /// Adds a "caused by:" line (the lower-level reason).
+    pub fn cause(mut self, cause: impl fmt::Display) -> Self {
+        self.causes.push(cause.to_string());
+        self
+    }
+    /// Sets the "hint:" line (what to do about it).
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+    pub fn exit_code(&self) -> i32 {
+        self.kind.exit_code()
+    }
+
+    /// The text printed on stderr: `error: ...`, `caused by: ...`, `hint: ...`.
+    pub fn render(&self) -> String {
+        let mut out = format!("error: {}\n", self.message);
+        for c in &self.causes {
+            out.push_str(&format!("  caused by: {c}\n"));
+        }
+        if let Some(h) = &self.hint {
+            out.push_str(&format!("  hint: {h}\n"));
+        }
+        out
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Formats an error with its whole `source()` chain on one line (reqwest/hyper errors hide the
+/// useful part, e.g. "connection refused" or "invalid peer certificate", in the chain).
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut s = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let t = e.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = e.source();
+    }
+    s
+}
