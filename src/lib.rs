@@ -1,5 +1,16 @@
 //! entra-token: Microsoft Entra ID OAuth 2.0 tokens for scripts and CI, and the local emulator
-//! used to test them.
+//! used to test them. The binary in `main.rs` only parses arguments and calls [`app::run`].
 
+pub mod app;
+pub mod cli;
+pub mod commands;
+pub mod credential;
 pub mod emulator;
 pub mod error;
+pub mod hints;
+pub mod http;
+pub mod log;
+pub mod output;
+pub mod protocol;
+pub mod secret;
+pub mod settings;

@@ -1,24 +1,6 @@
-//! Temporary entry point used while the emulator is developed on its own branch.
-use clap::Parser;
-
-#[derive(Parser)]
-struct Cli {
-    #[command(subcommand)]
-    cmd: Cmd,
-}
-#[derive(clap::Subcommand)]
-enum Cmd {
-    Emulator(entra_token::emulator::EmulatorArgs),
-}
+//! The `entra-token` binary: parse, run, print the error, exit with its code (CLI contract §2).
 
 fn main() {
-    let cli = Cli::parse();
-    let Cmd::Emulator(args) = cli.cmd;
-    match entra_token::emulator::run(args) {
-        Ok(code) => std::process::exit(code),
-        Err(e) => {
-            eprint!("{}", e.render());
-            std::process::exit(e.exit_code())
-        }
-    }
+    let code = entra_token::app::main_with_args(std::env::args_os());
+    std::process::exit(code);
 }

@@ -1,4 +1,4 @@
-//! The local Entra ID + Graph + Office 365 Management stand-in (a test double).
+//! Placeholder until the emulator branch is merged.
 
 #[derive(clap::Args, Debug)]
 pub struct EmulatorArgs {}

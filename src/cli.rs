@@ -1,0 +1,155 @@
+//! clap types only: the shape of the command line (CLI contract). House rules: every valued
+//! option has an UPPERCASE value_name, doc comments are the help text, environment variable names
+//! are defined once in [`env`], and meaning/precedence is resolved later in `settings.rs`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Environment variable names (azure-identity's, so existing CI setups work unchanged).
+pub mod env {
+    pub const TENANT_ID: &str = "AZURE_TENANT_ID";
+    pub const CLIENT_ID: &str = "AZURE_CLIENT_ID";
+    pub const CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
+    pub const CLIENT_CERTIFICATE_PATH: &str = "AZURE_CLIENT_CERTIFICATE_PATH";
+    pub const CLIENT_CERTIFICATE_PASSWORD: &str = "AZURE_CLIENT_CERTIFICATE_PASSWORD";
+    pub const CLIENT_SEND_CERTIFICATE_CHAIN: &str = "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN";
+    pub const FEDERATED_TOKEN_FILE: &str = "AZURE_FEDERATED_TOKEN_FILE";
+    pub const AUTHORITY_HOST: &str = "AZURE_AUTHORITY_HOST";
+    pub const CACHE: &str = "ENTRA_TOKEN_CACHE";
+    pub const PROFILE: &str = "ENTRA_TOKEN_PROFILE";
+    pub const ACTIONS_ID_TOKEN_REQUEST_URL: &str = "ACTIONS_ID_TOKEN_REQUEST_URL";
+    pub const ACTIONS_ID_TOKEN_REQUEST_TOKEN: &str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN";
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  TOKEN=$(entra-token get)                                  # Graph app-only token (AZURE_* env)
+  curl -H \"$(entra-token get -o header)\" https://graph.microsoft.com/v1.0/users
+  entra-token get --v1 --resource https://manage.office.com -o json
+  entra-token get --tenant contoso.onmicrosoft.com --client-id APP_ID --client-secret-file secret.txt
+  entra-token decode \"$TOKEN\"
+  entra-token emulator exec -- entra-token get -o json      # offline, no tenant needed
+
+Environment: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_AUTHORITY_HOST,
+ENTRA_TOKEN_PROFILE; SSL_CERT_FILE/SSL_CERT_DIR add trusted CAs; HTTPS_PROXY/NO_PROXY are honoured.
+Exit codes: 0 ok, 1 internal error, 2 usage or local input, 3 rejected by Entra, 4 network or protocol.";
+
+/// Microsoft Entra ID (Azure AD) OAuth 2.0 tokens for scripts and CI jobs.
+#[derive(Debug, Parser)]
+#[command(name = "entra-token", version, after_help = EXAMPLES, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Tenant: directory GUID or verified domain [env: AZURE_TENANT_ID]
+    #[arg(long, global = true, value_name = "TENANT")]
+    pub tenant: Option<String>,
+    /// Application (client) ID [env: AZURE_CLIENT_ID]
+    #[arg(long, global = true, value_name = "GUID")]
+    pub client_id: Option<String>,
+    /// Authority host URL, e.g. https://login.microsoftonline.us [env: AZURE_AUTHORITY_HOST]
+    #[arg(long, global = true, value_name = "URL")]
+    pub authority_host: Option<String>,
+    /// National cloud: sets the authority, Graph and Management hosts together
+    #[arg(long, global = true, value_name = "CLOUD")]
+    pub cloud: Option<CloudArg>,
+    /// Profile from $XDG_CONFIG_HOME/entra-token/config.toml [env: ENTRA_TOKEN_PROFILE]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Deadline in seconds for one logical request, retries included [default: 30]
+    #[arg(long, global = true, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Log HTTP exchanges to stderr (-vv adds headers and bodies; secrets are always redacted)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Refused: secrets on the command line are visible to other users (see AZURE_CLIENT_SECRET)
+    #[arg(long, global = true, hide = true, value_name = "SECRET", num_args = 0..=1, allow_hyphen_values = true)]
+    pub client_secret: Option<Option<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CloudArg {
+    Public,
+    Usgov,
+    China,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print an access token (app-only by default)
+    #[command(after_help = GET_EXAMPLES)]
+    Get(GetArgs),
+    /// Show a JWT's header and claims (does not verify the signature)
+    Decode(DecodeArgs),
+    /// Print a shell completion script
+    Completions(CompletionsArgs),
+    /// Run the local Entra ID test double (for offline tests of scripts)
+    Emulator(crate::emulator::EmulatorArgs),
+}
+
+const GET_EXAMPLES: &str = "\
+Examples:
+  entra-token get                                           # https://graph.microsoft.com/.default
+  entra-token get --scope https://vault.azure.net/.default
+  entra-token get --v1 --resource https://manage.office.com
+  entra-token get -o json | jq -r .expiresOn
+  eval \"$(entra-token get -o env)\"                          # sets ENTRA_ACCESS_TOKEN";
+
+/// How the client authenticates to Entra. Secrets never come from argv.
+#[derive(Debug, Args, Default, Clone)]
+pub struct CredentialArgs {
+    /// Read the client secret from PATH ('-' = stdin); one trailing newline is removed
+    #[arg(long, value_name = "PATH")]
+    pub client_secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// The token and a newline
+    Token,
+    /// `Authorization: Bearer <token>`
+    Header,
+    /// az account get-access-token compatible JSON
+    Json,
+    /// `export ENTRA_ACCESS_TOKEN=...` lines for eval
+    Env,
+    /// Kubernetes client.authentication.k8s.io/v1 ExecCredential
+    ExecCredential,
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// v2 scope [default: the cloud's Graph /.default]
+    #[arg(long, value_name = "SCOPE", conflicts_with = "resource")]
+    pub scope: Option<String>,
+    /// Resource URI: sent as `resource` with --v1, else as scope RESOURCE/.default
+    #[arg(long, value_name = "URI")]
+    pub resource: Option<String>,
+    /// Use the v1 endpoint (/oauth2/token with resource=)
+    #[arg(long)]
+    pub v1: bool,
+    /// Output format
+    #[arg(short, long, value_name = "FORMAT", default_value = "token")]
+    pub output: OutputFormat,
+    #[command(flatten)]
+    pub credential: CredentialArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// The token ('-' or nothing reads stdin)
+    #[arg(value_name = "TOKEN")]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell to generate for
+    #[arg(value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
+}

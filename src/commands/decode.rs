@@ -1,0 +1,58 @@
+//! `decode [TOKEN|-]`: a JWT's header and claims as JSON on stdout, and a human line about its
+//! expiry on stderr. It reads; it never verifies the signature, and says so.
+
+use crate::cli::DecodeArgs;
+use crate::error::{Error, Result};
+use crate::output;
+use crate::protocol::jwt;
+use serde_json::json;
+use std::io::Read;
+
+pub fn run(args: &DecodeArgs) -> Result<()> {
+    let raw = match args.token.as_deref() {
+        Some(t) if t != "-" => t.to_string(),
+        _ => {
+            let mut s = String::new();
+            std::io::stdin()
+                .take(1024 * 1024)
+                .read_to_string(&mut s)
+                .map_err(|e| Error::usage("could not read a token from stdin").cause(e))?;
+            s
+        }
+    };
+    let token = raw.trim();
+    let token = token.strip_prefix("Authorization:").map(str::trim).unwrap_or(token);
+    let token = token.strip_prefix("Bearer ").map(str::trim).unwrap_or(token);
+    if token.is_empty() {
+        return Err(Error::usage("no token given: pass it as an argument or on stdin"));
+    }
+    let d = jwt::decode(token).ok_or_else(|| {
+        Error::usage("not a JWT: expected three dot-separated base64url parts with a JSON header and claims")
+    })?;
+    output::json_value(&json!({"header": d.header, "claims": d.claims}))?;
+    let now = crate::app::now();
+    let line = match jwt::claim_i64(&d.claims, "exp") {
+        Some(exp) if exp > now => format!(
+            "expires {} (in {})",
+            output::rfc3339(exp, false),
+            human_duration(exp - now)
+        ),
+        Some(exp) => format!(
+            "EXPIRED {} ({} ago)",
+            output::rfc3339(exp, false),
+            human_duration(now - exp)
+        ),
+        None => "no exp claim".to_string(),
+    };
+    eprintln!("{line}; signature NOT verified (decode only reads the token)");
+    Ok(())
+}
+
+fn human_duration(secs: i64) -> String {
+    match secs {
+        s if s < 90 => format!("{s} s"),
+        s if s < 5400 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        s => format!("{} days", s / 86_400),
+    }
+}

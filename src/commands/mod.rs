@@ -1,0 +1,5 @@
+//! One file per subcommand. Each receives resolved settings and returns `Result<()>`.
+
+pub mod completions;
+pub mod decode;
+pub mod get;

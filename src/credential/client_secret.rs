@@ -1,0 +1,45 @@
+//! Client secret credential: from AZURE_CLIENT_SECRET or `--client-secret-file` (never argv),
+//! sent form-encoded in the body (`client_secret_post`).
+
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+use crate::settings::{SecretSource, read_input};
+
+pub struct ClientSecret {
+    secret: Secret<String>,
+}
+
+impl ClientSecret {
+    pub fn load(src: SecretSource) -> Result<ClientSecret> {
+        let secret = match src {
+            SecretSource::Env(s) => s,
+            SecretSource::File(path, source) => {
+                let what = format!("client secret file (from {})", source.describe());
+                let bytes = read_input(&path, &what)?;
+                let mut text = String::from_utf8(bytes)
+                    .map_err(|_| Error::usage(format!("{what} '{}' is not UTF-8 text", path.display())))?;
+                // exactly one trailing newline is removed (files written by `echo`)
+                if text.ends_with("\r\n") {
+                    text.truncate(text.len() - 2);
+                } else if text.ends_with('\n') {
+                    text.truncate(text.len() - 1);
+                }
+                if text.is_empty() {
+                    return Err(Error::usage(format!("{what} '{}' is empty", path.display())));
+                }
+                text
+            }
+        };
+        Ok(ClientSecret {
+            secret: Secret::new(secret),
+        })
+    }
+
+    pub fn fingerprint(&self) -> String {
+        super::digest_label("secret", self.secret.expose().as_bytes())
+    }
+
+    pub fn auth_fields(&self) -> super::AuthFields {
+        vec![("client_secret".to_string(), self.secret.clone())]
+    }
+}

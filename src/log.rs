@@ -1,0 +1,237 @@
+//! `-v` / `-vv` logging to stderr, and the redaction every log line goes through. Secrets,
+//! assertions, codes, refresh tokens and access tokens never reach a log: form fields and JSON
+//! members with sensitive names are replaced, and any JWT-looking text is cut before its payload.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+static VERBOSITY: AtomicU8 = AtomicU8::new(0);
+
+pub fn set_verbosity(level: u8) {
+    VERBOSITY.store(level, Ordering::Relaxed);
+}
+
+pub fn verbosity() -> u8 {
+    VERBOSITY.load(Ordering::Relaxed)
+}
+
+/// `-v`: one line per HTTP exchange, retry decisions, cache decisions.
+pub fn info(msg: impl AsRef<str>) {
+    if verbosity() >= 1 {
+        eprintln!("[entra-token] {}", redact_text(msg.as_ref()));
+    }
+}
+
+/// `-vv`: headers and bodies (redacted).
+pub fn debug(msg: impl AsRef<str>) {
+    if verbosity() >= 2 {
+        eprintln!("[entra-token] {}", redact_text(msg.as_ref()));
+    }
+}
+
+/// A warning the user should see at any verbosity (stderr, never stdout).
+pub fn warn(msg: impl AsRef<str>) {
+    eprintln!("warning: {}", redact_text(msg.as_ref()));
+}
+
+/// Names of form fields, JSON members, headers and query parameters whose values are secret.
+pub const SENSITIVE_NAMES: &[&str] = &[
+    "client_secret",
+    "client_assertion",
+    "assertion",
+    "code",
+    "code_verifier",
+    "refresh_token",
+    "access_token",
+    "id_token",
+    "device_code",
+    "password",
+    "authorization",
+    "accesstoken",
+    "token",
+    "state",
+    "nonce",
+    "session_state",
+];
+
+pub fn is_sensitive(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SENSITIVE_NAMES.contains(&lower.as_str())
+}
+
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Redacts a form body (`a=b&c=d`): sensitive values become `[REDACTED]`.
+pub fn redact_form(pairs: &[(String, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            if is_sensitive(k) {
+                format!("{k}={REDACTED}")
+            } else {
+                format!("{k}={v}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Redacts a JSON document by member name, recursively; falls back to text redaction.
+pub fn redact_json_text(body: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(mut v) => {
+            redact_json(&mut v);
+            redact_text(&v.to_string())
+        }
+        Err(_) => redact_text(body),
+    }
+}
+
+pub fn redact_json(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                if is_sensitive(k) && !val.is_null() {
+                    *val = serde_json::Value::String(REDACTED.into());
+                } else {
+                    redact_json(val);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_json),
+        _ => {}
+    }
+}
+
+fn is_b64url(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+/// Text redaction for anything else: every JWT-looking run (`eyJ…`, with or without its dots)
+/// becomes `[REDACTED-JWT]`, and the value after a sensitive `"name":"` or `name=` is removed up
+/// to its end even when the text is cut short (a truncated reply).
+pub fn redact_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        // JWT-like: "eyJ" followed by base64url/dots
+        if chars[i] == 'e'
+            && chars.get(i + 1) == Some(&'y')
+            && chars.get(i + 2) == Some(&'J')
+            && (i == 0 || !is_b64url(chars[i - 1]))
+        {
+            let mut j = i;
+            while j < chars.len() && (is_b64url(chars[j]) || chars[j] == '.') {
+                j += 1;
+            }
+            if j - i >= 10 {
+                out.push_str("[REDACTED-JWT]");
+                i = j;
+                continue;
+            }
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    redact_named_values(&out)
+}
+
+/// `"client_secret":"…"`, `client_secret=…`, `Authorization: Bearer …` → value removed.
+fn redact_named_values(text: &str) -> String {
+    let mut result = text.to_string();
+    for name in SENSITIVE_NAMES {
+        for pattern in [format!("\"{name}\":\""), format!("\"{name}\": \""), format!("{name}=")] {
+            let mut search_from = 0;
+            loop {
+                let lower = result.to_ascii_lowercase();
+                let Some(pos) = lower[search_from..].find(&pattern) else {
+                    break;
+                };
+                let start = search_from + pos + pattern.len();
+                // a form key must start at a boundary (avoid matching "xcode=")
+                if pattern.ends_with('=') {
+                    let at = search_from + pos;
+                    if at > 0 {
+                        let prev = result.as_bytes()[at - 1];
+                        if prev.is_ascii_alphanumeric() || prev == b'_' {
+                            search_from = start;
+                            continue;
+                        }
+                    }
+                }
+                let rest = &result[start..];
+                let end = if pattern.ends_with('"') {
+                    find_json_string_end(rest)
+                } else {
+                    rest.find(['&', ' ', '\n', '\r', '"', ',']).unwrap_or(rest.len())
+                };
+                if rest[..end] == *REDACTED || end == 0 {
+                    search_from = start + end;
+                    continue;
+                }
+                result.replace_range(start..start + end, REDACTED);
+                search_from = start + REDACTED.len();
+            }
+        }
+    }
+    redact_bearer(&result)
+}
+
+fn find_json_string_end(s: &str) -> usize {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return i,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+fn redact_bearer(text: &str) -> String {
+    let mut result = text.to_string();
+    for pattern in ["Bearer ", "bearer ", "Basic ", "basic "] {
+        let mut from = 0;
+        while let Some(pos) = result[from..].find(pattern) {
+            let start = from + pos + pattern.len();
+            let rest = &result[start..];
+            let end = rest.find(['\n', '\r', '"', ' ']).unwrap_or(rest.len());
+            if end > 0 && &rest[..end] != REDACTED && !rest.starts_with("[REDACTED") {
+                result.replace_range(start..start + end, REDACTED);
+            }
+            from = start + REDACTED.len().min(result.len() - start);
+        }
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jwt_and_named_values_are_removed() {
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
+        let t = format!("{{\"access_token\":\"{jwt}\",\"token_type\":\"Bearer\"}}");
+        let r = redact_text(&t);
+        assert!(!r.contains("c2lnbmF0dXJl"), "{r}");
+        assert!(!r.contains("eyJzdWIi"), "{r}");
+        assert!(r.contains("Bearer"));
+        let truncated = "{\"token_type\":\"Bearer\",\"access_token\":\"abcdefghij";
+        assert!(!redact_text(truncated).contains("abcdefghij"));
+        let form = "client_id=abc&client_secret=s3cr3t%2B&scope=x";
+        let r = redact_text(form);
+        assert!(!r.contains("s3cr3t"), "{r}");
+        assert!(r.contains("client_id=abc"));
+        assert!(!redact_text("Authorization: Bearer abc.def").contains("abc.def"));
+    }
+
+    #[test]
+    fn json_members_redacted_by_name() {
+        let r = redact_json_text(r#"{"a":1,"refresh_token":"xyz","nested":{"code":"c0de"}}"#);
+        assert!(!r.contains("xyz") && !r.contains("c0de"), "{r}");
+        assert!(r.contains("\"a\":1"));
+    }
+}

@@ -1,0 +1,160 @@
+//! Token replies: v1 (numbers as strings) and v2 (integers), and the classification of any reply
+//! from a token endpoint into a token, an Entra error (exit 3) or a protocol failure (exit 4).
+
+use crate::error::{Error, Result};
+use crate::log;
+use crate::protocol::entra_error::EntraError;
+use crate::protocol::jwt;
+use crate::secret::Secret;
+use serde_json::Value;
+
+#[derive(Debug)]
+pub struct TokenResponse {
+    pub access_token: Secret<String>,
+    pub token_type: String,
+    /// Absolute expiry, epoch seconds.
+    pub expires_on: i64,
+    /// Absolute time after which a refresh is advised (`refresh_in`), epoch seconds.
+    pub refresh_on: Option<i64>,
+    pub refresh_token: Option<Secret<String>>,
+    pub id_token: Option<Secret<String>>,
+    pub scope: Option<String>,
+    pub resource: Option<String>,
+}
+
+/// A number or a numeric string (v1 sends `"3599"`, v2 sends `3599`).
+pub fn int_field(obj: &Value, name: &str) -> Option<i64> {
+    let v = obj.get(name)?;
+    v.as_i64()
+        .or_else(|| v.as_f64().map(|f| f as i64))
+        .or_else(|| v.as_str()?.trim().parse().ok())
+}
+
+impl TokenResponse {
+    pub fn from_json(v: &Value, now: i64) -> Option<TokenResponse> {
+        let at = v.get("access_token")?.as_str()?;
+        if at.is_empty() {
+            return None;
+        }
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        let expires_on = int_field(v, "expires_on")
+            .filter(|e| *e > 1_000_000_000)
+            .or_else(|| int_field(v, "expires_in").map(|e| now + e))
+            .or_else(|| jwt::decode(at).and_then(|d| jwt::claim_i64(&d.claims, "exp")))
+            .unwrap_or(now + 600);
+        let refresh_on = int_field(v, "refresh_in").map(|r| now + r);
+        Some(TokenResponse {
+            access_token: Secret::new(at.to_string()),
+            token_type: s("token_type").unwrap_or_else(|| "Bearer".into()),
+            expires_on,
+            refresh_on,
+            refresh_token: s("refresh_token").map(Secret::new),
+            id_token: s("id_token").map(Secret::new),
+            scope: s("scope"),
+            resource: s("resource"),
+        })
+    }
+}
+
+/// What a token endpoint answered, classified.
+pub fn classify(status: u16, content_type: Option<&str>, body: &[u8], now: i64) -> Result<TokenResponse> {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    if let Some(v) = &parsed {
+        if let Some(e) = EntraError::from_json(v) {
+            return Err(e.into_error("token request"));
+        }
+        if (200..300).contains(&status) {
+            if let Some(t) = TokenResponse::from_json(v, now) {
+                return Ok(t);
+            }
+            let keys = v
+                .as_object()
+                .map(|o| o.keys().cloned().collect::<Vec<_>>().join(", "))
+                .unwrap_or_else(|| "not an object".into());
+            return Err(Error::network(format!(
+                "the token endpoint answered HTTP {status} with JSON that is not a token reply (members: {keys})"
+            ))
+            .hint("a proxy or a wrong --authority-host may be answering instead of Entra"));
+        }
+    }
+    Err(unexpected_reply(status, content_type, body, "token endpoint"))
+}
+
+/// Exit 4 for a reply that is not the expected JSON: says what came back, redacted.
+pub fn unexpected_reply(status: u16, content_type: Option<&str>, body: &[u8], who: &str) -> Error {
+    let ct = content_type.unwrap_or("no content type");
+    let text = String::from_utf8_lossy(&body[..body.len().min(160)]);
+    let snippet: String = log::redact_text(&text)
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(120)
+        .collect();
+    let what = if body.is_empty() {
+        "an empty body".to_string()
+    } else if ct.contains("json") || body.first() == Some(&b'{') {
+        format!("JSON that does not parse ({} bytes, truncated?)", body.len())
+    } else {
+        format!("{} bytes", body.len())
+    };
+    let mut err = Error::network(format!("the {who} answered HTTP {status} with {ct}, {what}"));
+    if !snippet.is_empty() {
+        err = err.cause(format!("reply begins: {snippet}"));
+    }
+    if ct.contains("html") {
+        err = err.hint("an HTML page usually comes from a proxy or captive portal: check HTTPS_PROXY / NO_PROXY and --authority-host");
+    }
+    err
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v1_strings_and_v2_integers() {
+        let v1 = serde_json::json!({"token_type":"Bearer","expires_in":"3599","expires_on":"2000000000","resource":"r","access_token":"a"});
+        let t = TokenResponse::from_json(&v1, 100).unwrap();
+        assert_eq!(t.expires_on, 2_000_000_000);
+        let v2 = serde_json::json!({"token_type":"Bearer","expires_in":3599,"access_token":"a","refresh_in":1800});
+        let t = TokenResponse::from_json(&v2, 100).unwrap();
+        assert_eq!(t.expires_on, 3699);
+        assert_eq!(t.refresh_on, Some(1900));
+    }
+
+    #[test]
+    fn classification() {
+        assert_eq!(
+            classify(401, None, br#"{"error":"invalid_client","error_codes":[7000215]}"#, 0)
+                .unwrap_err()
+                .exit_code(),
+            3
+        );
+        assert_eq!(
+            classify(200, Some("text/html"), b"<html>proxy</html>", 0)
+                .unwrap_err()
+                .exit_code(),
+            4
+        );
+        assert_eq!(
+            classify(
+                200,
+                Some("application/json"),
+                br#"{"token_type":"Bearer","access_token":"eyJhbGciOi"#,
+                0
+            )
+            .unwrap_err()
+            .exit_code(),
+            4
+        );
+        let e = classify(200, Some("application/json"), br#"{"status":"ok"}"#, 0).unwrap_err();
+        assert!(e.message.contains("not a token"));
+        let trunc = classify(
+            200,
+            Some("application/json"),
+            br#"{"access_token":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"#,
+            0,
+        )
+        .unwrap_err();
+        assert!(!trunc.render().contains("c2ln"), "{}", trunc.render());
+    }
+}

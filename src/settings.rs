@@ -1,0 +1,296 @@
+//! Stage two of parsing: resolve flags > environment > `--profile` > defaults into validated
+//! settings. Commands receive these, never raw environment variables.
+
+use crate::cli::{self, CloudArg, CredentialArgs, GlobalArgs, env};
+use crate::error::{Error, Result};
+use crate::protocol::authority::{self, Cloud, Tenant};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use url::Url;
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A `[profiles.NAME]` table of config.toml. Unknown keys are errors (typos should not be silent).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub tenant: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    pub authority_host: Option<String>,
+    pub cloud: Option<String>,
+    pub scope: Option<String>,
+    pub resource: Option<String>,
+    pub v1: Option<bool>,
+    pub timeout: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    profiles: BTreeMap<String, Profile>,
+}
+
+/// Where a value came from, for messages that name the flag, variable or file at fault.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Flag(&'static str),
+    Env(&'static str),
+    Profile(String),
+    Default,
+}
+
+impl Source {
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Flag(f) => f.to_string(),
+            Source::Env(v) => v.to_string(),
+            Source::Profile(p) => format!("profile '{p}'"),
+            Source::Default => "default".to_string(),
+        }
+    }
+}
+
+/// Resolved, validated settings shared by every command.
+#[derive(Debug)]
+pub struct Settings {
+    pub tenant: Option<(Tenant, Source)>,
+    pub client_id: Option<(String, Source)>,
+    pub authority: Url,
+    pub cloud: Cloud,
+    pub timeout: Duration,
+    pub profile_name: Option<String>,
+    pub profile: Profile,
+}
+
+/// An environment variable, treating an empty value as unset (CI systems often export "").
+pub fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+pub fn config_path() -> Option<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(x).join("entra-token").join("config.toml"));
+    }
+    home_dir().map(|h| h.join(".config").join("entra-token").join("config.toml"))
+}
+
+pub fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+fn load_profile(name: &str, source: &str) -> Result<Profile> {
+    let path = config_path()
+        .ok_or_else(|| Error::usage("cannot locate the config file: neither XDG_CONFIG_HOME nor HOME is set"))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Error::usage(format!(
+            "{source} selects profile '{name}', but {} cannot be read",
+            path.display()
+        ))
+        .cause(e)
+    })?;
+    let config: ConfigFile = toml::from_str(&text).map_err(|e| {
+        Error::usage(format!("{} is not a valid entra-token config", path.display())).cause(e.to_string().trim())
+    })?;
+    let names: Vec<&String> = config.profiles.keys().collect();
+    config.profiles.get(name).cloned().ok_or_else(|| {
+        let known = if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        };
+        Error::usage(format!("profile '{name}' is not in {}", path.display()))
+            .hint(format!("profiles defined there: {known}"))
+    })
+}
+
+impl Settings {
+    pub fn resolve(g: &GlobalArgs) -> Result<Settings> {
+        if let Some(value) = &g.client_secret {
+            let _ = value; // the value is never looked at, echoed or logged
+            return Err(Error::usage("--client-secret is not accepted: a secret on the command line is visible to other users (ps, shell history)")
+                .hint("set AZURE_CLIENT_SECRET, or use --client-secret-file PATH ('-' reads stdin)"));
+        }
+        let (profile_name, profile) = match g
+            .profile
+            .clone()
+            .map(|p| (p, "--profile"))
+            .or_else(|| env_var(env::PROFILE).map(|p| (p, env::PROFILE)))
+        {
+            Some((name, src)) => {
+                let p = load_profile(&name, src)?;
+                (Some(name), p)
+            }
+            None => (None, Profile::default()),
+        };
+        let pname = || Source::Profile(profile_name.clone().unwrap_or_default());
+
+        let cloud = match (g.cloud, &profile.cloud) {
+            (Some(c), _) => match c {
+                CloudArg::Public => Cloud::Public,
+                CloudArg::Usgov => Cloud::UsGov,
+                CloudArg::China => Cloud::China,
+            },
+            (None, Some(c)) => Cloud::parse(c).ok_or_else(|| {
+                Error::usage(format!(
+                    "profile '{}': cloud '{c}' is not one of public, usgov, china",
+                    profile_name.as_deref().unwrap_or("")
+                ))
+            })?,
+            (None, None) => Cloud::Public,
+        };
+
+        let authority_raw = g
+            .authority_host
+            .clone()
+            .map(|v| (v, Source::Flag("--authority-host")))
+            .or_else(|| {
+                // an explicit --cloud beats the environment's authority host
+                if g.cloud.is_some() {
+                    None
+                } else {
+                    env_var(env::AUTHORITY_HOST).map(|v| (v, Source::Env(env::AUTHORITY_HOST)))
+                }
+            })
+            .or_else(|| profile.authority_host.clone().map(|v| (v, pname())));
+        let authority = match authority_raw {
+            Some((raw, src)) => authority::parse_authority_host(&raw, &src.describe())?,
+            None => Url::parse(cloud.authority_host()).expect("built-in authority URL"),
+        };
+
+        let tenant_raw = g
+            .tenant
+            .clone()
+            .map(|v| (v, Source::Flag("--tenant")))
+            .or_else(|| env_var(env::TENANT_ID).map(|v| (v, Source::Env(env::TENANT_ID))))
+            .or_else(|| profile.tenant.clone().map(|v| (v, pname())));
+        let tenant = match tenant_raw {
+            Some((raw, src)) => {
+                let t = Tenant::parse(&raw).map_err(|e| {
+                    Error::usage(format!("{}: {}", src.describe(), e.message)).hint(e.hint.unwrap_or_default())
+                })?;
+                Some((t, src))
+            }
+            None => None,
+        };
+
+        let client_id = g
+            .client_id
+            .clone()
+            .map(|v| (v, Source::Flag("--client-id")))
+            .or_else(|| env_var(env::CLIENT_ID).map(|v| (v, Source::Env(env::CLIENT_ID))))
+            .or_else(|| profile.client_id.clone().map(|v| (v, pname())));
+        if let Some((id, src)) = &client_id {
+            let id = id.trim();
+            if id.is_empty()
+                || id
+                    .chars()
+                    .any(|c| c.is_whitespace() || c == '/' || c == '&' || c == '?')
+            {
+                return Err(Error::usage(format!(
+                    "{}: '{id}' is not an application (client) ID",
+                    src.describe()
+                )));
+            }
+        }
+        let client_id = client_id.map(|(id, s)| (id.trim().to_string(), s));
+
+        let timeout_secs = g.timeout.or(profile.timeout);
+        let timeout = match timeout_secs {
+            Some(t) if t.is_finite() && t > 0.0 && t <= 86_400.0 => Duration::from_secs_f64(t),
+            Some(t) => {
+                return Err(Error::usage(format!(
+                    "--timeout {t}: must be a number of seconds above 0"
+                )));
+            }
+            None => DEFAULT_TIMEOUT,
+        };
+
+        Ok(Settings {
+            tenant,
+            client_id,
+            authority,
+            cloud,
+            timeout,
+            profile_name,
+            profile,
+        })
+    }
+
+    pub fn require_tenant(&self) -> Result<&Tenant> {
+        self.tenant.as_ref().map(|(t, _)| t).ok_or_else(|| {
+            Error::usage("no tenant: set --tenant or AZURE_TENANT_ID (or a profile's `tenant`)").hint(
+                "the tenant is the directory (tenant) ID GUID or a verified domain such as contoso.onmicrosoft.com",
+            )
+        })
+    }
+
+    pub fn require_client_id(&self) -> Result<&str> {
+        self.client_id.as_ref().map(|(c, _)| c.as_str()).ok_or_else(|| {
+            Error::usage("no client ID: set --client-id or AZURE_CLIENT_ID (or a profile's `client_id`)")
+                .hint("the application (client) ID is on the app registration's Overview page")
+        })
+    }
+
+    /// The default v2 scope: the cloud's Graph.
+    pub fn default_scope(&self) -> String {
+        authority::resource_to_scope(self.cloud.graph())
+    }
+}
+
+/// Where the client secret comes from, in precedence order.
+pub enum SecretSource {
+    File(PathBuf, Source),
+    Env(String),
+}
+
+/// The configured credential, chosen by precedence of its source (flags > env > profile).
+pub enum CredentialSource {
+    ClientSecret(SecretSource),
+}
+
+pub fn credential_source(args: &CredentialArgs, settings: &Settings) -> Option<CredentialSource> {
+    if let Some(p) = &args.client_secret_file {
+        return Some(CredentialSource::ClientSecret(SecretSource::File(
+            p.clone(),
+            Source::Flag("--client-secret-file"),
+        )));
+    }
+    if let Some(s) = std::env::var(cli::env::CLIENT_SECRET).ok().filter(|s| !s.is_empty()) {
+        return Some(CredentialSource::ClientSecret(SecretSource::Env(s)));
+    }
+    if let Some(p) = &settings.profile.client_secret_file {
+        let name = settings.profile_name.clone().unwrap_or_default();
+        return Some(CredentialSource::ClientSecret(SecretSource::File(
+            p.clone(),
+            Source::Profile(name),
+        )));
+    }
+    None
+}
+
+/// Reads a file argument where `-` means stdin, naming the flag/file on failure.
+pub fn read_input(path: &Path, what: &str) -> Result<Vec<u8>> {
+    use std::io::Read;
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::usage(format!("could not read {what} from stdin")).cause(e))?;
+        return Ok(buf);
+    }
+    std::fs::read(path).map_err(|e| {
+        let reason = match e.kind() {
+            std::io::ErrorKind::NotFound => "does not exist".to_string(),
+            std::io::ErrorKind::PermissionDenied => "is not readable (permission denied)".to_string(),
+            _ => format!("could not be read: {e}"),
+        };
+        Error::usage(format!("{what} '{}' {reason}", path.display()))
+    })
+}
