@@ -2,6 +2,7 @@
 //! used to test them. The binary in `main.rs` only parses arguments and calls [`app::run`].
 
 pub mod app;
+pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod credential;

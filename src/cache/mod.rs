@@ -1,0 +1,263 @@
+//! The token cache: keys, freshness, the `keyring` / `file` / `none` stores and the per-key
+//! cross-process lock. Entries are files under `$XDG_CACHE_HOME/entra-token/` (dir 0700, files
+//! 0600, atomic temp + rename); with a keyring the token part is AES-256-GCM encrypted with a
+//! random key kept as one small item in the OS keyring, so no token is readable in a plain file
+//! and no keyring size limit applies. A cache hit builds no HTTP client, TLS roots or runtime.
+
+pub mod file;
+pub mod keyring;
+
+use crate::error::{Error, Result};
+use crate::log;
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Auto,
+    Keyring,
+    File,
+    None,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(Mode::Auto),
+            "keyring" => Some(Mode::Keyring),
+            "file" => Some(Mode::File),
+            "none" | "off" => Some(Mode::None),
+            _ => None,
+        }
+    }
+}
+
+/// What a token was requested for. Every field takes part in the key: a token is never served
+/// for another authority, tenant, client, credential, scope/resource, endpoint or account.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CacheKey {
+    /// `app` (client credentials), `user` (delegated access token) or `refresh` (refresh token).
+    pub kind: String,
+    pub authority: String,
+    pub tenant: String,
+    pub client_id: String,
+    /// Credential kind + fingerprint (never the secret), e.g. `secret:1a2b…`.
+    pub credential: String,
+    pub endpoint: String,
+    /// `scope:…` or `resource:…`.
+    pub audience: String,
+    pub account: Option<String>,
+}
+
+impl CacheKey {
+    /// The entry's file stem: a digest of the canonical key.
+    pub fn stem(&self) -> String {
+        let canonical = serde_json::to_string(self).expect("key serializes");
+        let d = Sha256::digest(canonical.as_bytes());
+        d.iter().take(20).map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Non-secret facts about an entry, readable without the keyring (`cache list`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Meta {
+    pub key: CacheKey,
+    pub expires_on: i64,
+    pub refresh_on: Option<i64>,
+    pub token_type: String,
+    /// The token's `tid` (or the tenant as configured when the token is opaque).
+    pub tid: Option<String>,
+    pub scope: Option<String>,
+    pub resource: Option<String>,
+    pub stored_at: i64,
+}
+
+/// A cached token: metadata plus the secret parts.
+#[derive(Debug)]
+pub struct CachedToken {
+    pub meta: Meta,
+    pub access_token: Option<Secret<String>>,
+    pub refresh_token: Option<Secret<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stale {
+    Missing,
+    Expired,
+    ExpiringSoon,
+    RefreshDue,
+    Forced,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    Fresh,
+    Stale(Stale),
+}
+
+/// Whether a cached token may be served: it must stay valid `min_validity` longer, and its
+/// advised refresh time (`refresh_in`) must not have passed.
+pub fn check_fresh(meta: Option<&Meta>, now: i64, min_validity: i64, forced: bool) -> Freshness {
+    if forced {
+        return Freshness::Stale(Stale::Forced);
+    }
+    let Some(m) = meta else {
+        return Freshness::Stale(Stale::Missing);
+    };
+    if m.expires_on <= now {
+        return Freshness::Stale(Stale::Expired);
+    }
+    if m.expires_on - now < min_validity {
+        return Freshness::Stale(Stale::ExpiringSoon);
+    }
+    if m.refresh_on.is_some_and(|r| r <= now) {
+        return Freshness::Stale(Stale::RefreshDue);
+    }
+    Freshness::Fresh
+}
+
+/// The store in use and why it was chosen.
+pub struct Cache {
+    pub backend: Backend,
+    pub reason: String,
+    pub dir: Option<PathBuf>,
+}
+
+pub enum Backend {
+    None,
+    File,
+    /// Files whose token part is encrypted with this key from the OS keyring.
+    Keyring(Secret<Vec<u8>>),
+}
+
+impl Backend {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::None => "none",
+            Backend::File => "file",
+            Backend::Keyring(_) => "keyring",
+        }
+    }
+}
+
+/// `$XDG_CACHE_HOME/entra-token` (or `~/.cache/entra-token`; `%LOCALAPPDATA%` on Windows).
+pub fn cache_dir() -> Option<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(x).join("entra-token"));
+    }
+    #[cfg(windows)]
+    if let Some(x) = std::env::var_os("LOCALAPPDATA").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(x).join("entra-token"));
+    }
+    crate::settings::home_dir().map(|h| h.join(".cache").join("entra-token"))
+}
+
+impl Cache {
+    /// Chooses the store. `auto` never waits long for a keyring (no D-Bus session → files at
+    /// once; a keyring that does not answer within its deadline → files). An explicit `keyring`
+    /// that cannot be reached is exit 2.
+    pub fn open(mode: Mode) -> Result<Cache> {
+        if mode == Mode::None {
+            return Ok(Cache {
+                backend: Backend::None,
+                reason: "caching is off (--cache none)".into(),
+                dir: None,
+            });
+        }
+        let dir = cache_dir().ok_or_else(|| {
+            Error::usage("cannot locate a cache directory: set XDG_CACHE_HOME or HOME, or use --cache none")
+        })?;
+        match mode {
+            Mode::File => Ok(Cache {
+                backend: Backend::File,
+                reason: "files (--cache file)".into(),
+                dir: Some(dir),
+            }),
+            Mode::Keyring => match keyring::cache_key(keyring::EXPLICIT_DEADLINE) {
+                Ok(key) => Ok(Cache {
+                    backend: Backend::Keyring(key),
+                    reason: format!("keyring ({}): token files are encrypted", keyring::store_name()),
+                    dir: Some(dir),
+                }),
+                Err(why) => Err(
+                    Error::usage(format!("--cache keyring: the OS keyring is not available: {why}"))
+                        .hint("unlock or start the keyring (Secret Service on Linux), or use --cache file / auto"),
+                ),
+            },
+            Mode::Auto => match keyring::probe_reason() {
+                Some(why) => Ok(Cache {
+                    backend: Backend::File,
+                    reason: format!("{why}: using files"),
+                    dir: Some(dir),
+                }),
+                None => match keyring::cache_key(keyring::AUTO_DEADLINE) {
+                    Ok(key) => Ok(Cache {
+                        backend: Backend::Keyring(key),
+                        reason: format!("keyring ({}): token files are encrypted", keyring::store_name()),
+                        dir: Some(dir),
+                    }),
+                    Err(why) => Ok(Cache {
+                        backend: Backend::File,
+                        reason: format!("keyring unavailable ({why}): using files"),
+                        dir: Some(dir),
+                    }),
+                },
+            },
+            Mode::None => unreachable!("handled above"),
+        }
+    }
+
+    /// The entry for `key`, or `None` (missing, corrupt, other version, undecryptable: all a miss).
+    pub fn get(&self, key: &CacheKey) -> Option<CachedToken> {
+        let dir = self.dir.as_ref()?;
+        if matches!(self.backend, Backend::None) {
+            return None;
+        }
+        match file::read_entry(dir, key, &self.backend) {
+            Ok(t) => t,
+            Err(why) => {
+                log::info(format!("cache entry unusable ({why}): treated as a miss"));
+                None
+            }
+        }
+    }
+
+    /// Stores a token; a failure to write is a warning, never a failed command.
+    pub fn put(&self, token: &CachedToken) {
+        let Some(dir) = self.dir.as_ref() else { return };
+        if matches!(self.backend, Backend::None) {
+            return;
+        }
+        if let Err(e) = file::write_entry(dir, token, &self.backend) {
+            log::warn(format!("could not write the token cache in {}: {e}", dir.display()));
+        }
+    }
+
+    /// Removes one entry (ignoring a missing one).
+    pub fn remove(&self, key: &CacheKey) {
+        if let Some(dir) = self.dir.as_ref() {
+            file::remove_entry(dir, key);
+        }
+    }
+
+    /// Takes the per-key cross-process lock, waiting at most `wait`. A lock held by a killed
+    /// process is released by the OS; past `wait` the command goes on without it.
+    pub fn lock(&self, key: &CacheKey, wait: Duration) -> Option<file::KeyLock> {
+        let dir = self.dir.as_ref()?;
+        if matches!(self.backend, Backend::None) {
+            return None;
+        }
+        match file::lock(dir, &key.stem(), wait) {
+            Ok(l) => l,
+            Err(e) => {
+                log::info(format!("cache lock unavailable ({e}): going on without it"));
+                None
+            }
+        }
+    }
+}
