@@ -257,15 +257,10 @@ mod tests {
         assert_eq!(b["timestamp"], "2023-05-06 06:03:00Z");
         assert_eq!(b["trace_id"], "trace-1");
         assert_eq!(b["correlation_id"], "corr-1");
-        assert_eq!(
-            b["error_uri"],
-            "https://login.microsoftonline.com/error?code=7000215"
-        );
+        assert_eq!(b["error_uri"], "https://login.microsoftonline.com/error?code=7000215");
         let d = b["error_description"].as_str().unwrap();
         assert!(d.starts_with("AADSTS7000215: Invalid client secret provided."));
-        assert!(d.ends_with(
-            "\r\nTrace ID: trace-1\r\nCorrelation ID: corr-1\r\nTimestamp: 2023-05-06 06:03:00Z"
-        ));
+        assert!(d.ends_with("\r\nTrace ID: trace-1\r\nCorrelation ID: corr-1\r\nTimestamp: 2023-05-06 06:03:00Z"));
         assert!(b.get("suberror").is_none());
         assert_eq!(e.status, 401);
     }

@@ -17,8 +17,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use state::{Config, State};
 
-const ABOUT: &str =
-    "Run a local TEST DOUBLE of Microsoft Entra ID (not the real service) for offline testing";
+const ABOUT: &str = "Run a local TEST DOUBLE of Microsoft Entra ID (not the real service) for offline testing";
 const LONG_ABOUT: &str = "\
 Run a local TEST DOUBLE of Microsoft Entra ID's OAuth 2.0 token endpoints. It is NOT the real
 Microsoft Entra ID service: it knows a fixed tenant, app and secret, issues tokens signed by a
@@ -80,11 +79,7 @@ pub struct ExecArgs {
     #[arg(long, value_name = "SECS", default_value_t = fixtures::DEFAULT_TOKEN_LIFETIME)]
     pub token_lifetime: u64,
     /// The command to run, and its arguments (after `--`)
-    #[arg(
-        value_name = "COMMAND",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
 }
 
@@ -106,10 +101,10 @@ fn loopback(bind: &str) -> Result<IpAddr> {
             .map_err(|_| Error::usage(format!("--bind {bind:?} is not an IP address")))?
     };
     if !ip.is_loopback() {
-        return Err(Error::usage(format!(
-            "refusing to bind the emulator to non-loopback address {ip}"
-        ))
-        .hint("the emulator is a local test double; use 127.0.0.1 or ::1"));
+        return Err(
+            Error::usage(format!("refusing to bind the emulator to non-loopback address {ip}"))
+                .hint("the emulator is a local test double; use 127.0.0.1 or ::1"),
+        );
     }
     Ok(ip)
 }
@@ -131,13 +126,7 @@ struct Prepared {
     ca_file: Option<(PathBuf, bool)>,
 }
 
-async fn prepare(
-    ip: IpAddr,
-    port: u16,
-    tls: bool,
-    ca_file: Option<PathBuf>,
-    token_lifetime: u64,
-) -> Result<Prepared> {
+async fn prepare(ip: IpAddr, port: u16, tls: bool, ca_file: Option<PathBuf>, token_lifetime: u64) -> Result<Prepared> {
     let state = Arc::new(State::new(Config {
         token_lifetime,
         token_padding: 0,
@@ -151,20 +140,12 @@ async fn prepare(
         let (path, ours) = match ca_file {
             Some(p) => (p, false),
             None => (
-                std::env::temp_dir().join(format!(
-                    "entra-token-emulator-ca-{}.pem",
-                    std::process::id()
-                )),
+                std::env::temp_dir().join(format!("entra-token-emulator-ca-{}.pem", std::process::id())),
                 true,
             ),
         };
-        std::fs::write(&path, &t.ca_pem).map_err(|e| {
-            Error::usage(format!(
-                "cannot write the emulator CA file {}",
-                path.display()
-            ))
-            .cause(e)
-        })?;
+        std::fs::write(&path, &t.ca_pem)
+            .map_err(|e| Error::usage(format!("cannot write the emulator CA file {}", path.display())).cause(e))?;
         (Some(t.acceptor), Some((path, ours)))
     } else {
         (None, None)
@@ -267,8 +248,7 @@ struct Background {
 
 impl Background {
     fn start(tls: bool, token_lifetime: u64) -> Result<Self> {
-        let (ready_tx, ready_rx) =
-            std::sync::mpsc::channel::<Result<(String, Option<(PathBuf, bool)>)>>();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(String, Option<(PathBuf, bool)>)>>();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("entra-token-emulator".into())
@@ -323,8 +303,9 @@ impl Drop for Background {
 
 fn exec(args: ExecArgs) -> Result<i32> {
     let Some((program, rest)) = args.command.split_first() else {
-        return Err(Error::usage("emulator exec needs a command to run")
-            .hint("entra-token emulator exec -- COMMAND [ARGS...]"));
+        return Err(
+            Error::usage("emulator exec needs a command to run").hint("entra-token emulator exec -- COMMAND [ARGS...]")
+        );
     };
     let emu = Background::start(args.tls, args.token_lifetime)?;
     let mut cmd = Command::new(program);
@@ -337,10 +318,7 @@ fn exec(args: ExecArgs) -> Result<i32> {
     if let Some((ca, _)) = &emu.ca_file {
         cmd.env("SSL_CERT_FILE", ca);
     }
-    if let Some(dir) = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(PathBuf::from))
-    {
+    if let Some(dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)) {
         let old = std::env::var_os("PATH").unwrap_or_default();
         let paths = std::iter::once(dir).chain(std::env::split_paths(&old));
         if let Ok(joined) = std::env::join_paths(paths) {

@@ -37,9 +37,7 @@ const CHUNK: usize = 64 * 1024;
 static FILLER: [u8; CHUNK] = [b'A'; CHUNK];
 
 pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 // ---- TLS -----------------------------------------------------------------------------------
@@ -53,8 +51,7 @@ pub struct TestTls {
 
 pub fn make_tls() -> Result<TestTls> {
     use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
-        KeyPair, KeyUsagePurpose,
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
     };
     use tokio_rustls::rustls;
     let fail = |what: &str, e: &dyn std::fmt::Display| {
@@ -72,32 +69,21 @@ pub fn make_tls() -> Result<TestTls> {
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
-    let ca_cert = ca
-        .self_signed(&ca_key)
-        .map_err(|e| fail("CA certificate", &e))?;
+    let ca_cert = ca.self_signed(&ca_key).map_err(|e| fail("CA certificate", &e))?;
     let issuer = Issuer::from_params(&ca, &ca_key);
 
     let leaf_key = KeyPair::generate().map_err(|e| fail("server key", &e))?;
-    let sans = vec![
-        "127.0.0.1".to_string(),
-        "localhost".to_string(),
-        "::1".to_string(),
-    ];
+    let sans = vec!["127.0.0.1".to_string(), "localhost".to_string(), "::1".to_string()];
     let mut leaf = CertificateParams::new(sans).map_err(|e| fail("server certificate", &e))?;
-    leaf.distinguished_name
-        .push(DnType::CommonName, "localhost");
+    leaf.distinguished_name.push(DnType::CommonName, "localhost");
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    leaf.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
+    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     let leaf_cert = leaf
         .signed_by(&leaf_key, &issuer)
         .map_err(|e| fail("server certificate", &e))?;
 
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
-        leaf_key.serialize_der(),
-    ));
+    let key =
+        rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -186,10 +172,9 @@ async fn route(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
         Err(e) => (Bytes::new(), Some(e.to_string())),
     };
     let headers = header_map(&parts.headers);
-    let is_form = headers.get("content-type").is_some_and(|ct| {
-        ct.to_ascii_lowercase()
-            .starts_with("application/x-www-form-urlencoded")
-    });
+    let is_form = headers
+        .get("content-type")
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
     let form = is_form.then(|| parse_form(&bytes));
     let seq = state.log_request(LoggedRequest {
         seq: 0,
@@ -259,14 +244,7 @@ async fn respond(
         _ => return not_found(method, path),
     };
     let empty = BTreeMap::new();
-    token_endpoint(
-        state,
-        method,
-        tenant,
-        endpoint,
-        headers,
-        form.unwrap_or(&empty),
-    )
+    token_endpoint(state, method, tenant, endpoint, headers, form.unwrap_or(&empty))
 }
 
 fn token_endpoint(
@@ -301,10 +279,7 @@ fn token_endpoint(
     let (status, body) = match result {
         Ok(Value::Null) => (200, String::new()),
         Ok(v) => (200, v.to_string()),
-        Err(e) => (
-            e.status,
-            e.body(&request_id, &client_request_id, now).to_string(),
-        ),
+        Err(e) => (e.status, e.body(&request_id, &client_request_id, now).to_string()),
     };
     let mut resp = Response::builder()
         .status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST))
@@ -367,9 +342,7 @@ fn fault_response(state: &State, fault: FaultKind) -> Response<Body> {
             .header(CONTENT_TYPE, "text/html; charset=utf-8")
             .body(full(PROXY_PAGE)),
         FaultKind::Truncated {} => {
-            let reply =
-                token::sample_reply(&state.directory, &state.signer, &state.config(), now())
-                    .to_string();
+            let reply = token::sample_reply(&state.directory, &state.signer, &state.config(), now()).to_string();
             let half = reply.as_bytes()[..reply.len() / 2].to_vec();
             Response::builder()
                 .status(200)
@@ -380,10 +353,7 @@ fn fault_response(state: &State, fault: FaultKind) -> Response<Body> {
             .status(200)
             .header(CONTENT_TYPE, "application/json; charset=utf-8")
             .body(full(r#"{"status":"ok","message":"this is not a token"}"#)),
-        FaultKind::Oversized {
-            bytes,
-            content_length,
-        } => {
+        FaultKind::Oversized { bytes, content_length } => {
             let mut b = Response::builder()
                 .status(200)
                 .header(CONTENT_TYPE, "application/json; charset=utf-8");
@@ -419,17 +389,14 @@ fn check_fault(f: &FaultSpec) -> std::result::Result<(), String> {
                 return Err(format!("invalid status {status}"));
             }
             for (k, v) in headers {
-                HeaderName::from_bytes(k.as_bytes())
-                    .map_err(|_| format!("invalid header name {k:?}"))?;
+                HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("invalid header name {k:?}"))?;
                 HeaderValue::from_str(v).map_err(|_| format!("invalid value for header {k:?}"))?;
             }
             if let Some(ct) = content_type {
                 HeaderValue::from_str(ct).map_err(|_| "invalid content_type".to_string())?;
             }
         }
-        FaultKind::Throttle {
-            retry_after: Some(r),
-        } => {
+        FaultKind::Throttle { retry_after: Some(r) } => {
             HeaderValue::from_str(r).map_err(|_| "invalid retry_after".to_string())?;
         }
         FaultKind::Html { status: Some(s) } if !status_ok(*s) => {
@@ -492,10 +459,7 @@ impl hyper::body::Body for Oversized {
 async fn control(state: &State, req: Request<Incoming>) -> Response<Body> {
     let method = req.method().clone();
     let path = req.uri().path().trim_end_matches('/').to_string();
-    let body = match Limited::new(req.into_body(), MAX_REQUEST_BODY)
-        .collect()
-        .await
-    {
+    let body = match Limited::new(req.into_body(), MAX_REQUEST_BODY).collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) => return bad_request(&format!("cannot read the request body: {e}")),
     };
@@ -503,10 +467,7 @@ async fn control(state: &State, req: Request<Incoming>) -> Response<Body> {
     match (&method, path.as_str()) {
         (&Method::GET, "/_emulator/requests") => {
             let log = state.rt().log.clone();
-            json_response(
-                StatusCode::OK,
-                &serde_json::to_value(log).unwrap_or(Value::Null),
-            )
+            json_response(StatusCode::OK, &serde_json::to_value(log).unwrap_or(Value::Null))
         }
         (&Method::DELETE, "/_emulator/requests") => {
             state.rt().log.clear();
@@ -559,10 +520,7 @@ async fn control(state: &State, req: Request<Incoming>) -> Response<Body> {
             state.reset();
             ok()
         }
-        (
-            _,
-            "/_emulator/requests" | "/_emulator/faults" | "/_emulator/config" | "/_emulator/reset",
-        ) => json_response(
+        (_, "/_emulator/requests" | "/_emulator/faults" | "/_emulator/config" | "/_emulator/reset") => json_response(
             StatusCode::METHOD_NOT_ALLOWED,
             &json!({"error": "method_not_allowed", "message": format!("{method} is not supported on {path}")}),
         ),

@@ -23,11 +23,7 @@ pub struct Tenant {
 /// further variants.
 #[derive(Debug, Clone)]
 pub enum Credential {
-    Secret {
-        id: String,
-        value: String,
-        expired: bool,
-    },
+    Secret { id: String, value: String, expired: bool },
 }
 
 /// An app registration.
@@ -104,10 +100,7 @@ impl Directory {
         );
         home_roles.insert(
             fx::MANAGE_OFFICE_RESOURCE.to_string(),
-            fx::MANAGE_OFFICE_ROLES
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            fx::MANAGE_OFFICE_ROLES.iter().map(|s| s.to_string()).collect(),
         );
         let first_party = |id: &str, aliases: &[&str]| Resource {
             id: id.to_string(),
@@ -146,20 +139,11 @@ impl Directory {
                 identifier_uris: vec![api_uri.clone()],
             }],
             resources: vec![
-                first_party(
-                    fx::GRAPH_RESOURCE,
-                    &["00000003-0000-0000-c000-000000000000"],
-                ),
-                first_party(
-                    fx::MANAGE_OFFICE_RESOURCE,
-                    &["c5393580-f805-4401-95e8-94b7a6ef2fc2"],
-                ),
+                first_party(fx::GRAPH_RESOURCE, &["00000003-0000-0000-c000-000000000000"]),
+                first_party(fx::MANAGE_OFFICE_RESOURCE, &["c5393580-f805-4401-95e8-94b7a6ef2fc2"]),
                 first_party(fx::ARM_RESOURCE, &[]),
                 first_party(fx::ASM_RESOURCE, &["797f4846-ba00-4fd7-ba43-dac1f8f63013"]),
-                first_party(
-                    fx::VAULT_RESOURCE,
-                    &["cfa8b339-82a2-471a-a3c9-0fc0be7a4093"],
-                ),
+                first_party(fx::VAULT_RESOURCE, &["cfa8b339-82a2-471a-a3c9-0fc0be7a4093"]),
                 Resource {
                     id: api_uri,
                     aliases: vec![fx::CLIENT_ID.into()],
@@ -191,9 +175,7 @@ impl Directory {
     }
 
     pub fn app(&self, client_id: &str) -> Option<&App> {
-        self.apps
-            .iter()
-            .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+        self.apps.iter().find(|a| a.client_id.eq_ignore_ascii_case(client_id))
     }
 
     /// The app's service principal in `tenant_id`, if the app is consented there.
@@ -388,19 +370,10 @@ mod tests {
             other => format!("{other:?}"),
         };
         assert_eq!(id(d.resolve_tenant(fx::TENANT_ID)), fx::TENANT_ID);
-        assert_eq!(
-            id(d.resolve_tenant(&fx::TENANT_ID.to_uppercase())),
-            fx::TENANT_ID
-        );
-        assert_eq!(
-            id(d.resolve_tenant("Contoso.OnMicrosoft.com")),
-            fx::TENANT_ID
-        );
+        assert_eq!(id(d.resolve_tenant(&fx::TENANT_ID.to_uppercase())), fx::TENANT_ID);
+        assert_eq!(id(d.resolve_tenant("Contoso.OnMicrosoft.com")), fx::TENANT_ID);
         assert_eq!(id(d.resolve_tenant("contoso.com")), fx::TENANT_ID);
-        assert_eq!(
-            id(d.resolve_tenant(fx::OTHER_TENANT_DOMAIN)),
-            fx::OTHER_TENANT_ID
-        );
+        assert_eq!(id(d.resolve_tenant(fx::OTHER_TENANT_DOMAIN)), fx::OTHER_TENANT_ID);
         assert_eq!(d.resolve_tenant("Common"), TenantRef::MultiTenant("common"));
         assert_eq!(
             d.resolve_tenant("organizations"),
@@ -428,10 +401,7 @@ mod tests {
         );
         assert!(d.resource_in_tenant(&api, fx::TENANT_ID).is_some());
         assert!(d.resource_in_tenant(&api, fx::OTHER_TENANT_ID).is_none());
-        assert!(
-            d.resource_in_tenant("https://example.com", fx::TENANT_ID)
-                .is_none()
-        );
+        assert!(d.resource_in_tenant("https://example.com", fx::TENANT_ID).is_none());
         assert!(d.consent(fx::OTHER_TENANT_ID, fx::CLIENT_ID).is_none());
     }
 
@@ -442,15 +412,11 @@ mod tests {
             token_padding: 0,
         })
         .unwrap();
-        let f: FaultSpec =
-            serde_json::from_str(r#"{"kind":"throttle","count":2,"path":"v2.0"}"#).unwrap();
+        let f: FaultSpec = serde_json::from_str(r#"{"kind":"throttle","count":2,"path":"v2.0"}"#).unwrap();
         s.rt().faults.push_back(f);
         let g: FaultSpec = serde_json::from_str(r#"{"kind":"not_token"}"#).unwrap();
         s.rt().faults.push_back(g);
-        assert!(matches!(
-            s.take_fault("/x/oauth2/token"),
-            Some(FaultKind::NotToken {})
-        ));
+        assert!(matches!(s.take_fault("/x/oauth2/token"), Some(FaultKind::NotToken {})));
         assert!(matches!(
             s.take_fault("/x/oauth2/v2.0/token"),
             Some(FaultKind::Throttle { .. })

@@ -36,10 +36,7 @@ pub struct TokenRequest<'a> {
 
 impl TokenRequest<'_> {
     fn param(&self, name: &str) -> Option<&str> {
-        self.form
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.form.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 }
 
@@ -62,25 +59,18 @@ pub struct Signer {
 impl Signer {
     pub fn generate() -> Result<Self> {
         let fail = |what: &str, e: &dyn std::fmt::Display| {
-            Error::internal(format!(
-                "emulator: cannot create the token signing key ({what})"
-            ))
-            .cause(e)
+            Error::internal(format!("emulator: cannot create the token signing key ({what})")).cause(e)
         };
-        let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
-            .map_err(|e| fail("RSA key generation", &e))?;
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new())
-            .map_err(|e| fail("certificate parameters", &e))?;
+        let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).map_err(|e| fail("RSA key generation", &e))?;
+        let mut params =
+            rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| fail("certificate parameters", &e))?;
         params.distinguished_name.push(
             rcgen::DnType::CommonName,
             "entra-token emulator token signing (test double)",
         );
-        let cert = params
-            .self_signed(&kp)
-            .map_err(|e| fail("certificate", &e))?;
+        let cert = params.self_signed(&kp).map_err(|e| fail("certificate", &e))?;
         let pkcs8 = kp.serialize_der();
-        let info = pkcs8::PrivateKeyInfoRef::try_from(pkcs8.as_slice())
-            .map_err(|e| fail("PKCS#8 parsing", &e))?;
+        let info = pkcs8::PrivateKeyInfoRef::try_from(pkcs8.as_slice()).map_err(|e| fail("PKCS#8 parsing", &e))?;
         let key = jsonwebtoken::EncodingKey::from_rsa_der(info.private_key.as_bytes());
         let der: &[u8] = cert.der();
         Ok(Signer {
@@ -95,14 +85,8 @@ impl Signer {
         header.typ = Some("JWT".into());
         header.kid = Some(self.thumbprint.clone());
         header.x5t = Some(self.thumbprint.clone());
-        jsonwebtoken::encode(&header, claims, &self.key).map_err(|e| {
-            AadError::new(
-                500,
-                "server_error",
-                90000,
-                format!("Token signing failed: {e}"),
-            )
-        })
+        jsonwebtoken::encode(&header, claims, &self.key)
+            .map_err(|e| AadError::new(500, "server_error", 90000, format!("Token signing failed: {e}")))
     }
 }
 
@@ -164,9 +148,7 @@ fn requested_resource(req: &TokenRequest<'_>) -> std::result::Result<String, Aad
             if req.param("resource").is_some() {
                 return Err(errors::resource_on_v2());
             }
-            let scope = req
-                .param("scope")
-                .ok_or_else(|| errors::missing_parameter("scope"))?;
+            let scope = req.param("scope").ok_or_else(|| errors::missing_parameter("scope"))?;
             let mut resources: Vec<&str> = Vec::new();
             for s in scope.split_whitespace() {
                 let Some(res) = s.strip_suffix("/.default").filter(|r| !r.is_empty()) else {
@@ -204,12 +186,7 @@ fn client_auth(req: &TokenRequest<'_>) -> std::result::Result<(String, ClientAut
     let client_id = req
         .param("client_id")
         .map(str::to_string)
-        .or_else(|| {
-            basic
-                .as_ref()
-                .map(|(id, _)| id.clone())
-                .filter(|id| !id.is_empty())
-        })
+        .or_else(|| basic.as_ref().map(|(id, _)| id.clone()).filter(|id| !id.is_empty()))
         .ok_or_else(|| errors::missing_parameter("client_id"))?;
     let auth = if let Some(secret) = req.param("client_secret") {
         ClientAuth::Secret(secret.to_string())
@@ -249,9 +226,7 @@ fn find_app<'d>(
 ) -> std::result::Result<(&'d App, &'d Consent), AadError> {
     let not_found = || errors::app_not_found(client_id, &tenant.display_name);
     let app = dir.app(client_id).ok_or_else(not_found)?;
-    let consent = dir
-        .consent(&tenant.id, &app.client_id)
-        .ok_or_else(not_found)?;
+    let consent = dir.consent(&tenant.id, &app.client_id).ok_or_else(not_found)?;
     Ok((app, consent))
 }
 
@@ -383,10 +358,7 @@ mod tests {
         pairs: &[(&str, &str)],
         auth: Option<&str>,
     ) -> std::result::Result<Value, AadError> {
-        let form: BTreeMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let form: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let req = TokenRequest {
             endpoint,
             tenant,
@@ -413,23 +385,14 @@ mod tests {
 
     #[test]
     fn v2_success() {
-        let v = call(
-            Endpoint::V2,
-            fx::TENANT_DOMAIN,
-            &[CC, ID, SECRET, GRAPH],
-            None,
-        )
-        .unwrap();
+        let v = call(Endpoint::V2, fx::TENANT_DOMAIN, &[CC, ID, SECRET, GRAPH], None).unwrap();
         assert_eq!(v["token_type"], "Bearer");
         assert_eq!(v["expires_in"], 3599);
         assert_eq!(v["ext_expires_in"], 3599);
         let c = claims(v["access_token"].as_str().unwrap());
         assert_eq!(c["aud"], "https://graph.microsoft.com");
         assert_eq!(c["tid"], fx::TENANT_ID);
-        assert_eq!(
-            c["iss"],
-            format!("https://sts.windows.net/{}/", fx::TENANT_ID)
-        );
+        assert_eq!(c["iss"], format!("https://sts.windows.net/{}/", fx::TENANT_ID));
         assert_eq!(c["appidacr"], "1");
         assert_eq!(c["roles"].as_array().unwrap().len(), 3);
     }
@@ -476,12 +439,7 @@ mod tests {
     fn errors_in_order() {
         let t = fx::TENANT_ID;
         assert_eq!(
-            code(call(
-                Endpoint::V2,
-                "nope.example",
-                &[CC, ID, SECRET, GRAPH],
-                None
-            )),
+            code(call(Endpoint::V2, "nope.example", &[CC, ID, SECRET, GRAPH], None)),
             (400, 90002)
         );
         assert_eq!(
@@ -489,25 +447,12 @@ mod tests {
             (400, 9001023)
         );
         assert_eq!(
-            code(call(
-                Endpoint::V2,
-                "organizations",
-                &[CC, ID, SECRET, GRAPH],
-                None
-            )),
+            code(call(Endpoint::V2, "organizations", &[CC, ID, SECRET, GRAPH], None)),
             (400, 9001023)
         );
+        assert_eq!(code(call(Endpoint::V2, t, &[ID, SECRET, GRAPH], None)), (400, 70003));
         assert_eq!(
-            code(call(Endpoint::V2, t, &[ID, SECRET, GRAPH], None)),
-            (400, 70003)
-        );
-        assert_eq!(
-            code(call(
-                Endpoint::V2,
-                t,
-                &[("grant_type", "password"), ID],
-                None
-            )),
+            code(call(Endpoint::V2, t, &[("grant_type", "password"), ID], None)),
             (400, 70003)
         );
         let res = ("resource", "https://graph.microsoft.com");
@@ -524,14 +469,8 @@ mod tests {
             "scope",
             "https://graph.microsoft.com/.default https://vault.azure.net/.default",
         );
-        assert_eq!(
-            code(call(Endpoint::V2, t, &[CC, ID, SECRET, two], None)),
-            (400, 700022)
-        );
-        assert_eq!(
-            code(call(Endpoint::V2, t, &[CC, ID, SECRET], None)),
-            (400, 900144)
-        );
+        assert_eq!(code(call(Endpoint::V2, t, &[CC, ID, SECRET, two], None)), (400, 700022));
+        assert_eq!(code(call(Endpoint::V2, t, &[CC, ID, SECRET], None)), (400, 900144));
         assert_eq!(
             code(call(Endpoint::V1, t, &[CC, ID, SECRET, GRAPH], None)),
             (400, 900144)
@@ -542,33 +481,16 @@ mod tests {
             (400, 700016)
         );
         assert_eq!(
-            code(call(
-                Endpoint::V2,
-                fx::OTHER_TENANT_ID,
-                &[CC, ID, SECRET, GRAPH],
-                None
-            )),
+            code(call(Endpoint::V2, fx::OTHER_TENANT_ID, &[CC, ID, SECRET, GRAPH], None)),
             (400, 700016)
         );
-        assert_eq!(
-            code(call(Endpoint::V2, t, &[CC, ID, GRAPH], None)),
-            (401, 7000218)
-        );
+        assert_eq!(code(call(Endpoint::V2, t, &[CC, ID, GRAPH], None)), (401, 7000218));
         let sid = ("client_secret", fx::CLIENT_SECRET_ID);
-        assert_eq!(
-            code(call(Endpoint::V2, t, &[CC, ID, sid, GRAPH], None)),
-            (401, 7000215)
-        );
+        assert_eq!(code(call(Endpoint::V2, t, &[CC, ID, sid, GRAPH], None)), (401, 7000215));
         let exp = ("client_secret", fx::EXPIRED_CLIENT_SECRET);
-        assert_eq!(
-            code(call(Endpoint::V2, t, &[CC, ID, exp, GRAPH], None)),
-            (401, 7000222)
-        );
+        assert_eq!(code(call(Endpoint::V2, t, &[CC, ID, exp, GRAPH], None)), (401, 7000222));
         let unk = ("scope", "https://example.com/.default");
-        assert_eq!(
-            code(call(Endpoint::V2, t, &[CC, ID, SECRET, unk], None)),
-            (400, 500011)
-        );
+        assert_eq!(code(call(Endpoint::V2, t, &[CC, ID, SECRET, unk], None)), (400, 500011));
     }
 
     #[test]
