@@ -267,6 +267,9 @@ impl Background {
                             let _ = ready_tx.send(Err(e));
                         }
                         Ok(p) => {
+                            // Ctrl-C reaches the child too (same process group); keep running so
+                            // the child's own exit status (130) is what `exec` reports.
+                            tokio::spawn(async { while tokio::signal::ctrl_c().await.is_ok() {} });
                             let _ = ready_tx.send(Ok((p.base_url.clone(), p.ca_file.clone())));
                             let stop = async {
                                 let _ = stop_rx.await;
