@@ -1,8 +1,377 @@
-//! Placeholder until the emulator branch is merged.
+//! The `entra-token emulator` command: a local TEST DOUBLE of Microsoft Entra ID's token
+//! endpoints (not the real service), served over HTTP or HTTPS, and `emulator exec`, which runs
+//! a command against a fresh in-process emulator.
+
+pub mod errors;
+pub mod fixtures;
+pub mod server;
+pub mod state;
+pub mod token;
+
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use state::{Config, State};
+
+const ABOUT: &str = "Run a local TEST DOUBLE of Microsoft Entra ID (not the real service) for offline testing";
+const LONG_ABOUT: &str = "\
+Run a local TEST DOUBLE of Microsoft Entra ID's OAuth 2.0 token endpoints. It is NOT the real
+Microsoft Entra ID service: it knows a fixed tenant, app and secret, issues tokens signed by a
+key generated at startup that nothing else trusts, and exists so scripts and CI jobs can be
+tested offline.
+
+The base URL is printed alone on the first line of stdout; a banner with the fixture tenant,
+client id and secret goes to stderr. Endpoints: POST /{tenant}/oauth2/v2.0/token and
+POST /{tenant}/oauth2/token (client credentials). Test control: /_emulator/requests,
+/_emulator/faults, /_emulator/config, /_emulator/reset.
+
+Examples:
+  entra-token emulator --port 8400
+  entra-token emulator --tls --ca-file ./emulator-ca.pem
+  entra-token emulator exec -- ./my-script.sh";
 
 #[derive(clap::Args, Debug)]
-pub struct EmulatorArgs {}
+#[command(about = ABOUT, long_about = LONG_ABOUT, args_conflicts_with_subcommands = true)]
+pub struct EmulatorArgs {
+    #[command(subcommand)]
+    pub command: Option<EmulatorCommand>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
 
-pub fn run(_args: EmulatorArgs) -> crate::error::Result<i32> {
-    Err(crate::error::Error::internal("emulator not built yet"))
+#[derive(clap::Subcommand, Debug)]
+pub enum EmulatorCommand {
+    /// run COMMAND with AZURE_* pointing at a fresh emulator
+    Exec(ExecArgs),
+}
+
+/// Options for serving the emulator in the foreground.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// TCP port to listen on (0 picks a free port)
+    #[arg(long, value_name = "PORT", default_value_t = 0)]
+    pub port: u16,
+    /// Loopback address to listen on; other addresses are refused
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub bind: String,
+    /// Serve HTTPS with a freshly generated test CA
+    #[arg(long)]
+    pub tls: bool,
+    /// Where to write the test CA certificate (PEM) with --tls [default: a file in the temp dir]
+    #[arg(long, value_name = "PATH", requires = "tls")]
+    pub ca_file: Option<PathBuf>,
+    /// Lifetime of issued access tokens, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = fixtures::DEFAULT_TOKEN_LIFETIME)]
+    pub token_lifetime: u64,
+}
+
+/// Options for `emulator exec`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ExecArgs {
+    /// Serve HTTPS with a generated test CA and set SSL_CERT_FILE to it
+    #[arg(long)]
+    pub tls: bool,
+    /// Lifetime of issued access tokens, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = fixtures::DEFAULT_TOKEN_LIFETIME)]
+    pub token_lifetime: u64,
+    /// The command to run, and its arguments (after `--`)
+    #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// Runs the `emulator` command; returns the process exit code.
+pub fn run(args: EmulatorArgs) -> Result<i32> {
+    match args.command {
+        Some(EmulatorCommand::Exec(exec_args)) => exec(exec_args),
+        None => serve_foreground(args.serve),
+    }
+}
+
+fn loopback(bind: &str) -> Result<IpAddr> {
+    let ip = if bind.eq_ignore_ascii_case("localhost") {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        bind.trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .map_err(|_| Error::usage(format!("--bind {bind:?} is not an IP address")))?
+    };
+    if !ip.is_loopback() {
+        return Err(
+            Error::usage(format!("refusing to bind the emulator to non-loopback address {ip}"))
+                .hint("the emulator is a local test double; use 127.0.0.1 or ::1"),
+        );
+    }
+    Ok(ip)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::internal("emulator: cannot start the async runtime").cause(e))
+}
+
+/// A bound, not yet serving emulator.
+struct Prepared {
+    listener: tokio::net::TcpListener,
+    state: Arc<State>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    base_url: String,
+    /// The CA file written, and whether we chose its path (and so should remove it).
+    ca_file: Option<(PathBuf, bool)>,
+}
+
+async fn prepare(ip: IpAddr, port: u16, tls: bool, ca_file: Option<PathBuf>, token_lifetime: u64) -> Result<Prepared> {
+    let state = Arc::new(State::new(Config {
+        token_lifetime,
+        token_padding: 0,
+    })?);
+    let listener = server::bind(SocketAddr::new(ip, port)).await?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::network("emulator: cannot read the listening address").cause(e))?;
+    let (acceptor, ca) = if tls {
+        let t = server::make_tls()?;
+        let (path, ours) = match ca_file {
+            Some(p) => (p, false),
+            None => (
+                std::env::temp_dir().join(format!("entra-token-emulator-ca-{}.pem", std::process::id())),
+                true,
+            ),
+        };
+        std::fs::write(&path, &t.ca_pem)
+            .map_err(|e| Error::usage(format!("cannot write the emulator CA file {}", path.display())).cause(e))?;
+        (Some(t.acceptor), Some((path, ours)))
+    } else {
+        (None, None)
+    };
+    let scheme = if tls { "https" } else { "http" };
+    let base_url = match local {
+        SocketAddr::V4(a) => format!("{scheme}://{}:{}", a.ip(), a.port()),
+        SocketAddr::V6(a) => format!("{scheme}://[{}]:{}", a.ip(), a.port()),
+    };
+    Ok(Prepared {
+        listener,
+        state,
+        tls: acceptor,
+        base_url,
+        ca_file: ca,
+    })
+}
+
+fn banner(p: &Prepared) -> String {
+    let mut s = format!(
+        "entra-token emulator: a TEST DOUBLE of Microsoft Entra ID, not the real service.\n\
+         \x20 base URL       {}\n\
+         \x20 tenant         {} ({}, {})\n\
+         \x20 other tenant   {} ({}; the app is not consented there)\n\
+         \x20 client id      {}\n\
+         \x20 client secret  {}\n",
+        p.base_url,
+        fixtures::TENANT_ID,
+        fixtures::TENANT_DOMAIN,
+        fixtures::TENANT_CUSTOM_DOMAIN,
+        fixtures::OTHER_TENANT_ID,
+        fixtures::OTHER_TENANT_DOMAIN,
+        fixtures::CLIENT_ID,
+        fixtures::CLIENT_SECRET,
+    );
+    if let Some((path, _)) = &p.ca_file {
+        s.push_str(&format!("  CA file        {}\n", path.display()));
+    }
+    s.push_str("  token URL      {base}/{tenant}/oauth2/v2.0/token (v2), {base}/{tenant}/oauth2/token (v1)\n");
+    s.push_str("  stop with Ctrl-C\n");
+    s
+}
+
+fn serve_foreground(args: ServeArgs) -> Result<i32> {
+    let ip = loopback(&args.bind)?;
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let p = prepare(ip, args.port, args.tls, args.ca_file, args.token_lifetime).await?;
+        {
+            let mut out = std::io::stdout().lock();
+            // The URL line is the interface: if stdout is gone there is nobody to serve.
+            writeln!(out, "{}", p.base_url)
+                .and_then(|()| out.flush())
+                .map_err(|e| Error::internal("emulator: cannot write the base URL").cause(e))?;
+        }
+        eprint!("{}", banner(&p));
+        let ca_file = p.ca_file.clone();
+        server::serve(p.listener, p.state, p.tls, stop_signal()).await;
+        remove_own_ca(&ca_file);
+        Ok(0)
+    })
+}
+
+fn remove_own_ca(ca_file: &Option<(PathBuf, bool)>) {
+    if let Some((path, true)) = ca_file {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Handle to an emulator serving on a background thread with its own runtime.
+struct Background {
+    base_url: String,
+    ca_file: Option<(PathBuf, bool)>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    fn start(tls: bool, token_lifetime: u64) -> Result<Self> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(String, Option<(PathBuf, bool)>)>>();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("entra-token-emulator".into())
+            .spawn(move || {
+                let rt = match runtime() {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+                    match prepare(ip, 0, tls, None, token_lifetime).await {
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                        Ok(p) => {
+                            // Ctrl-C reaches the child too (same process group); keep running so
+                            // the child's own exit status (130) is what `exec` reports.
+                            tokio::spawn(async { while tokio::signal::ctrl_c().await.is_ok() {} });
+                            let _ = ready_tx.send(Ok((p.base_url.clone(), p.ca_file.clone())));
+                            let stop = async {
+                                let _ = stop_rx.await;
+                            };
+                            server::serve(p.listener, p.state, p.tls, stop).await;
+                        }
+                    }
+                });
+            })
+            .map_err(|e| Error::internal("emulator: cannot start its thread").cause(e))?;
+        let (base_url, ca_file) = ready_rx
+            .recv()
+            .map_err(|_| Error::internal("emulator: its thread ended before it was ready"))??;
+        Ok(Background {
+            base_url,
+            ca_file,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        remove_own_ca(&self.ca_file);
+    }
+}
+
+fn exec(args: ExecArgs) -> Result<i32> {
+    let Some((program, rest)) = args.command.split_first() else {
+        return Err(
+            Error::usage("emulator exec needs a command to run").hint("entra-token emulator exec -- COMMAND [ARGS...]")
+        );
+    };
+    let emu = Background::start(args.tls, args.token_lifetime)?;
+    let mut cmd = Command::new(program);
+    cmd.args(rest)
+        .env("AZURE_AUTHORITY_HOST", &emu.base_url)
+        .env("AZURE_TENANT_ID", fixtures::TENANT_ID)
+        .env("AZURE_CLIENT_ID", fixtures::CLIENT_ID)
+        .env("AZURE_CLIENT_SECRET", fixtures::CLIENT_SECRET)
+        .env("ENTRA_TOKEN_EMULATOR_URL", &emu.base_url);
+    if let Some((ca, _)) = &emu.ca_file {
+        cmd.env("SSL_CERT_FILE", ca);
+    }
+    if let Some(dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)) {
+        let old = std::env::var_os("PATH").unwrap_or_default();
+        let paths = std::iter::once(dir).chain(std::env::split_paths(&old));
+        if let Ok(joined) = std::env::join_paths(paths) {
+            cmd.env("PATH", joined);
+        }
+    }
+    let status = match cmd.status() {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("error: emulator exec: command not found: {program}");
+            return Ok(127);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            eprintln!("error: emulator exec: cannot run {program}: permission denied");
+            return Ok(126);
+        }
+        Err(e) => {
+            return Err(Error::usage(format!("emulator exec: cannot run {program}")).cause(e));
+        }
+    };
+    drop(emu);
+    Ok(exit_code(status))
+}
+
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    if let Some(code) = status.code() {
+        return code;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt as _;
+        if let Some(sig) = status.signal() {
+            return 128 + sig;
+        }
+    }
+    1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bind_must_be_loopback() {
+        assert!(loopback("127.0.0.1").is_ok());
+        assert!(loopback("::1").is_ok());
+        assert!(loopback("[::1]").is_ok());
+        assert!(loopback("localhost").is_ok());
+        assert_eq!(loopback("0.0.0.0").unwrap_err().exit_code(), 2);
+        assert_eq!(loopback("192.168.1.2").unwrap_err().exit_code(), 2);
+        assert_eq!(loopback("example.com").unwrap_err().exit_code(), 2);
+    }
 }

@@ -1,0 +1,267 @@
+//! Entra-shaped OAuth error replies: the `AADSTSnnnn` catalogue used by the emulator and the
+//! exact JSON body layout (`error`, `error_description` with trace/correlation/timestamp lines,
+//! `error_codes`, `timestamp`, `trace_id`, `correlation_id`, `error_uri`).
+
+use serde_json::{Value, json};
+
+/// One OAuth error as Entra would report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AadError {
+    /// HTTP status of the reply.
+    pub status: u16,
+    /// The OAuth `error` value (`invalid_client`, `invalid_scope`, ...).
+    pub error: &'static str,
+    /// The AADSTS number, e.g. 7000215.
+    pub code: u32,
+    /// The text after `AADSTSnnnn: `.
+    pub message: String,
+    /// Optional `suberror` (`consent_required`, `basic_action`, ...).
+    pub suberror: Option<&'static str>,
+}
+
+impl AadError {
+    pub fn new(status: u16, error: &'static str, code: u32, message: impl Into<String>) -> Self {
+        AadError {
+            status,
+            error,
+            code,
+            message: message.into(),
+            suberror: None,
+        }
+    }
+
+    /// Renders the JSON body. `correlation_id` is the request's `client-request-id` when it had
+    /// one; `now` is seconds since the Unix epoch.
+    pub fn body(&self, trace_id: &str, correlation_id: &str, now: u64) -> Value {
+        let ts = entra_timestamp(now);
+        let description = format!(
+            "AADSTS{}: {}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {ts}",
+            self.code, self.message
+        );
+        let mut body = json!({
+            "error": self.error,
+            "error_description": description,
+            "error_codes": [self.code],
+            "timestamp": ts,
+            "trace_id": trace_id,
+            "correlation_id": correlation_id,
+            "error_uri": format!("https://login.microsoftonline.com/error?code={}", self.code),
+        });
+        if let (Some(sub), Some(obj)) = (self.suberror, body.as_object_mut()) {
+            obj.insert("suberror".into(), Value::from(sub));
+        }
+        body
+    }
+}
+
+// ---- the catalogue -------------------------------------------------------------------------
+
+/// AADSTS90002: the tenant segment names no known tenant.
+pub fn tenant_not_found(tenant: &str) -> AadError {
+    AadError::new(
+        400,
+        "invalid_tenant",
+        90002,
+        format!(
+            "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
+        ),
+    )
+}
+
+/// AADSTS9001023: client credentials over `/common`, `/consumers` or `/organizations`.
+pub fn grant_needs_tenant() -> AadError {
+    AadError::new(
+        400,
+        "invalid_request",
+        9001023,
+        "The grant type isn't supported over the /common or /consumers endpoints. Please use the /organizations or tenant-specific endpoint.",
+    )
+}
+
+/// AADSTS70003: missing or unsupported `grant_type`.
+pub fn unsupported_grant_type(grant: &str) -> AadError {
+    AadError::new(
+        400,
+        "unsupported_grant_type",
+        70003,
+        format!("The app requested an unsupported grant type '{grant}'."),
+    )
+}
+
+/// AADSTS900144: a required body parameter is missing.
+pub fn missing_parameter(name: &str) -> AadError {
+    AadError::new(
+        400,
+        "invalid_request",
+        900144,
+        format!("The request body must contain the following parameter: '{name}'."),
+    )
+}
+
+/// AADSTS900561: the token endpoint was called with something other than POST.
+pub fn post_only(method: &str) -> AadError {
+    AadError::new(
+        400,
+        "invalid_request",
+        900561,
+        format!("The endpoint only accepts POST, OPTIONS requests. Received a {method} request."),
+    )
+}
+
+/// AADSTS901002: `resource` sent to the v2 endpoint.
+pub fn resource_on_v2() -> AadError {
+    AadError::new(
+        400,
+        "invalid_request",
+        901002,
+        "The 'resource' request parameter is not supported.",
+    )
+}
+
+/// AADSTS1002012: client-credentials scope without the `/.default` suffix.
+pub fn scope_needs_default(scope: &str) -> AadError {
+    AadError::new(
+        400,
+        "invalid_scope",
+        1002012,
+        format!(
+            "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+        ),
+    )
+}
+
+/// AADSTS700022: scope spans more than one resource.
+pub fn scope_multiple_resources(scope: &str) -> AadError {
+    AadError::new(
+        400,
+        "invalid_scope",
+        700022,
+        format!(
+            "The provided value for the input parameter scope is not valid because it contains more than one resource. Scope {scope} is not valid."
+        ),
+    )
+}
+
+/// AADSTS700016: the app is unknown in (or not consented to by) the tenant.
+pub fn app_not_found(client_id: &str, directory: &str) -> AadError {
+    AadError::new(
+        400,
+        "unauthorized_client",
+        700016,
+        format!(
+            "Application with identifier '{client_id}' was not found in the directory '{directory}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
+        ),
+    )
+}
+
+/// AADSTS7000218: no client credential at all.
+pub fn missing_client_credential() -> AadError {
+    AadError::new(
+        401,
+        "invalid_client",
+        7000218,
+        "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+    )
+}
+
+/// AADSTS7000215: wrong secret (also what the secret's ID gets).
+pub fn invalid_client_secret(client_id: &str) -> AadError {
+    AadError::new(
+        401,
+        "invalid_client",
+        7000215,
+        format!(
+            "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
+        ),
+    )
+}
+
+/// AADSTS7000222: the secret matched but has expired.
+pub fn expired_client_secret(client_id: &str) -> AadError {
+    AadError::new(
+        401,
+        "invalid_client",
+        7000222,
+        format!(
+            "The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds."
+        ),
+    )
+}
+
+/// AADSTS500011: the resource has no service principal in the tenant.
+pub fn resource_not_found(resource: &str, directory: &str) -> AadError {
+    AadError::new(
+        400,
+        "invalid_resource",
+        500011,
+        format!(
+            "The resource principal named {resource} was not found in the tenant named {directory}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant."
+        ),
+    )
+}
+
+/// AADSTS9002313: the request could not be parsed.
+pub fn malformed_request(detail: &str) -> AadError {
+    AadError::new(
+        400,
+        "invalid_request",
+        9002313,
+        format!("Invalid request. Request is malformed or invalid. {detail}"),
+    )
+}
+
+/// Formats epoch seconds the way Entra does in error bodies: `2023-05-06 06:03:00Z`.
+pub fn entra_timestamp(epoch: u64) -> String {
+    let days = (epoch / 86_400) as i64;
+    let secs = epoch % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_format() {
+        assert_eq!(entra_timestamp(0), "1970-01-01 00:00:00Z");
+        assert_eq!(entra_timestamp(1_683_352_980), "2023-05-06 06:03:00Z");
+        assert_eq!(entra_timestamp(951_782_400), "2000-02-29 00:00:00Z");
+    }
+
+    #[test]
+    fn body_shape() {
+        let e = invalid_client_secret("abc");
+        let b = e.body("trace-1", "corr-1", 1_683_352_980);
+        assert_eq!(b["error"], "invalid_client");
+        assert_eq!(b["error_codes"], json!([7000215]));
+        assert_eq!(b["timestamp"], "2023-05-06 06:03:00Z");
+        assert_eq!(b["trace_id"], "trace-1");
+        assert_eq!(b["correlation_id"], "corr-1");
+        assert_eq!(b["error_uri"], "https://login.microsoftonline.com/error?code=7000215");
+        let d = b["error_description"].as_str().unwrap();
+        assert!(d.starts_with("AADSTS7000215: Invalid client secret provided."));
+        assert!(d.ends_with("\r\nTrace ID: trace-1\r\nCorrelation ID: corr-1\r\nTimestamp: 2023-05-06 06:03:00Z"));
+        assert!(b.get("suberror").is_none());
+        assert_eq!(e.status, 401);
+    }
+}

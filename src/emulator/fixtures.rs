@@ -1,0 +1,48 @@
+//! The fixed directory contents of the emulator: tenant, app and secret values that tests and
+//! users' scripts can rely on.
+
+/// The home tenant. Its verified domains are `contoso.onmicrosoft.com` and `contoso.com`.
+pub const TENANT_ID: &str = "7e0a1f4c-3b6d-4c2e-9a51-0c4f3d2b1a00";
+/// The home tenant's initial domain.
+pub const TENANT_DOMAIN: &str = "contoso.onmicrosoft.com";
+/// The home tenant's custom verified domain.
+pub const TENANT_CUSTOM_DOMAIN: &str = "contoso.com";
+/// A second tenant (`fabrikam.onmicrosoft.com`); the app is NOT consented there.
+pub const OTHER_TENANT_ID: &str = "b5c1e2d3-f4a5-4b6c-8d7e-9f0a1b2c3d4e";
+/// The second tenant's initial domain.
+pub const OTHER_TENANT_DOMAIN: &str = "fabrikam.onmicrosoft.com";
+/// The confidential client app; its home tenant is [`TENANT_ID`].
+pub const CLIENT_ID: &str = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+/// The app's client secret value (special characters on purpose).
+pub const CLIENT_SECRET: &str = "Emu~lat.or_Secret-1+/=%&value";
+/// The secret's *ID*, which users paste by mistake instead of the value.
+pub const CLIENT_SECRET_ID: &str = "5e3c9a7b-2d1f-4e6a-8b0c-1d2e3f4a5b6c";
+/// A client secret registered on the app that has expired.
+pub const EXPIRED_CLIENT_SECRET: &str = "Expired~Secret.value_0";
+/// The expired secret's ID.
+pub const EXPIRED_CLIENT_SECRET_ID: &str = "c7d8e9f0-a1b2-4c3d-9e4f-5a6b7c8d9e0f";
+/// Object ID of the app's service principal in the home tenant (`oid`/`sub` of app tokens).
+pub const SERVICE_PRINCIPAL_ID: &str = "3f2e1d0c-9b8a-4765-a432-10fedcba9876";
+
+/// Microsoft Graph.
+pub const GRAPH_RESOURCE: &str = "https://graph.microsoft.com";
+/// Office 365 Management Activity API.
+pub const MANAGE_OFFICE_RESOURCE: &str = "https://manage.office.com";
+/// Azure Resource Manager.
+pub const ARM_RESOURCE: &str = "https://management.azure.com";
+/// Azure Service Management (note the trailing slash: v2 scope `https://management.core.windows.net//.default`).
+pub const ASM_RESOURCE: &str = "https://management.core.windows.net/";
+/// Azure Key Vault.
+pub const VAULT_RESOURCE: &str = "https://vault.azure.net";
+
+/// Application roles granted to the app on Microsoft Graph in the home tenant.
+pub const GRAPH_ROLES: &[&str] = &[
+    "User.Read.All",
+    "Group.ReadWrite.All",
+    "DeviceManagementManagedDevices.Read.All",
+];
+/// Application roles granted to the app on the Office 365 Management API in the home tenant.
+pub const MANAGE_OFFICE_ROLES: &[&str] = &["ActivityFeed.Read"];
+
+/// Default access-token lifetime in seconds (`expires_in`).
+pub const DEFAULT_TOKEN_LIFETIME: u64 = 3599;

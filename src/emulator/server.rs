@@ -1,0 +1,590 @@
+//! The emulator's HTTP side: listener and optional TLS (a generated test CA), one task per
+//! connection, routing to the token endpoints, the `/_emulator/` test-control API, the request
+//! log and fault injection.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::body::{Frame, Incoming, SizeHint};
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use super::errors;
+use super::state::{FaultKind, FaultSpec, LoggedRequest, State};
+use super::token::{self, Endpoint, TokenRequest};
+use crate::error::{Error, Result};
+
+type Body = BoxBody<Bytes, Infallible>;
+
+/// Largest request body the emulator reads (token requests are a few KiB).
+const MAX_REQUEST_BODY: usize = 4 * 1024 * 1024;
+/// Largest `token_padding` accepted by `/_emulator/config`.
+const MAX_TOKEN_PADDING: u64 = 8 * 1024 * 1024;
+/// Chunk size of the `oversized` fault's streamed body.
+const CHUNK: usize = 64 * 1024;
+static FILLER: [u8; CHUNK] = [b'A'; CHUNK];
+
+pub fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+// ---- TLS -----------------------------------------------------------------------------------
+
+/// A generated test CA and a leaf certificate for `127.0.0.1`, `localhost` and `::1`.
+pub struct TestTls {
+    pub acceptor: TlsAcceptor,
+    /// The CA certificate, PEM (what clients must trust).
+    pub ca_pem: String,
+}
+
+pub fn make_tls() -> Result<TestTls> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    use tokio_rustls::rustls;
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        Error::internal(format!("emulator: cannot set up TLS ({what})")).cause(e)
+    };
+    let ca_key = KeyPair::generate().map_err(|e| fail("CA key", &e))?;
+    let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(|e| fail("CA", &e))?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(
+        DnType::CommonName,
+        "entra-token emulator test CA (test double, local use only)",
+    );
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_cert = ca.self_signed(&ca_key).map_err(|e| fail("CA certificate", &e))?;
+    let issuer = Issuer::from_params(&ca, &ca_key);
+
+    let leaf_key = KeyPair::generate().map_err(|e| fail("server key", &e))?;
+    let sans = vec!["127.0.0.1".to_string(), "localhost".to_string(), "::1".to_string()];
+    let mut leaf = CertificateParams::new(sans).map_err(|e| fail("server certificate", &e))?;
+    leaf.distinguished_name.push(DnType::CommonName, "localhost");
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    let leaf_cert = leaf
+        .signed_by(&leaf_key, &issuer)
+        .map_err(|e| fail("server certificate", &e))?;
+
+    let key =
+        rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| fail("protocol versions", &e))?
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf_cert.der().clone(), ca_cert.der().clone()], key)
+        .map_err(|e| fail("server certificate", &e))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TestTls {
+        acceptor: TlsAcceptor::from(Arc::new(config)),
+        ca_pem: ca_cert.pem(),
+    })
+}
+
+// ---- listener ------------------------------------------------------------------------------
+
+/// Accepts connections until `shutdown` completes; each connection runs in its own task.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<State>,
+    tls: Option<TlsAcceptor>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => return,
+            a = listener.accept() => a,
+        };
+        let (stream, _peer) = match accepted {
+            Ok(s) => s,
+            Err(_) => {
+                // Out of file descriptors or similar: back off briefly and keep serving.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            match tls {
+                None => serve_connection(TokioIo::new(stream), state).await,
+                Some(acceptor) => {
+                    let hs = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
+                    if let Ok(Ok(s)) = hs.await {
+                        serve_connection(TokioIo::new(s), state).await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+async fn serve_connection<I>(io: I, state: Arc<State>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |req| {
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(route(state, req).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(io, svc)
+        .await;
+}
+
+/// Binds `addr` (already checked to be loopback).
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::network(format!("emulator: cannot listen on {addr}")).cause(e))
+}
+
+// ---- routing -------------------------------------------------------------------------------
+
+async fn route(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    if path == "/_emulator" || path.starts_with("/_emulator/") {
+        return control(&state, req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let (bytes, read_error) = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
+        Ok(c) => (c.to_bytes(), None),
+        Err(e) => (Bytes::new(), Some(e.to_string())),
+    };
+    let headers = header_map(&parts.headers);
+    let is_form = headers
+        .get("content-type")
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    let form = is_form.then(|| parse_form(&bytes));
+    let seq = state.log_request(LoggedRequest {
+        seq: 0,
+        method: parts.method.to_string(),
+        path: path.clone(),
+        query: parts.uri.query().map(str::to_string),
+        headers: headers.clone(),
+        form: form.clone(),
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+        status: None,
+    });
+    let resp = if let Some(err) = read_error {
+        text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("request body rejected: {err}\n"),
+        )
+    } else {
+        respond(&state, &parts.method, &path, &headers, form.as_ref()).await
+    };
+    state.set_status(seq, resp.status().as_u16());
+    resp
+}
+
+/// Lower-case header names; repeated headers joined with ", ".
+fn header_map(h: &hyper::HeaderMap) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in h {
+        let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        out.entry(name.as_str().to_ascii_lowercase())
+            .and_modify(|cur| {
+                cur.push_str(", ");
+                cur.push_str(&v);
+            })
+            .or_insert(v);
+    }
+    out
+}
+
+/// Parses a form body; the first value of a repeated name wins.
+fn parse_form(body: &[u8]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (k, v) in url::form_urlencoded::parse(body) {
+        out.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+    }
+    out
+}
+
+async fn respond(
+    state: &State,
+    method: &Method,
+    path: &str,
+    headers: &BTreeMap<String, String>,
+    form: Option<&BTreeMap<String, String>>,
+) -> Response<Body> {
+    if let Some(fault) = state.take_fault(path) {
+        match fault {
+            FaultKind::Delay { delay_ms } => {
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            }
+            other => return fault_response(state, other),
+        }
+    }
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let (tenant, endpoint) = match segments.as_slice() {
+        [t, "oauth2", "token"] => (*t, Endpoint::V1),
+        [t, "oauth2", "v2.0", "token"] => (*t, Endpoint::V2),
+        _ => return not_found(method, path),
+    };
+    let empty = BTreeMap::new();
+    token_endpoint(state, method, tenant, endpoint, headers, form.unwrap_or(&empty))
+}
+
+fn token_endpoint(
+    state: &State,
+    method: &Method,
+    tenant: &str,
+    endpoint: Endpoint,
+    headers: &BTreeMap<String, String>,
+    form: &BTreeMap<String, String>,
+) -> Response<Body> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let client_request_id = headers
+        .get("client-request-id")
+        .filter(|v| !v.is_empty() && HeaderValue::from_str(v).is_ok())
+        .cloned()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let now = now();
+    let result = if *method == Method::POST {
+        let config = state.config();
+        let req = TokenRequest {
+            endpoint,
+            tenant,
+            form,
+            authorization: headers.get("authorization").map(String::as_str),
+        };
+        token::handle(&state.directory, &state.signer, &config, &req, now)
+    } else if *method == Method::OPTIONS {
+        Ok(Value::Null)
+    } else {
+        Err(errors::post_only(method.as_str()))
+    };
+    let (status, body) = match result {
+        Ok(Value::Null) => (200, String::new()),
+        Ok(v) => (200, v.to_string()),
+        Err(e) => (e.status, e.body(&request_id, &client_request_id, now).to_string()),
+    };
+    let mut resp = Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST))
+        .header(CONTENT_TYPE, "application/json; charset=utf-8")
+        .header("cache-control", "no-store, no-cache")
+        .header("pragma", "no-cache")
+        .header("x-ms-request-id", request_id.as_str())
+        .header("client-request-id", client_request_id.as_str())
+        .header("date", httpdate::fmt_http_date(SystemTime::now()))
+        .body(full(body))
+        .unwrap_or_else(|_| internal_error());
+    if *method == Method::OPTIONS {
+        resp.headers_mut()
+            .insert("allow", HeaderValue::from_static("POST, OPTIONS"));
+    }
+    resp
+}
+
+fn not_found(method: &Method, path: &str) -> Response<Body> {
+    let body = json!({
+        "error": "not_found",
+        "error_description": format!("entra-token emulator (a test double of Microsoft Entra ID) has no endpoint for {method} {path}"),
+    });
+    json_response(StatusCode::NOT_FOUND, &body)
+}
+
+// ---- faults --------------------------------------------------------------------------------
+
+const PROXY_PAGE: &str = "<!DOCTYPE html>\n<html><head><title>Sign in to continue</title></head>\n<body>\n<h1>Network sign-in required</h1>\n<p>Your organization's web proxy requires you to sign in before you can reach this site.</p>\n<form method=\"post\" action=\"/proxy-login\"><input name=\"user\"><input name=\"password\" type=\"password\"><button>Sign in</button></form>\n<!-- served by the entra-token emulator's html fault -->\n</body></html>\n";
+
+fn fault_response(state: &State, fault: FaultKind) -> Response<Body> {
+    let built = match fault {
+        FaultKind::Status {
+            status,
+            headers,
+            body,
+            content_type,
+        } => {
+            let body = body.unwrap_or_default();
+            let ct = content_type.unwrap_or_else(|| {
+                if body.trim_start().starts_with(['{', '[']) {
+                    "application/json; charset=utf-8".into()
+                } else {
+                    "text/plain; charset=utf-8".into()
+                }
+            });
+            let mut b = Response::builder().status(status).header(CONTENT_TYPE, ct);
+            for (k, v) in &headers {
+                b = b.header(k.as_str(), v.as_str());
+            }
+            b.body(full(body))
+        }
+        FaultKind::Throttle { retry_after } => Response::builder()
+            .status(StatusCode::TOO_MANY_REQUESTS)
+            .header("retry-after", retry_after.unwrap_or_else(|| "1".into()))
+            .header(CONTENT_TYPE, "text/plain")
+            .body(full("Too Many Requests")),
+        FaultKind::Html { status } => Response::builder()
+            .status(status.unwrap_or(200))
+            .header(CONTENT_TYPE, "text/html; charset=utf-8")
+            .body(full(PROXY_PAGE)),
+        FaultKind::Truncated {} => {
+            let reply = token::sample_reply(&state.directory, &state.signer, &state.config(), now()).to_string();
+            let half = reply.as_bytes()[..reply.len() / 2].to_vec();
+            Response::builder()
+                .status(200)
+                .header(CONTENT_TYPE, "application/json; charset=utf-8")
+                .body(full(half))
+        }
+        FaultKind::NotToken {} => Response::builder()
+            .status(200)
+            .header(CONTENT_TYPE, "application/json; charset=utf-8")
+            .body(full(r#"{"status":"ok","message":"this is not a token"}"#)),
+        FaultKind::Oversized { bytes, content_length } => {
+            let mut b = Response::builder()
+                .status(200)
+                .header(CONTENT_TYPE, "application/json; charset=utf-8");
+            if content_length {
+                b = b.header(CONTENT_LENGTH, bytes);
+            }
+            b.body(BoxBody::new(Oversized {
+                remaining: bytes,
+                first: true,
+                exact: content_length,
+            }))
+        }
+        // Handled before dispatch; never reaches here.
+        FaultKind::Delay { .. } => Response::builder().status(500).body(full("")),
+    };
+    built.unwrap_or_else(|_| internal_error())
+}
+
+/// Validates a fault before it is queued (so applying it cannot fail later).
+fn check_fault(f: &FaultSpec) -> std::result::Result<(), String> {
+    if f.count == 0 {
+        return Err("count must be at least 1".into());
+    }
+    let status_ok = |s: u16| (100..=999).contains(&s) && StatusCode::from_u16(s).is_ok();
+    match &f.kind {
+        FaultKind::Status {
+            status,
+            headers,
+            content_type,
+            ..
+        } => {
+            if !status_ok(*status) {
+                return Err(format!("invalid status {status}"));
+            }
+            for (k, v) in headers {
+                HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("invalid header name {k:?}"))?;
+                HeaderValue::from_str(v).map_err(|_| format!("invalid value for header {k:?}"))?;
+            }
+            if let Some(ct) = content_type {
+                HeaderValue::from_str(ct).map_err(|_| "invalid content_type".to_string())?;
+            }
+        }
+        FaultKind::Throttle { retry_after: Some(r) } => {
+            HeaderValue::from_str(r).map_err(|_| "invalid retry_after".to_string())?;
+        }
+        FaultKind::Html { status: Some(s) } if !status_ok(*s) => {
+            return Err(format!("invalid status {s}"));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The `oversized` fault's body: `bytes` bytes of `{"access_token":"AAAA…` generated in 64 KiB
+/// chunks as the client reads, never held in memory.
+struct Oversized {
+    remaining: u64,
+    first: bool,
+    exact: bool,
+}
+
+impl hyper::body::Body for Oversized {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<std::result::Result<Frame<Bytes>, Infallible>>> {
+        if self.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        let n = usize::try_from(self.remaining).unwrap_or(CHUNK).min(CHUNK);
+        let chunk = if self.first {
+            self.first = false;
+            let mut v = Vec::with_capacity(n);
+            v.extend_from_slice(br#"{"access_token":""#);
+            v.truncate(n);
+            v.resize(n, b'A');
+            Bytes::from(v)
+        } else {
+            Bytes::from_static(&FILLER[..n])
+        };
+        self.remaining -= n as u64;
+        Poll::Ready(Some(Ok(Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.exact {
+            SizeHint::with_exact(self.remaining)
+        } else {
+            SizeHint::default()
+        }
+    }
+}
+
+// ---- control API ---------------------------------------------------------------------------
+
+async fn control(state: &State, req: Request<Incoming>) -> Response<Body> {
+    let method = req.method().clone();
+    let path = req.uri().path().trim_end_matches('/').to_string();
+    let body = match Limited::new(req.into_body(), MAX_REQUEST_BODY).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) => return bad_request(&format!("cannot read the request body: {e}")),
+    };
+    let ok = || json_response(StatusCode::OK, &json!({"ok": true}));
+    match (&method, path.as_str()) {
+        (&Method::GET, "/_emulator/requests") => {
+            let log = state.rt().log.clone();
+            json_response(StatusCode::OK, &serde_json::to_value(log).unwrap_or(Value::Null))
+        }
+        (&Method::DELETE, "/_emulator/requests") => {
+            state.rt().log.clear();
+            ok()
+        }
+        (&Method::POST, "/_emulator/faults") => {
+            let spec: FaultSpec = match serde_json::from_slice(&body) {
+                Ok(s) => s,
+                Err(e) => return bad_request(&format!("invalid fault: {e}")),
+            };
+            if let Err(msg) = check_fault(&spec) {
+                return bad_request(&format!("invalid fault: {msg}"));
+            }
+            let queued = {
+                let mut rt = state.rt();
+                rt.faults.push_back(spec);
+                rt.faults.len()
+            };
+            json_response(StatusCode::OK, &json!({"ok": true, "queued": queued}))
+        }
+        (&Method::GET, "/_emulator/faults") => {
+            let list: Vec<Value> = state
+                .rt()
+                .faults
+                .iter()
+                .map(|f| {
+                    let mut v = serde_json::to_value(&f.kind).unwrap_or(Value::Null);
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("count".into(), json!(f.count));
+                        o.insert("path".into(), json!(f.path));
+                    }
+                    v
+                })
+                .collect();
+            json_response(StatusCode::OK, &Value::Array(list))
+        }
+        (&Method::DELETE, "/_emulator/faults") => {
+            state.rt().faults.clear();
+            ok()
+        }
+        (&Method::GET, "/_emulator/config") => json_response(
+            StatusCode::OK,
+            &serde_json::to_value(state.config()).unwrap_or(Value::Null),
+        ),
+        (&Method::POST, "/_emulator/config") => match merge_config(state, &body) {
+            Ok(v) => json_response(StatusCode::OK, &v),
+            Err(msg) => bad_request(&msg),
+        },
+        (&Method::POST, "/_emulator/reset") => {
+            state.reset();
+            ok()
+        }
+        (_, "/_emulator/requests" | "/_emulator/faults" | "/_emulator/config" | "/_emulator/reset") => json_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &json!({"error": "method_not_allowed", "message": format!("{method} is not supported on {path}")}),
+        ),
+        _ => json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": "not_found", "message": format!("no control endpoint {path}")}),
+        ),
+    }
+}
+
+fn merge_config(state: &State, body: &[u8]) -> std::result::Result<Value, String> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
+    let obj = v.as_object().ok_or("expected a JSON object")?;
+    let mut rt = state.rt();
+    let mut next = rt.config.clone();
+    for (k, val) in obj {
+        let n = val
+            .as_u64()
+            .ok_or_else(|| format!("{k} must be a non-negative integer"))?;
+        match k.as_str() {
+            "token_lifetime" => next.token_lifetime = n,
+            "token_padding" if n <= MAX_TOKEN_PADDING => next.token_padding = n as usize,
+            "token_padding" => {
+                return Err(format!("token_padding must be at most {MAX_TOKEN_PADDING}"));
+            }
+            other => return Err(format!("unknown config field {other:?}")),
+        }
+    }
+    rt.config = next.clone();
+    serde_json::to_value(next).map_err(|e| e.to_string())
+}
+
+// ---- response helpers ----------------------------------------------------------------------
+
+fn full(b: impl Into<Bytes>) -> Body {
+    BoxBody::new(Full::new(b.into()))
+}
+
+fn json_response(status: StatusCode, v: &Value) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json; charset=utf-8")
+        .header("cache-control", "no-store")
+        .body(full(v.to_string()))
+        .unwrap_or_else(|_| internal_error())
+}
+
+fn bad_request(msg: &str) -> Response<Body> {
+    json_response(
+        StatusCode::BAD_REQUEST,
+        &json!({"error": "bad_request", "message": msg}),
+    )
+}
+
+fn text(status: StatusCode, msg: &str) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(full(msg.to_string()))
+        .unwrap_or_else(|_| internal_error())
+}
+
+fn internal_error() -> Response<Body> {
+    let mut r = Response::new(full("internal error"));
+    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    r
+}
