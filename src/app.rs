@@ -29,13 +29,20 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
 }
 
 pub fn run(cli: Cli) -> Result<i32> {
-    match cli.command {
-        Command::Completions(a) => commands::completions::run(&a).map(|_| 0),
-        Command::Decode(a) => commands::decode::run(&a).map(|_| 0),
-        Command::Emulator(a) => crate::emulator::run(a),
+    match &cli.command {
+        Command::Completions(a) => commands::completions::run(a).map(|_| 0),
+        Command::Decode(a) => commands::decode::run(a).map(|_| 0),
+        Command::Emulator(_) => match cli.command {
+            Command::Emulator(a) => crate::emulator::run(a),
+            _ => unreachable!(),
+        },
+        Command::Cache(c) => {
+            let settings = Settings::resolve(&cli.global)?;
+            commands::cache::run(&cli.global, &settings, c).map(|_| 0)
+        }
         Command::Get(a) => {
             let settings = Settings::resolve(&cli.global)?;
-            commands::get::run(&settings, &a).map(|_| 0)
+            commands::get::run(&settings, a).map(|_| 0)
         }
     }
 }

@@ -64,6 +64,9 @@ pub struct GlobalArgs {
     /// Deadline in seconds for one logical request, retries included [default: 30]
     #[arg(long, global = true, value_name = "SECS")]
     pub timeout: Option<f64>,
+    /// Token cache: auto (keyring if one answers, else files), keyring, file, none [env: ENTRA_TOKEN_CACHE]
+    #[arg(long, global = true, value_name = "MODE")]
+    pub cache: Option<CacheArg>,
     /// Log HTTP exchanges to stderr (-vv adds headers and bodies; secrets are always redacted)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -79,11 +82,22 @@ pub enum CloudArg {
     China,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CacheArg {
+    Auto,
+    Keyring,
+    File,
+    None,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print an access token (app-only by default)
     #[command(after_help = GET_EXAMPLES)]
     Get(GetArgs),
+    /// Inspect or clear the token cache (tokens are never printed)
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Show a JWT's header and claims (does not verify the signature)
     Decode(DecodeArgs),
     /// Print a shell completion script
@@ -136,8 +150,47 @@ pub struct GetArgs {
     /// Output format
     #[arg(short, long, value_name = "FORMAT", default_value = "token")]
     pub output: OutputFormat,
+    /// Serve a cached token only if it stays valid this many more seconds
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub min_validity: u64,
+    /// Skip the cache read and get a new token (it is still stored)
+    #[arg(long)]
+    pub force_refresh: bool,
     #[command(flatten)]
     pub credential: CredentialArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Which store is in use, and why
+    Status(CacheOutputArgs),
+    /// Cached entries: kind, tenant, client, scope, expiry (never a token)
+    List(CacheOutputArgs),
+    /// Remove entries: all of them (and the keyring item), or those matching the filters
+    Clear(CacheClearArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CacheOutputArgs {
+    /// Output format
+    #[arg(short, long, value_name = "FORMAT", default_value = "text")]
+    pub output: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CacheClearArgs {
+    /// Only entries for this scope or resource
+    #[arg(long, value_name = "SCOPE")]
+    pub scope: Option<String>,
+    /// Only entries for this account (user tokens)
+    #[arg(long, value_name = "UPN")]
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! Stage two of parsing: resolve flags > environment > `--profile` > defaults into validated
 //! settings. Commands receive these, never raw environment variables.
 
+use crate::cache::Mode;
 use crate::cli::{self, CloudArg, CredentialArgs, GlobalArgs, env};
 use crate::error::{Error, Result};
 use crate::protocol::authority::{self, Cloud, Tenant};
@@ -25,6 +26,7 @@ pub struct Profile {
     pub resource: Option<String>,
     pub v1: Option<bool>,
     pub timeout: Option<f64>,
+    pub cache: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -62,6 +64,7 @@ pub struct Settings {
     pub authority: Url,
     pub cloud: Cloud,
     pub timeout: Duration,
+    pub cache_mode: crate::cache::Mode,
     pub profile_name: Option<String>,
     pub profile: Profile,
 }
@@ -212,12 +215,33 @@ impl Settings {
             None => DEFAULT_TIMEOUT,
         };
 
+        let cache_mode = match g.cache {
+            Some(cli::CacheArg::Auto) => Mode::Auto,
+            Some(cli::CacheArg::Keyring) => Mode::Keyring,
+            Some(cli::CacheArg::File) => Mode::File,
+            Some(cli::CacheArg::None) => Mode::None,
+            None => match env_var(env::CACHE).map(|v| (v, env::CACHE.to_string())).or_else(|| {
+                profile
+                    .cache
+                    .clone()
+                    .map(|v| (v, format!("profile '{}'", profile_name.as_deref().unwrap_or(""))))
+            }) {
+                Some((v, src)) => Mode::parse(&v).ok_or_else(|| {
+                    Error::usage(format!(
+                        "{src}: cache mode '{v}' is not one of auto, keyring, file, none"
+                    ))
+                })?,
+                None => Mode::Auto,
+            },
+        };
+
         Ok(Settings {
             tenant,
             client_id,
             authority,
             cloud,
             timeout,
+            cache_mode,
             profile_name,
             profile,
         })

@@ -1,10 +1,14 @@
-//! `get`: an app-only (client credentials) access token, printed in the chosen format. One HTTP
-//! request per token: the token URL is built, not discovered.
+//! `get`: an app-only (client credentials) access token, printed in the chosen format. Served
+//! from the cache when fresh (no network, no TLS, no runtime); otherwise one HTTP request per
+//! token — the token URL is built, not discovered — under a per-key cross-process lock so that
+//! concurrent cold `get`s make a single request.
 
-use crate::cli::GetArgs;
+use crate::cache::{self, Cache, CacheKey, CachedToken, Freshness, Meta};
+use crate::cli::{GetArgs, OutputFormat};
 use crate::credential::{self, Credential};
 use crate::error::{Error, Result};
 use crate::http::{self, Deadline, Http, Request};
+use crate::log;
 use crate::output::{self, TokenOutput};
 use crate::protocol::authority::{self, Audience, Endpoint, Tenant};
 use crate::protocol::jwt;
@@ -42,8 +46,103 @@ pub fn run(settings: &Settings, args: &GetArgs) -> Result<()> {
         token_url,
     };
 
-    let resp = crate::app::block_on(acquire_app_token(settings, &credential, &req))?;
-    print_token(args.output, &resp, &req.tenant)
+    let cache = Cache::open(settings.cache_mode)?;
+    log::info(format!("cache: {}", cache.reason));
+    let key = app_cache_key(settings, &credential, &req);
+    let token = cached_or_fetch(
+        settings,
+        &cache,
+        &key,
+        args.min_validity as i64,
+        args.force_refresh,
+        || crate::app::block_on(acquire_app_token(settings, &credential, &req)),
+    )?;
+    print_cached(args.output, &token)
+}
+
+pub fn app_cache_key(settings: &Settings, credential: &Credential, req: &AppTokenRequest) -> CacheKey {
+    CacheKey {
+        kind: "app".into(),
+        authority: settings.authority.as_str().trim_end_matches('/').to_string(),
+        tenant: req.tenant.as_str().to_string(),
+        client_id: req.client_id.to_ascii_lowercase(),
+        credential: credential.fingerprint(),
+        endpoint: req.endpoint.label().into(),
+        audience: match &req.audience {
+            Audience::Scope(s) => format!("scope:{s}"),
+            Audience::Resource(r) => format!("resource:{r}"),
+        },
+        account: None,
+    }
+}
+
+/// Serves a fresh cached token, or takes the per-key lock, checks again (another process may have
+/// just fetched it), fetches, and stores. A failed fetch leaves the cache as it was.
+pub fn cached_or_fetch(
+    settings: &Settings,
+    cache: &Cache,
+    key: &CacheKey,
+    min_validity: i64,
+    force: bool,
+    fetch: impl FnOnce() -> Result<TokenResponse>,
+) -> Result<CachedToken> {
+    let now = crate::app::now();
+    if !force && let Some(t) = fresh(cache, key, now, min_validity) {
+        return Ok(t);
+    }
+    if force {
+        log::info("cache: skipped (--force-refresh)");
+    }
+    let _lock = cache.lock(key, settings.timeout);
+    if !force && let Some(t) = fresh(cache, key, crate::app::now(), min_validity) {
+        log::info("cache: filled by another process while waiting for the lock");
+        return Ok(t);
+    }
+    let resp = fetch()?;
+    let token = to_cached(key.clone(), resp, crate::app::now());
+    cache.put(&token);
+    Ok(token)
+}
+
+fn fresh(cache: &Cache, key: &CacheKey, now: i64, min_validity: i64) -> Option<CachedToken> {
+    let entry = cache.get(key);
+    match cache::check_fresh(entry.as_ref().map(|e| &e.meta), now, min_validity, false) {
+        Freshness::Fresh if entry.as_ref().is_some_and(|e| e.access_token.is_some()) => {
+            let e = entry.expect("checked");
+            log::info(format!(
+                "cache: hit ({} store), valid for {} s more",
+                cache.backend.name(),
+                e.meta.expires_on - now
+            ));
+            Some(e)
+        }
+        Freshness::Fresh => None,
+        Freshness::Stale(why) => {
+            log::info(format!("cache: miss ({why:?})"));
+            None
+        }
+    }
+}
+
+/// A token reply as a cache entry (`tid` from the token, else the tenant as configured).
+pub fn to_cached(key: CacheKey, resp: TokenResponse, now: i64) -> CachedToken {
+    let tid = jwt::decode(resp.access_token.expose())
+        .and_then(|d| jwt::claim_str(&d.claims, "tid").map(str::to_string))
+        .or_else(|| Some(key.tenant.clone()));
+    CachedToken {
+        meta: Meta {
+            key,
+            expires_on: resp.expires_on,
+            refresh_on: resp.refresh_on,
+            token_type: resp.token_type.clone(),
+            tid,
+            scope: resp.scope.clone(),
+            resource: resp.resource.clone(),
+            stored_at: now,
+        },
+        access_token: Some(resp.access_token.clone()),
+        refresh_token: resp.refresh_token.clone(),
+    }
 }
 
 /// The audience from flags > profile > default, for the endpoint in use.
@@ -101,21 +200,20 @@ pub async fn acquire_app_token(
     token::classify(reply.status, reply.content_type(), &reply.body, crate::app::now())
 }
 
-pub fn print_token(format: crate::cli::OutputFormat, resp: &TokenResponse, tenant: &Tenant) -> Result<()> {
-    let at = resp.access_token.expose();
-    let tid = jwt::decode(at)
-        .and_then(|d| jwt::claim_str(&d.claims, "tid").map(str::to_string))
-        .or_else(|| tenant.guid().map(str::to_string))
-        .or_else(|| Some(tenant.as_str().to_string()));
+pub fn print_cached(format: OutputFormat, token: &CachedToken) -> Result<()> {
+    let at = token
+        .access_token
+        .as_ref()
+        .ok_or_else(|| Error::internal("cache entry without an access token"))?;
     output::token(
         format,
         &TokenOutput {
-            token: at,
-            expires_on: resp.expires_on,
-            tenant: tid,
-            token_type: &resp.token_type,
-            scope: resp.scope.as_deref(),
-            resource: resp.resource.as_deref(),
+            token: at.expose(),
+            expires_on: token.meta.expires_on,
+            tenant: token.meta.tid.clone(),
+            token_type: &token.meta.token_type,
+            scope: token.meta.scope.as_deref(),
+            resource: token.meta.resource.as_deref(),
             extra: None,
         },
     )

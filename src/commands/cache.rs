@@ -1,0 +1,135 @@
+//! `cache status | list | clear`: which store is in use and why, what is cached (never a
+//! token), and removal of entries — files and, for a full clear, the keyring item.
+
+use crate::cache::{self, Cache, Mode, file, keyring};
+use crate::cli::{CacheClearArgs, CacheCommand, GlobalArgs, ListFormat};
+use crate::error::Result;
+use crate::output;
+use crate::settings::Settings;
+use serde_json::json;
+
+pub fn run(global: &GlobalArgs, settings: &Settings, cmd: &CacheCommand) -> Result<()> {
+    match cmd {
+        CacheCommand::Status(a) => status(settings, a.output),
+        CacheCommand::List(a) => list(a.output),
+        CacheCommand::Clear(a) => clear(global, settings, a),
+    }
+}
+
+fn status(settings: &Settings, format: ListFormat) -> Result<()> {
+    let c = Cache::open(settings.cache_mode)?;
+    let dir = c.dir.as_ref().map(|d| d.display().to_string());
+    let entries = c.dir.as_ref().map(|d| file::list(d).len()).unwrap_or(0);
+    match format {
+        ListFormat::Json => output::json_value(&json!({
+            "backend": c.backend.name(),
+            "reason": c.reason,
+            "directory": dir,
+            "entries": entries,
+        })),
+        ListFormat::Text => output::text(&format!(
+            "backend: {}\nreason: {}\ndirectory: {}\nentries: {entries}\n",
+            c.backend.name(),
+            c.reason,
+            dir.as_deref().unwrap_or("-")
+        )),
+    }
+}
+
+fn list(format: ListFormat) -> Result<()> {
+    let entries = cache::cache_dir().map(|d| file::list(&d)).unwrap_or_default();
+    let now = crate::app::now();
+    let rows: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|(_, m)| {
+            let (aud_kind, aud) = m.key.audience.split_once(':').unwrap_or(("scope", &m.key.audience));
+            json!({
+                "kind": m.key.kind,
+                "tenant": m.key.tenant,
+                "tid": m.tid,
+                "client_id": m.key.client_id,
+                "credential": m.key.credential.split(':').next().unwrap_or(""),
+                aud_kind: aud,
+                "endpoint": m.key.endpoint,
+                "account": m.key.account,
+                "authority": m.key.authority,
+                "expires_on": m.expires_on,
+                "expiresOn": output::rfc3339(m.expires_on, true),
+                "expired": m.expires_on <= now,
+            })
+        })
+        .collect();
+    match format {
+        ListFormat::Json => output::json_value(&serde_json::Value::Array(rows)),
+        ListFormat::Text => {
+            let mut text = String::new();
+            for (_, m) in &entries {
+                let left = m.expires_on - now;
+                let state = if left > 0 {
+                    format!("expires in {} min", left / 60)
+                } else {
+                    "expired".to_string()
+                };
+                text.push_str(&format!(
+                    "{:<6} {} {} {} {} [{}]{}\n",
+                    m.key.kind,
+                    m.key.tenant,
+                    m.key.client_id,
+                    m.key.audience,
+                    m.key.endpoint,
+                    state,
+                    m.key.account.as_ref().map(|a| format!(" {a}")).unwrap_or_default()
+                ));
+            }
+            if entries.is_empty() {
+                eprintln!("no cached tokens");
+            }
+            output::text(&text)
+        }
+    }
+}
+
+fn clear(global: &GlobalArgs, settings: &Settings, a: &CacheClearArgs) -> Result<()> {
+    let Some(dir) = cache::cache_dir() else { return Ok(()) };
+    // Filters come from flags only: an exported AZURE_TENANT_ID does not narrow a clear.
+    let tenant = global.tenant.as_deref().map(str::to_ascii_lowercase);
+    let client = global.client_id.as_deref().map(str::to_ascii_lowercase);
+    let filtered = tenant.is_some() || client.is_some() || a.scope.is_some() || a.account.is_some();
+    let mut removed = 0usize;
+    if filtered {
+        for (path, m) in file::list(&dir) {
+            let aud = m
+                .key
+                .audience
+                .split_once(':')
+                .map(|(_, v)| v)
+                .unwrap_or(&m.key.audience);
+            let tid = m.tid.as_deref().unwrap_or("");
+            let keep = tenant.as_deref().is_some_and(|t| t != m.key.tenant && t != tid)
+                || client.as_deref().is_some_and(|c| c != m.key.client_id)
+                || a.scope.as_deref().is_some_and(|s| s != aud)
+                || a.account
+                    .as_deref()
+                    .is_some_and(|u| Some(u.to_ascii_lowercase()) != m.key.account);
+            if !keep && std::fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+        }
+    } else {
+        for path in file::all_files(&dir) {
+            if std::fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+        }
+        let _ = std::fs::remove_dir_all(dir.join("locks"));
+        if settings.cache_mode != Mode::None && settings.cache_mode != Mode::File {
+            match keyring::delete_key(keyring::EXPLICIT_DEADLINE) {
+                Ok(true) => eprintln!("removed the cache key from the keyring"),
+                Ok(false) => {}
+                Err(why) => crate::log::info(format!("keyring not cleared: {why}")),
+            }
+        }
+    }
+    eprintln!("removed {removed} cache entr{}", if removed == 1 { "y" } else { "ies" });
+    Ok(())
+}
