@@ -102,7 +102,6 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
-    /// Run the local Entra ID test double (for offline tests of scripts)
     Emulator(crate::emulator::EmulatorArgs),
 }
 
