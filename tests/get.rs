@@ -299,7 +299,8 @@ fn local_input_errors_send_nothing() {
 fn entra_errors_are_exit_3_with_code_and_hint() {
     let emu = Emulator::start();
     let env = Env::for_emulator(&emu);
-    let cases: Vec<(Vec<(&str, &str)>, Vec<&str>, &str)> = vec![
+    type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec![("AZURE_CLIENT_SECRET", "definitely-wrong~secret")],
             vec![],
