@@ -30,6 +30,7 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
 
 pub fn run(cli: Cli) -> Result<i32> {
     match cli.command {
+        Command::Cert(c) => commands::cert::run(&c).map(|_| 0),
         Command::Completions(a) => commands::completions::run(&a).map(|_| 0),
         Command::Decode(a) => commands::decode::run(&a).map(|_| 0),
         Command::Emulator(a) => crate::emulator::run(a),

@@ -1,5 +1,6 @@
 //! One file per subcommand. Each receives resolved settings and returns `Result<()>`.
 
+pub mod cert;
 pub mod completions;
 pub mod decode;
 pub mod get;
