@@ -486,3 +486,183 @@ pub fn read_input(path: &Path, what: &str) -> Result<Vec<u8>> {
         Error::usage(format!("{what} '{}' {reason}", path.display()))
     })
 }
+
+#[cfg(test)]
+mod credential_precedence_tests {
+    use super::*;
+
+    fn settings(profile: Profile) -> Settings {
+        Settings {
+            tenant: None,
+            client_id: None,
+            authority: Url::parse("https://login.microsoftonline.com").unwrap(),
+            cloud: Cloud::Public,
+            timeout: DEFAULT_TIMEOUT,
+            profile_name: Some("p".into()),
+            profile,
+        }
+    }
+
+    /// These tests describe flag and profile levels; a CI runner's own AZURE_* credentials would
+    /// sit between them, so the tests are skipped there.
+    fn env_is_clean() -> bool {
+        [
+            env::CLIENT_CERTIFICATE_PATH,
+            env::CLIENT_SECRET,
+            env::FEDERATED_TOKEN_FILE,
+            env::CLIENT_SEND_CERTIFICATE_CHAIN,
+            env::CLIENT_CERTIFICATE_PASSWORD,
+        ]
+        .iter()
+        .all(|v| std::env::var_os(v).is_none())
+    }
+
+    fn kind(src: Option<CredentialSource>) -> String {
+        match src {
+            Some(CredentialSource::Certificate(c)) => format!("certificate:{}", c.source.describe()),
+            Some(CredentialSource::ClientSecret(SecretSource::File(_, s))) => format!("secret:{}", s.describe()),
+            Some(CredentialSource::ClientSecret(SecretSource::Env(_))) => "secret:env".into(),
+            Some(CredentialSource::Federated(FederatedSource::File(_, s))) => {
+                format!("federated-file:{}", s.describe())
+            }
+            Some(CredentialSource::Federated(FederatedSource::GitHub { audience, source })) => {
+                format!("github:{}:{audience}", source.describe())
+            }
+            None => "none".into(),
+        }
+    }
+
+    #[test]
+    fn kinds_within_a_level_and_levels() {
+        if !env_is_clean() {
+            return;
+        }
+        let full_profile = Profile {
+            certificate: Some("p.pem".into()),
+            client_secret_file: Some("p.secret".into()),
+            federated_token_file: Some("p.token".into()),
+            ..Profile::default()
+        };
+        let s = settings(full_profile.clone());
+        let none = CredentialArgs::default();
+        assert_eq!(kind(credential_source(&none, &s).unwrap()), "certificate:profile 'p'");
+
+        // the flag level wins over the profile, whatever the kinds
+        let args = CredentialArgs {
+            federated_token_file: Some("f.token".into()),
+            ..CredentialArgs::default()
+        };
+        assert_eq!(
+            kind(credential_source(&args, &s).unwrap()),
+            "federated-file:--federated-token-file"
+        );
+        let args = CredentialArgs {
+            client_secret_file: Some("f.secret".into()),
+            federated_token_file: Some("f.token".into()),
+            ..CredentialArgs::default()
+        };
+        assert_eq!(
+            kind(credential_source(&args, &s).unwrap()),
+            "secret:--client-secret-file"
+        );
+        let args = CredentialArgs {
+            certificate: Some("f.pem".into()),
+            client_secret_file: Some("f.secret".into()),
+            ..CredentialArgs::default()
+        };
+        assert_eq!(kind(credential_source(&args, &s).unwrap()), "certificate:--certificate");
+
+        let s = settings(Profile {
+            client_secret_file: Some("p.secret".into()),
+            federated_token_file: Some("p.token".into()),
+            ..Profile::default()
+        });
+        assert_eq!(kind(credential_source(&none, &s).unwrap()), "secret:profile 'p'");
+        assert_eq!(
+            kind(credential_source(&none, &settings(Profile::default())).unwrap()),
+            "none"
+        );
+    }
+
+    #[test]
+    fn github_only_when_asked_and_no_token_file() {
+        if !env_is_clean() {
+            return;
+        }
+        let s = settings(Profile {
+            federated: Some("GitHub".into()),
+            ..Profile::default()
+        });
+        let none = CredentialArgs::default();
+        assert_eq!(
+            kind(credential_source(&none, &s).unwrap()),
+            "github:profile 'p':api://AzureADTokenExchange"
+        );
+        let s = settings(Profile {
+            federated: Some("github".into()),
+            federated_token_file: Some("p.token".into()),
+            ..Profile::default()
+        });
+        assert_eq!(
+            kind(credential_source(&none, &s).unwrap()),
+            "federated-file:profile 'p'"
+        );
+        let args = CredentialArgs {
+            federated_github: true,
+            federated_audience: Some("api://custom".into()),
+            ..CredentialArgs::default()
+        };
+        // a token file configured at a lower level still wins over fetching one
+        assert_eq!(
+            kind(credential_source(&args, &s).unwrap()),
+            "federated-file:profile 'p'"
+        );
+        let s = settings(Profile::default());
+        assert_eq!(
+            kind(credential_source(&args, &s).unwrap()),
+            "github:--federated-github:api://custom"
+        );
+        let bad = settings(Profile {
+            federated: Some("gitlab".into()),
+            ..Profile::default()
+        });
+        assert_eq!(credential_source(&none, &bad).err().unwrap().exit_code(), 2);
+    }
+
+    #[test]
+    fn certificate_options() {
+        if !env_is_clean() {
+            return;
+        }
+        let s = settings(Profile {
+            certificate: Some("p.pem".into()),
+            assertion_alg: Some("RS256".into()),
+            send_x5c: Some(true),
+            certificate_password_file: Some("p.pw".into()),
+            ..Profile::default()
+        });
+        let Some(CredentialSource::Certificate(c)) = credential_source(&CredentialArgs::default(), &s).unwrap() else {
+            panic!("certificate expected");
+        };
+        assert_eq!(c.alg, AssertionAlg::Rs256);
+        assert!(c.send_x5c);
+        assert!(matches!(c.password, Some(PasswordSource::File(ref p, _)) if p == Path::new("p.pw")));
+        let args = CredentialArgs {
+            assertion_alg: Some(cli::AssertionAlgArg::Ps256),
+            certificate_password_file: Some("f.pw".into()),
+            ..CredentialArgs::default()
+        };
+        let Some(CredentialSource::Certificate(c)) = credential_source(&args, &s).unwrap() else {
+            panic!("certificate expected");
+        };
+        assert_eq!(c.alg, AssertionAlg::Ps256);
+        assert!(matches!(c.password, Some(PasswordSource::File(ref p, _)) if p == Path::new("f.pw")));
+        let bad = settings(Profile {
+            certificate: Some("p.pem".into()),
+            assertion_alg: Some("es256".into()),
+            ..Profile::default()
+        });
+        assert!(credential_source(&CredentialArgs::default(), &bad).is_err());
+        assert!(is_truthy("TRUE") && is_truthy("1") && !is_truthy("yes") && !is_truthy("0"));
+    }
+}

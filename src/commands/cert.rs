@@ -483,3 +483,100 @@ pub fn write_file(path: &Path, bytes: &[u8], mode: u32, force: bool) -> Result<(
         io_err(e)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credential::certificate::{AssertionAlg, ClientCertificate};
+
+    #[test]
+    fn subject_parsing() {
+        let dn = parse_subject("CN=my-app, O=Contoso\\, Ltd, c=US").unwrap();
+        assert_eq!(dn.iter().count(), 3);
+        assert!(parse_subject("").is_err());
+        assert!(parse_subject("my-app").is_err());
+        assert!(parse_subject("CN=").is_err());
+        let e = parse_subject("DC=example").err().unwrap();
+        assert!(e.message.contains("DC"));
+    }
+
+    #[test]
+    fn key_sizes() {
+        assert!(key_size(1024).err().unwrap().message.contains("2048 bits or more"));
+        assert!(key_size(3000).is_err());
+        assert!(key_size(3072).is_ok());
+    }
+
+    #[test]
+    fn created_certificate_is_a_usable_credential_and_pfx() {
+        let pw = Secret::new("create-pw".to_string());
+        let c = generate("CN=entra-token created, O=Test", 30, 2048, Some(&pw)).unwrap();
+        // the PEM loads as a credential
+        let m = keyfile::read(c.pem.expose().as_bytes(), "new", None, Need::KeyAndCertificate).unwrap();
+        let cred = ClientCertificate::from_material(m, "new", "client", AssertionAlg::Ps256, false).unwrap();
+        assert_eq!(cred.leaf().subject, "CN=entra-token created, O=Test");
+        assert_eq!(cred.leaf().key_bits, 2048);
+        let days = (cred.leaf().not_after - crate::app::now()) as f64 / 86_400.0;
+        assert!((29.9..30.1).contains(&days), "{days}");
+        // so does the PFX, with the same certificate
+        let pfx = c.pfx.as_ref().unwrap();
+        let m = keyfile::read(pfx.expose(), "new.pfx", Some(&pw), Need::KeyAndCertificate).unwrap();
+        assert_eq!(m.format, keyfile::Format::Pkcs12);
+        let from_pfx = ClientCertificate::from_material(m, "new.pfx", "client", AssertionAlg::Ps256, false).unwrap();
+        assert_eq!(from_pfx.leaf().sha1, cred.leaf().sha1);
+        // inspect and manifest views
+        let m = keyfile::read(c.pem.expose().as_bytes(), "new", None, Need::Certificate).unwrap();
+        let i = inspect_material(m, "new").unwrap();
+        assert_eq!(i.key, KeyStatus::Matches);
+        let j = describe_json(&i, crate::app::now());
+        assert_eq!(j["thumbprint"], cred.leaf().thumbprint_hex().as_str());
+        assert_eq!(j["x5t#S256"], cred.leaf().x5t_s256().as_str());
+        assert_eq!(j["keySize"], 2048);
+        let entry = manifest_entry(cred.leaf(), uuid::Uuid::nil());
+        assert_eq!(entry["type"], "AsymmetricX509Cert");
+        assert_eq!(entry["usage"], "Verify");
+        assert_eq!(entry["customKeyIdentifier"], STANDARD.encode(cred.leaf().sha1).as_str());
+        assert_eq!(entry["value"], STANDARD.encode(&c.cert_der).as_str());
+    }
+
+    #[test]
+    fn inspect_reports_key_problems_without_failing() {
+        let f = crate::credential::fixture_tests::fixtures();
+        let read = |name: &str| {
+            let bytes = std::fs::read(f.path(name)).unwrap();
+            let m = keyfile::read(&bytes, name, None, Need::Certificate).unwrap();
+            inspect_material(m, name).unwrap()
+        };
+        assert_eq!(read("mismatch.pem").key, KeyStatus::Mismatch);
+        assert!(matches!(read("ec.pem").key, KeyStatus::Unusable(_)));
+        assert_eq!(read("ec.pem").certs[0].key_type, "EC");
+        assert_eq!(read("enc-default.pem").key, KeyStatus::Locked);
+        assert_eq!(read("cert.der").key, KeyStatus::Absent);
+        let short = read("short.pem");
+        assert_eq!(short.certs[0].key_bits, 1024);
+        assert!(matches!(short.key, KeyStatus::Unusable(_)));
+        let chain = read("chain.pem");
+        assert!(chain.certs[chain.leaf].subject.contains("chained-leaf"));
+        assert!(describe_text(&chain, 0).contains("Thumbprint:"));
+    }
+
+    #[test]
+    fn files_are_private_and_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.pem");
+        write_file(&path, b"one", 0o600, false).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let e = write_file(&path, b"two", 0o600, false).err().unwrap();
+        assert!(e.message.contains("already exists"));
+        assert_eq!(std::fs::read(&path).unwrap(), b"one");
+        write_file(&path, b"three", 0o600, true).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"three");
+        // no temporary files left behind
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

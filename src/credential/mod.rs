@@ -86,3 +86,6 @@ pub fn digest_label(kind: &str, material: &[u8]) -> String {
     let hex: String = d.iter().take(12).map(|b| format!("{b:02x}")).collect();
     format!("{kind}:{hex}")
 }
+
+#[cfg(test)]
+pub(crate) mod fixture_tests;
