@@ -89,6 +89,13 @@ impl ClientCertificate {
             src.path.display(),
             src.source.describe()
         );
+        if src.path.as_os_str() == "-"
+            && matches!(&src.password, Some(PasswordSource::File(p, _)) if p.as_os_str() == "-")
+        {
+            return Err(Error::usage(
+                "the certificate and its password cannot both come from stdin ('-')",
+            ));
+        }
         let password = src.password.as_ref().map(read_password).transpose()?;
         let what = format!("certificate file (from {})", src.source.describe());
         let bytes = Secret::new(read_input(&src.path, &what)?);
