@@ -29,20 +29,19 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
 }
 
 pub fn run(cli: Cli) -> Result<i32> {
-    match &cli.command {
-        Command::Completions(a) => commands::completions::run(a).map(|_| 0),
-        Command::Decode(a) => commands::decode::run(a).map(|_| 0),
-        Command::Emulator(_) => match cli.command {
-            Command::Emulator(a) => crate::emulator::run(a),
-            _ => unreachable!(),
-        },
+    let Cli { global, command } = cli;
+    match command {
+        Command::Cert(c) => commands::cert::run(&c).map(|_| 0),
+        Command::Completions(a) => commands::completions::run(&a).map(|_| 0),
+        Command::Decode(a) => commands::decode::run(&a).map(|_| 0),
+        Command::Emulator(a) => crate::emulator::run(a),
         Command::Cache(c) => {
-            let settings = Settings::resolve(&cli.global)?;
-            commands::cache::run(&cli.global, &settings, c).map(|_| 0)
+            let settings = Settings::resolve(&global)?;
+            commands::cache::run(&global, &settings, &c).map(|_| 0)
         }
         Command::Get(a) => {
-            let settings = Settings::resolve(&cli.global)?;
-            commands::get::run(&settings, a).map(|_| 0)
+            let settings = Settings::resolve(&global)?;
+            commands::get::run(&settings, &a).map(|_| 0)
         }
     }
 }

@@ -27,11 +27,14 @@ Examples:
   curl -H \"$(entra-token get -o header)\" https://graph.microsoft.com/v1.0/users
   entra-token get --v1 --resource https://manage.office.com -o json
   entra-token get --tenant contoso.onmicrosoft.com --client-id APP_ID --client-secret-file secret.txt
+  entra-token get --certificate app.pem                     # certificate credential (PEM or PFX)
+  entra-token cert create --subject \"CN=my-app\" --out app.pem && entra-token cert inspect app.pem
   entra-token decode \"$TOKEN\"
   entra-token emulator exec -- entra-token get -o json      # offline, no tenant needed
 
-Environment: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_AUTHORITY_HOST,
-ENTRA_TOKEN_PROFILE; SSL_CERT_FILE/SSL_CERT_DIR add trusted CAs; HTTPS_PROXY/NO_PROXY are honoured.
+Environment: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH,
+AZURE_CLIENT_CERTIFICATE_PASSWORD, AZURE_CLIENT_SEND_CERTIFICATE_CHAIN, AZURE_FEDERATED_TOKEN_FILE,
+AZURE_AUTHORITY_HOST, ENTRA_TOKEN_PROFILE; SSL_CERT_FILE/SSL_CERT_DIR add trusted CAs; HTTPS_PROXY/NO_PROXY are honoured.
 Exit codes: 0 ok, 1 internal error, 2 usage or local input, 3 rejected by Entra, 4 network or protocol.";
 
 /// Microsoft Entra ID (Azure AD) OAuth 2.0 tokens for scripts and CI jobs.
@@ -102,6 +105,9 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
+    /// Certificate helpers: inspect a PEM/PFX, create a self-signed one, print its manifest entry
+    #[command(subcommand)]
+    Cert(CertCommand),
     Emulator(crate::emulator::EmulatorArgs),
 }
 
@@ -111,7 +117,24 @@ Examples:
   entra-token get --scope https://vault.azure.net/.default
   entra-token get --v1 --resource https://manage.office.com
   entra-token get -o json | jq -r .expiresOn
-  eval \"$(entra-token get -o env)\"                          # sets ENTRA_ACCESS_TOKEN";
+  eval \"$(entra-token get -o env)\"                          # sets ENTRA_ACCESS_TOKEN
+  entra-token get --certificate app.pem                     # key + certificate in one PEM file
+  AZURE_CLIENT_CERTIFICATE_PASSWORD=... entra-token get --certificate app.pfx --send-x5c
+  entra-token get --federated-token-file /var/run/secrets/azure/tokens/azure-identity-token
+  entra-token get --federated-github                        # GitHub Actions, `id-token: write`
+
+Credentials, first match wins: flags, then environment, then the profile; at one level a
+certificate beats a client secret, which beats a federated token.
+  certificate     --certificate / AZURE_CLIENT_CERTIFICATE_PATH / profile `certificate`
+                  (PEM or PFX; password: --certificate-password-file or
+                  AZURE_CLIENT_CERTIFICATE_PASSWORD; x5c: --send-x5c or
+                  AZURE_CLIENT_SEND_CERTIFICATE_CHAIN=1)
+  client secret   --client-secret-file / AZURE_CLIENT_SECRET / profile `client_secret_file`
+  federated       --federated-token-file / AZURE_FEDERATED_TOKEN_FILE / profile
+                  `federated_token_file` (re-read for every request); or, only when asked for
+                  with --federated-github or profile `federated = \"github\"` and no token file is
+                  configured, a fresh token from the GitHub Actions OIDC endpoint
+                  (ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN)";
 
 /// How the client authenticates to Entra. Secrets never come from argv.
 #[derive(Debug, Args, Default, Clone)]
@@ -119,6 +142,38 @@ pub struct CredentialArgs {
     /// Read the client secret from PATH ('-' = stdin); one trailing newline is removed
     #[arg(long, value_name = "PATH")]
     pub client_secret_file: Option<PathBuf>,
+    /// PEM (key + certificate) or PFX/PKCS#12 file [env: AZURE_CLIENT_CERTIFICATE_PATH]
+    #[arg(long, value_name = "PATH")]
+    pub certificate: Option<PathBuf>,
+    /// Read the certificate/key password from PATH ('-' = stdin) [env: AZURE_CLIENT_CERTIFICATE_PASSWORD]
+    #[arg(long, value_name = "PATH")]
+    pub certificate_password_file: Option<PathBuf>,
+    /// Client assertion signature: ps256 (with x5t#S256) or rs256 (with x5t) [default: ps256]
+    #[arg(long, value_name = "ALG")]
+    pub assertion_alg: Option<AssertionAlgArg>,
+    /// Send the certificate chain (x5c) for subject name + issuer authentication
+    /// [env: AZURE_CLIENT_SEND_CERTIFICATE_CHAIN=1]
+    #[arg(long)]
+    pub send_x5c: bool,
+    /// File holding a federated (workload identity) token, re-read for every request
+    /// [env: AZURE_FEDERATED_TOKEN_FILE]
+    #[arg(long, value_name = "PATH", conflicts_with = "federated_github")]
+    pub federated_token_file: Option<PathBuf>,
+    /// In GitHub Actions (`permissions: id-token: write`): use a fresh OIDC token from
+    /// ACTIONS_ID_TOKEN_REQUEST_URL as the federated credential
+    #[arg(long)]
+    pub federated_github: bool,
+    /// Audience requested from GitHub Actions OIDC [default: api://AzureADTokenExchange]
+    #[arg(long, value_name = "AUDIENCE", requires = "federated_github")]
+    pub federated_audience: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AssertionAlgArg {
+    /// RSASSA-PSS SHA-256, header x5t#S256 (Microsoft's current recommendation)
+    Ps256,
+    /// RSASSA-PKCS1-v1_5 SHA-256, header x5t (SHA-1 thumbprint)
+    Rs256,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -204,4 +259,85 @@ pub struct CompletionsArgs {
     /// Shell to generate for
     #[arg(value_name = "SHELL")]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Show subject, validity, key, SHA-1 thumbprint (as the Entra portal shows it), x5t, x5t#S256
+    Inspect(CertInspectArgs),
+    /// Create a self-signed RSA certificate and key (PEM, mode 0600; optionally PFX)
+    #[command(after_help = CERT_CREATE_EXAMPLES)]
+    Create(CertCreateArgs),
+    /// Print the app manifest `keyCredentials` entry for a certificate
+    Manifest(CertManifestArgs),
+}
+
+const CERT_CREATE_EXAMPLES: &str = "\
+Examples:
+  entra-token cert create --subject \"CN=reports-job\" --out app.pem --cert-out app.crt
+  AZURE_CLIENT_CERTIFICATE_PASSWORD=... entra-token cert create --subject \"CN=x, O=Contoso\" \\
+      --days 730 --out app.pem --pfx app.pfx
+Upload the certificate (app.crt, or the `value` of `entra-token cert manifest app.pem`) to the app
+registration; keep app.pem private.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CertOutputFormat {
+    /// Human-readable lines
+    Text,
+    /// One JSON object
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CertInspectArgs {
+    /// PEM, PFX/PKCS#12 or DER certificate file ('-' = stdin)
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// Output format
+    #[arg(short, long, value_name = "FORMAT", default_value = "text")]
+    pub output: CertOutputFormat,
+    /// Read the file's password from PATH ('-' = stdin) [env: AZURE_CLIENT_CERTIFICATE_PASSWORD]
+    #[arg(long, value_name = "PATH")]
+    pub certificate_password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CertCreateArgs {
+    /// Subject distinguished name, e.g. \"CN=my-app, O=Contoso\" (CN, O, OU, C, ST, L)
+    #[arg(long, value_name = "DN")]
+    pub subject: String,
+    /// Validity in days from now
+    #[arg(long, value_name = "N", default_value_t = 365)]
+    pub days: u32,
+    /// RSA key size in bits: 2048, 3072 or 4096
+    #[arg(long, value_name = "BITS", default_value_t = 3072)]
+    pub key_size: u32,
+    /// PEM file to write with the private key and the certificate (mode 0600)
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// Also write the certificate alone (PEM, no key) to PATH, for uploading to the app registration
+    #[arg(long, value_name = "PATH")]
+    pub cert_out: Option<PathBuf>,
+    /// Also write a PFX/PKCS#12 file (AES-256, mode 0600); needs a password
+    #[arg(long, value_name = "PATH")]
+    pub pfx: Option<PathBuf>,
+    /// Read the PFX password from PATH ('-' = stdin) [env: AZURE_CLIENT_CERTIFICATE_PASSWORD]
+    #[arg(long, value_name = "PATH", requires = "pfx")]
+    pub pfx_password_file: Option<PathBuf>,
+    /// Replace existing files
+    #[arg(long)]
+    pub force: bool,
+    /// Output format of the summary printed for the new certificate
+    #[arg(short, long, value_name = "FORMAT", default_value = "text")]
+    pub output: CertOutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CertManifestArgs {
+    /// PEM, PFX/PKCS#12 or DER certificate file ('-' = stdin)
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// Read the file's password from PATH ('-' = stdin) [env: AZURE_CLIENT_CERTIFICATE_PASSWORD]
+    #[arg(long, value_name = "PATH")]
+    pub certificate_password_file: Option<PathBuf>,
 }

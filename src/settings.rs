@@ -3,8 +3,10 @@
 
 use crate::cache::Mode;
 use crate::cli::{self, CloudArg, CredentialArgs, GlobalArgs, env};
+use crate::credential::certificate::AssertionAlg;
 use crate::error::{Error, Result};
 use crate::protocol::authority::{self, Cloud, Tenant};
+use crate::secret::Secret;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +22,17 @@ pub struct Profile {
     pub tenant: Option<String>,
     pub client_id: Option<String>,
     pub client_secret_file: Option<PathBuf>,
+    /// PEM or PFX file with the private key and certificate.
+    pub certificate: Option<PathBuf>,
+    pub certificate_password_file: Option<PathBuf>,
+    /// `ps256` (default) or `rs256`.
+    pub assertion_alg: Option<String>,
+    /// Send the certificate chain (`x5c`) for subject name + issuer authentication.
+    pub send_x5c: Option<bool>,
+    pub federated_token_file: Option<PathBuf>,
+    /// `"github"`: take the federated token from the GitHub Actions OIDC endpoint.
+    pub federated: Option<String>,
+    pub federated_audience: Option<String>,
     pub authority_host: Option<String>,
     pub cloud: Option<String>,
     pub scope: Option<String>,
@@ -274,29 +287,208 @@ pub enum SecretSource {
     Env(String),
 }
 
-/// The configured credential, chosen by precedence of its source (flags > env > profile).
-pub enum CredentialSource {
-    ClientSecret(SecretSource),
+/// Where the certificate password comes from (flag > env > profile).
+pub enum PasswordSource {
+    File(PathBuf, Source),
+    Env(Secret<String>),
 }
 
-pub fn credential_source(args: &CredentialArgs, settings: &Settings) -> Option<CredentialSource> {
-    if let Some(p) = &args.client_secret_file {
-        return Some(CredentialSource::ClientSecret(SecretSource::File(
-            p.clone(),
-            Source::Flag("--client-secret-file"),
-        )));
+/// A configured certificate credential.
+pub struct CertificateSource {
+    pub path: PathBuf,
+    pub source: Source,
+    pub password: Option<PasswordSource>,
+    pub alg: AssertionAlg,
+    pub send_x5c: bool,
+}
+
+/// A configured federated credential.
+pub enum FederatedSource {
+    /// A file holding the external token, re-read for every request.
+    File(PathBuf, Source),
+    /// The GitHub Actions OIDC endpoint (`ACTIONS_ID_TOKEN_REQUEST_URL`/`_TOKEN`).
+    GitHub { audience: String, source: Source },
+}
+
+/// The configured credential, chosen by precedence of its source (flags > env > profile) and,
+/// within one level, by kind: certificate, then client secret, then federated.
+pub enum CredentialSource {
+    Certificate(CertificateSource),
+    ClientSecret(SecretSource),
+    Federated(FederatedSource),
+}
+
+/// What one precedence level configures.
+#[derive(Default)]
+struct Level {
+    certificate: Option<(PathBuf, Source)>,
+    secret: Option<SecretSource>,
+    federated_file: Option<(PathBuf, Source)>,
+    github: Option<Source>,
+}
+
+impl Level {
+    fn is_empty(&self) -> bool {
+        self.certificate.is_none() && self.secret.is_none() && self.federated_file.is_none() && self.github.is_none()
     }
-    if let Some(s) = std::env::var(cli::env::CLIENT_SECRET).ok().filter(|s| !s.is_empty()) {
-        return Some(CredentialSource::ClientSecret(SecretSource::Env(s)));
+}
+
+pub fn credential_source(args: &CredentialArgs, settings: &Settings) -> Result<Option<CredentialSource>> {
+    let profile = &settings.profile;
+    let pname = || Source::Profile(settings.profile_name.clone().unwrap_or_default());
+    let github_in_profile = match profile.federated.as_deref().map(str::trim) {
+        None => false,
+        Some(v) if v.eq_ignore_ascii_case("github") => true,
+        Some(v) => {
+            return Err(Error::usage(format!(
+                "profile '{}': federated = \"{v}\" is not supported (only \"github\")",
+                settings.profile_name.as_deref().unwrap_or("")
+            ))
+            .hint("for a token file, use federated_token_file = \"PATH\""));
+        }
+    };
+    let levels = [
+        Level {
+            certificate: args.certificate.clone().map(|p| (p, Source::Flag("--certificate"))),
+            secret: args
+                .client_secret_file
+                .clone()
+                .map(|p| SecretSource::File(p, Source::Flag("--client-secret-file"))),
+            federated_file: args
+                .federated_token_file
+                .clone()
+                .map(|p| (p, Source::Flag("--federated-token-file"))),
+            github: args.federated_github.then_some(Source::Flag("--federated-github")),
+        },
+        Level {
+            certificate: env_var(cli::env::CLIENT_CERTIFICATE_PATH)
+                .map(|p| (PathBuf::from(p), Source::Env(cli::env::CLIENT_CERTIFICATE_PATH))),
+            secret: std::env::var(cli::env::CLIENT_SECRET)
+                .ok()
+                .filter(|s| !s.is_empty())
+                .map(SecretSource::Env),
+            federated_file: env_var(cli::env::FEDERATED_TOKEN_FILE)
+                .map(|p| (PathBuf::from(p), Source::Env(cli::env::FEDERATED_TOKEN_FILE))),
+            github: None,
+        },
+        Level {
+            certificate: profile.certificate.clone().map(|p| (p, pname())),
+            secret: profile
+                .client_secret_file
+                .clone()
+                .map(|p| SecretSource::File(p, pname())),
+            federated_file: profile.federated_token_file.clone().map(|p| (p, pname())),
+            github: github_in_profile.then(pname),
+        },
+    ];
+    // A federated token file configured anywhere is used instead of fetching one from GitHub.
+    let any_federated_file = levels.iter().find_map(|l| l.federated_file.clone());
+    let Some(level) = levels.into_iter().find(|l| !l.is_empty()) else {
+        return Ok(None);
+    };
+    let ignored = |what: &str, chosen: &str| {
+        crate::log::info(format!(
+            "{what} is also configured; using the {chosen} (certificate > secret > federated)"
+        ))
+    };
+    if let Some((path, source)) = level.certificate {
+        if level.secret.is_some() {
+            ignored("a client secret", "certificate");
+        }
+        if level.federated_file.is_some() || level.github.is_some() {
+            ignored("a federated token", "certificate");
+        }
+        return Ok(Some(CredentialSource::Certificate(certificate_source(
+            args, settings, path, source,
+        )?)));
     }
-    if let Some(p) = &settings.profile.client_secret_file {
-        let name = settings.profile_name.clone().unwrap_or_default();
-        return Some(CredentialSource::ClientSecret(SecretSource::File(
-            p.clone(),
-            Source::Profile(name),
-        )));
+    if let Some(secret) = level.secret {
+        if level.federated_file.is_some() || level.github.is_some() {
+            ignored("a federated token", "client secret");
+        }
+        return Ok(Some(CredentialSource::ClientSecret(secret)));
     }
-    None
+    if let Some((path, source)) = level.federated_file {
+        return Ok(Some(CredentialSource::Federated(FederatedSource::File(path, source))));
+    }
+    if let Some(source) = level.github {
+        if let Some((path, file_source)) = any_federated_file {
+            crate::log::warn(format!(
+                "{} is ignored: a federated token file is configured ({})",
+                source.describe(),
+                file_source.describe()
+            ));
+            return Ok(Some(CredentialSource::Federated(FederatedSource::File(
+                path,
+                file_source,
+            ))));
+        }
+        let audience = args
+            .federated_audience
+            .clone()
+            .or_else(|| profile.federated_audience.clone())
+            .unwrap_or_else(|| crate::credential::federated::DEFAULT_AUDIENCE.to_string());
+        return Ok(Some(CredentialSource::Federated(FederatedSource::GitHub {
+            audience,
+            source,
+        })));
+    }
+    Ok(None)
+}
+
+fn certificate_source(
+    args: &CredentialArgs,
+    settings: &Settings,
+    path: PathBuf,
+    source: Source,
+) -> Result<CertificateSource> {
+    let profile = &settings.profile;
+    let pname = || Source::Profile(settings.profile_name.clone().unwrap_or_default());
+    let alg = match (args.assertion_alg, &profile.assertion_alg) {
+        (Some(cli::AssertionAlgArg::Ps256), _) => AssertionAlg::Ps256,
+        (Some(cli::AssertionAlgArg::Rs256), _) => AssertionAlg::Rs256,
+        (None, Some(v)) => AssertionAlg::parse(v).ok_or_else(|| {
+            Error::usage(format!(
+                "profile '{}': assertion_alg = \"{v}\" is not one of ps256, rs256",
+                settings.profile_name.as_deref().unwrap_or("")
+            ))
+        })?,
+        (None, None) => AssertionAlg::default(),
+    };
+    let send_x5c = args.send_x5c
+        || env_var(cli::env::CLIENT_SEND_CERTIFICATE_CHAIN).is_some_and(|v| is_truthy(&v))
+        || profile.send_x5c.unwrap_or(false);
+    let password = certificate_password(args.certificate_password_file.as_ref(), "--certificate-password-file")
+        .or_else(|| {
+            profile
+                .certificate_password_file
+                .clone()
+                .map(|p| PasswordSource::File(p, pname()))
+        });
+    Ok(CertificateSource {
+        path,
+        source,
+        password,
+        alg,
+        send_x5c,
+    })
+}
+
+/// `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN`: `1` or `true` (any case), as azure-identity reads it.
+pub fn is_truthy(v: &str) -> bool {
+    matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true")
+}
+
+/// The certificate password from `--certificate-password-file` (or another flag) or
+/// `AZURE_CLIENT_CERTIFICATE_PASSWORD`.
+pub fn certificate_password(flag_file: Option<&PathBuf>, flag: &'static str) -> Option<PasswordSource> {
+    if let Some(p) = flag_file {
+        return Some(PasswordSource::File(p.clone(), Source::Flag(flag)));
+    }
+    std::env::var(cli::env::CLIENT_CERTIFICATE_PASSWORD)
+        .ok()
+        .filter(|s| !s.is_empty())
+        .map(|s| PasswordSource::Env(Secret::new(s)))
 }
 
 /// Reads a file argument where `-` means stdin, naming the flag/file on failure.
@@ -317,4 +509,185 @@ pub fn read_input(path: &Path, what: &str) -> Result<Vec<u8>> {
         };
         Error::usage(format!("{what} '{}' {reason}", path.display()))
     })
+}
+
+#[cfg(test)]
+mod credential_precedence_tests {
+    use super::*;
+
+    fn settings(profile: Profile) -> Settings {
+        Settings {
+            tenant: None,
+            client_id: None,
+            authority: Url::parse("https://login.microsoftonline.com").unwrap(),
+            cloud: Cloud::Public,
+            timeout: DEFAULT_TIMEOUT,
+            cache_mode: Mode::Auto,
+            profile_name: Some("p".into()),
+            profile,
+        }
+    }
+
+    /// These tests describe flag and profile levels; a CI runner's own AZURE_* credentials would
+    /// sit between them, so the tests are skipped there.
+    fn env_is_clean() -> bool {
+        [
+            env::CLIENT_CERTIFICATE_PATH,
+            env::CLIENT_SECRET,
+            env::FEDERATED_TOKEN_FILE,
+            env::CLIENT_SEND_CERTIFICATE_CHAIN,
+            env::CLIENT_CERTIFICATE_PASSWORD,
+        ]
+        .iter()
+        .all(|v| std::env::var_os(v).is_none())
+    }
+
+    fn kind(src: Option<CredentialSource>) -> String {
+        match src {
+            Some(CredentialSource::Certificate(c)) => format!("certificate:{}", c.source.describe()),
+            Some(CredentialSource::ClientSecret(SecretSource::File(_, s))) => format!("secret:{}", s.describe()),
+            Some(CredentialSource::ClientSecret(SecretSource::Env(_))) => "secret:env".into(),
+            Some(CredentialSource::Federated(FederatedSource::File(_, s))) => {
+                format!("federated-file:{}", s.describe())
+            }
+            Some(CredentialSource::Federated(FederatedSource::GitHub { audience, source })) => {
+                format!("github:{}:{audience}", source.describe())
+            }
+            None => "none".into(),
+        }
+    }
+
+    #[test]
+    fn kinds_within_a_level_and_levels() {
+        if !env_is_clean() {
+            return;
+        }
+        let full_profile = Profile {
+            certificate: Some("p.pem".into()),
+            client_secret_file: Some("p.secret".into()),
+            federated_token_file: Some("p.token".into()),
+            ..Profile::default()
+        };
+        let s = settings(full_profile.clone());
+        let none = CredentialArgs::default();
+        assert_eq!(kind(credential_source(&none, &s).unwrap()), "certificate:profile 'p'");
+
+        // the flag level wins over the profile, whatever the kinds
+        let args = CredentialArgs {
+            federated_token_file: Some("f.token".into()),
+            ..CredentialArgs::default()
+        };
+        assert_eq!(
+            kind(credential_source(&args, &s).unwrap()),
+            "federated-file:--federated-token-file"
+        );
+        let args = CredentialArgs {
+            client_secret_file: Some("f.secret".into()),
+            federated_token_file: Some("f.token".into()),
+            ..CredentialArgs::default()
+        };
+        assert_eq!(
+            kind(credential_source(&args, &s).unwrap()),
+            "secret:--client-secret-file"
+        );
+        let args = CredentialArgs {
+            certificate: Some("f.pem".into()),
+            client_secret_file: Some("f.secret".into()),
+            ..CredentialArgs::default()
+        };
+        assert_eq!(kind(credential_source(&args, &s).unwrap()), "certificate:--certificate");
+
+        let s = settings(Profile {
+            client_secret_file: Some("p.secret".into()),
+            federated_token_file: Some("p.token".into()),
+            ..Profile::default()
+        });
+        assert_eq!(kind(credential_source(&none, &s).unwrap()), "secret:profile 'p'");
+        assert_eq!(
+            kind(credential_source(&none, &settings(Profile::default())).unwrap()),
+            "none"
+        );
+    }
+
+    #[test]
+    fn github_only_when_asked_and_no_token_file() {
+        if !env_is_clean() {
+            return;
+        }
+        let s = settings(Profile {
+            federated: Some("GitHub".into()),
+            ..Profile::default()
+        });
+        let none = CredentialArgs::default();
+        assert_eq!(
+            kind(credential_source(&none, &s).unwrap()),
+            "github:profile 'p':api://AzureADTokenExchange"
+        );
+        let s = settings(Profile {
+            federated: Some("github".into()),
+            federated_token_file: Some("p.token".into()),
+            ..Profile::default()
+        });
+        assert_eq!(
+            kind(credential_source(&none, &s).unwrap()),
+            "federated-file:profile 'p'"
+        );
+        let args = CredentialArgs {
+            federated_github: true,
+            federated_audience: Some("api://custom".into()),
+            ..CredentialArgs::default()
+        };
+        // a token file configured at a lower level still wins over fetching one
+        assert_eq!(
+            kind(credential_source(&args, &s).unwrap()),
+            "federated-file:profile 'p'"
+        );
+        let s = settings(Profile::default());
+        assert_eq!(
+            kind(credential_source(&args, &s).unwrap()),
+            "github:--federated-github:api://custom"
+        );
+        let bad = settings(Profile {
+            federated: Some("gitlab".into()),
+            ..Profile::default()
+        });
+        assert_eq!(credential_source(&none, &bad).err().unwrap().exit_code(), 2);
+    }
+
+    #[test]
+    fn certificate_options() {
+        if !env_is_clean() {
+            return;
+        }
+        let s = settings(Profile {
+            certificate: Some("p.pem".into()),
+            assertion_alg: Some("RS256".into()),
+            send_x5c: Some(true),
+            certificate_password_file: Some("p.pw".into()),
+            ..Profile::default()
+        });
+        let Some(CredentialSource::Certificate(c)) = credential_source(&CredentialArgs::default(), &s).unwrap() else {
+            panic!("certificate expected");
+        };
+        assert_eq!(c.alg, AssertionAlg::Rs256);
+        assert!(c.send_x5c);
+        assert!(matches!(c.password, Some(PasswordSource::File(ref p, _)) if p == Path::new("p.pw")));
+        let args = CredentialArgs {
+            assertion_alg: Some(cli::AssertionAlgArg::Ps256),
+            certificate_password_file: Some("f.pw".into()),
+            ..CredentialArgs::default()
+        };
+        let Some(CredentialSource::Certificate(c)) = credential_source(&args, &s).unwrap() else {
+            panic!("certificate expected");
+        };
+        assert_eq!(c.alg, AssertionAlg::Ps256);
+        assert!(matches!(c.password, Some(PasswordSource::File(ref p, _)) if p == Path::new("f.pw")));
+        let bad = settings(Profile {
+            certificate: Some("p.pem".into()),
+            assertion_alg: Some("es256".into()),
+            ..Profile::default()
+        });
+        assert!(credential_source(&CredentialArgs::default(), &bad).is_err());
+        assert!(is_truthy("TRUE") && is_truthy("1") && !is_truthy("yes") && !is_truthy("0"));
+    }
 }

@@ -36,7 +36,7 @@ pub fn run(settings: &Settings, args: &GetArgs) -> Result<()> {
     let tenant = settings.require_tenant()?.clone();
     let client_id = settings.require_client_id()?.to_string();
     authority::check_app_only(&tenant, &audience)?;
-    let credential = credential::from_settings(&args.credential, settings)?;
+    let credential = credential::from_settings(&args.credential, settings, &client_id)?;
     let token_url = authority::token_url(&settings.authority, &tenant, endpoint);
     let req = AppTokenRequest {
         tenant,

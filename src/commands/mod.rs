@@ -1,6 +1,7 @@
 //! One file per subcommand. Each receives resolved settings and returns `Result<()>`.
 
 pub mod cache;
+pub mod cert;
 pub mod completions;
 pub mod decode;
 pub mod get;

@@ -2,7 +2,10 @@
 //! the one place that chooses among them. A credential yields the form fields of one token request
 //! (fresh per request: assertions and federated tokens must never be reused or stored).
 
+pub mod certificate;
 pub mod client_secret;
+pub mod federated;
+pub mod keyfile;
 
 use crate::cli::CredentialArgs;
 use crate::error::{Error, Result};
@@ -14,40 +17,61 @@ use sha2::{Digest, Sha256};
 pub type AuthFields = Vec<(String, Secret<String>)>;
 
 pub enum Credential {
+    Certificate(Box<certificate::ClientCertificate>),
     ClientSecret(client_secret::ClientSecret),
+    Federated(federated::Federated),
 }
 
 impl Credential {
     /// The kind, as shown in `cache list` and logs.
     pub fn kind(&self) -> &'static str {
         match self {
+            Credential::Certificate(_) => "certificate",
             Credential::ClientSecret(_) => "secret",
+            Credential::Federated(_) => "federated",
         }
     }
 
     /// A stable, non-reversible identity of the credential (kind + digest), for cache keys.
     pub fn fingerprint(&self) -> String {
         match self {
+            Credential::Certificate(c) => c.fingerprint(),
             Credential::ClientSecret(c) => c.fingerprint(),
+            Credential::Federated(c) => c.fingerprint(),
         }
     }
 
-    /// `appidacr`-style marker: the fields to add to a token request's form.
-    pub async fn auth_fields(&self, _token_url: &url::Url) -> Result<AuthFields> {
+    /// The fields that authenticate ONE token request to `token_url` (the exact URL POSTed to):
+    /// a certificate signs a new assertion (`aud` = `token_url`, fresh `jti`), a federated token
+    /// is re-read or re-fetched. Call it once per request, never reuse the result.
+    pub async fn auth_fields(&self, token_url: &url::Url) -> Result<AuthFields> {
         match self {
+            Credential::Certificate(c) => c.auth_fields(token_url),
             Credential::ClientSecret(c) => Ok(c.auth_fields()),
+            Credential::Federated(c) => c.auth_fields().await,
         }
     }
 }
 
-/// Chooses and loads the configured credential; none configured is exit 2 saying how to set one.
-pub fn from_settings(args: &CredentialArgs, settings: &Settings) -> Result<Credential> {
-    match settings::credential_source(args, settings) {
+/// Chooses and loads the configured credential for the app `client_id` (a certificate's
+/// assertions name it in `iss`/`sub`); none configured is exit 2 saying how to set one. Every
+/// local check (unreadable file, wrong password, unsuitable key) happens here, before any request.
+pub fn from_settings(args: &CredentialArgs, settings: &Settings, client_id: &str) -> Result<Credential> {
+    match settings::credential_source(args, settings)? {
+        Some(CredentialSource::Certificate(src)) => Ok(Credential::Certificate(Box::new(
+            certificate::ClientCertificate::load(&src, client_id)?,
+        ))),
         Some(CredentialSource::ClientSecret(src)) => {
             Ok(Credential::ClientSecret(client_secret::ClientSecret::load(src)?))
         }
-        None => Err(Error::usage("no client credential configured")
-            .hint("set AZURE_CLIENT_SECRET, or pass --client-secret-file PATH ('-' reads stdin)")),
+        Some(CredentialSource::Federated(src)) => Ok(Credential::Federated(federated::Federated::load(
+            &src,
+            settings.timeout,
+        )?)),
+        None => Err(Error::usage("no client credential configured").hint(
+            "set AZURE_CLIENT_CERTIFICATE_PATH or pass --certificate PATH (PEM or PFX); or set AZURE_CLIENT_SECRET / \
+             --client-secret-file PATH ('-' reads stdin); or AZURE_FEDERATED_TOKEN_FILE / --federated-token-file PATH",
+        )),
     }
 }
 
@@ -62,3 +86,6 @@ pub fn digest_label(kind: &str, material: &[u8]) -> String {
     let hex: String = d.iter().take(12).map(|b| format!("{b:02x}")).collect();
     format!("{kind}:{hex}")
 }
+
+#[cfg(test)]
+pub(crate) mod fixture_tests;
