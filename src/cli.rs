@@ -48,6 +48,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Tenant: directory GUID or verified domain [env: AZURE_TENANT_ID]
     #[arg(long, global = true, value_name = "TENANT")]
@@ -303,7 +304,7 @@ pub struct CertInspectArgs {
 
 #[derive(Debug, Args)]
 pub struct CertCreateArgs {
-    /// Subject distinguished name, e.g. \"CN=my-app, O=Contoso\" (CN, O, OU, C, ST, L)
+    /// Subject distinguished name, e.g. "CN=my-app, O=Contoso" (CN, O, OU, C, ST, L)
     #[arg(long, value_name = "DN")]
     pub subject: String,
     /// Validity in days from now
