@@ -1,0 +1,515 @@
+//! End-to-end: certificate and federated credentials and the `cert` helpers, against the
+//! emulator's assertion validation (Entra's rules): formats, both algorithm pairs, x5c, fresh
+//! jti, aud on v1/v2, local refusals with nothing sent, federated files re-read, GitHub Actions.
+
+mod common;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use common::*;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+const PW: &str = "fixture~Pass.1";
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let o = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        o.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn cat(dir: &Path, parts: &[&str], out: &str) {
+    let mut all = Vec::new();
+    for p in parts {
+        all.extend(std::fs::read(dir.join(p)).unwrap());
+    }
+    std::fs::write(dir.join(out), all).unwrap();
+}
+
+/// Key material made once per test binary with OpenSSL 3 (no private key lives in the repo).
+fn fixtures() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cert-fixtures");
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let pass = format!("pass:{PW}");
+        let o = |a: &[&str]| openssl(&d, a);
+        o(&[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            "key8.pem",
+        ]);
+        o(&[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "key8.pem",
+            "-subj",
+            "/CN=entra-token-e2e",
+            "-days",
+            "30",
+            "-out",
+            "cert.pem",
+        ]);
+        cat(&d, &["key8.pem", "cert.pem"], "pkcs8.pem");
+        o(&["rsa", "-in", "key8.pem", "-traditional", "-out", "key1.pem"]);
+        cat(&d, &["key1.pem", "cert.pem"], "pkcs1.pem");
+        o(&[
+            "pkcs8", "-topk8", "-in", "key8.pem", "-passout", &pass, "-out", "enc.key",
+        ]);
+        cat(&d, &["enc.key", "cert.pem"], "encrypted.pem");
+        o(&[
+            "pkcs8",
+            "-topk8",
+            "-in",
+            "key8.pem",
+            "-v1",
+            "PBE-SHA1-3DES",
+            "-passout",
+            &pass,
+            "-out",
+            "pbes1.key",
+        ]);
+        cat(&d, &["pbes1.key", "cert.pem"], "pbes1.pem");
+        o(&[
+            "rsa",
+            "-in",
+            "key8.pem",
+            "-traditional",
+            "-aes256",
+            "-passout",
+            &pass,
+            "-out",
+            "trad.key",
+        ]);
+        cat(&d, &["trad.key", "cert.pem"], "traditional.pem");
+        let pfx = |out: &str, extra: &[&str], pw: &str| {
+            let mut a = vec![
+                "pkcs12", "-export", "-in", "cert.pem", "-inkey", "key8.pem", "-out", out, "-passout", pw,
+            ];
+            a.extend_from_slice(extra);
+            openssl(&d, &a);
+        };
+        pfx("default.pfx", &[], &pass);
+        pfx("legacy.pfx", &["-legacy"], &pass);
+        pfx("empty.pfx", &[], "pass:");
+        pfx("nomac.pfx", &["-keypbe", "NONE", "-certpbe", "NONE", "-nomac"], "pass:");
+        o(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ec.key",
+            "-subj",
+            "/CN=ec",
+            "-days",
+            "30",
+            "-out",
+            "ec.crt",
+        ]);
+        cat(&d, &["ec.key", "ec.crt"], "ec.pem");
+        o(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:1024",
+            "-nodes",
+            "-keyout",
+            "short.key",
+            "-subj",
+            "/CN=short",
+            "-days",
+            "30",
+            "-out",
+            "short.crt",
+        ]);
+        cat(&d, &["short.key", "short.crt"], "short.pem");
+        o(&[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            "other.key",
+        ]);
+        cat(&d, &["other.key", "cert.pem"], "mismatch.pem");
+        // another key and certificate with the same subject: a subject-name/issuer trust anchor
+        o(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "sni.key",
+            "-subj",
+            "/CN=entra-token-e2e",
+            "-days",
+            "30",
+            "-out",
+            "sni.crt",
+        ]);
+        std::fs::write(d.join("garbage.pem"), b"this is not a certificate\n").unwrap();
+        d
+    })
+}
+
+fn fixture(name: &str) -> String {
+    fixtures().join(name).display().to_string()
+}
+
+/// An environment with the emulator's app but no secret, and the fixture certificate registered.
+fn cert_env(emu: &Emulator) -> Env {
+    let mut env = Env::for_emulator(emu);
+    env.unset("AZURE_CLIENT_SECRET");
+    let pem = std::fs::read_to_string(fixtures().join("cert.pem")).unwrap();
+    emu.control(
+        "POST",
+        &format!("/_emulator/apps/{}/certificates", fx::CLIENT_ID),
+        Some(json!({ "pem": pem })),
+    );
+    env
+}
+
+fn assertion_of(req: &Value) -> String {
+    req["form"]["client_assertion"]
+        .as_str()
+        .expect("a client_assertion was sent")
+        .to_string()
+}
+
+fn x5t(der: &[u8], sha256: bool) -> String {
+    use sha2::Digest;
+    if sha256 {
+        URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(der))
+    } else {
+        URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(der))
+    }
+}
+
+fn cert_der() -> Vec<u8> {
+    let pem = std::fs::read_to_string(fixtures().join("cert.pem")).unwrap();
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    STANDARD.decode(b64).unwrap()
+}
+
+#[test]
+fn isv_path_cert_create_manifest_register_get() {
+    let emu = Emulator::start();
+    let mut env = Env::for_emulator(&emu);
+    env.unset("AZURE_CLIENT_SECRET");
+    let pem = env.dir.path().join("app.pem");
+    let pem_s = pem.to_str().unwrap();
+    env.run(&[
+        "cert",
+        "create",
+        "--subject",
+        "CN=contoso-audit-collector",
+        "--key-size",
+        "2048",
+        "--out",
+        pem_s,
+    ])
+    .ok();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&pem).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let inspect = env.run(&["cert", "inspect", pem_s, "-o", "json"]).ok().json();
+    let manifest = env.run(&["cert", "manifest", pem_s]).ok().json();
+    assert_eq!(manifest["type"], "AsymmetricX509Cert");
+    assert_eq!(manifest["usage"], "Verify");
+    // before registration: Entra does not know the key
+    env.run(&["get", "--certificate", pem_s])
+        .fails(3)
+        .stderr_has("AADSTS700027");
+    emu.control(
+        "POST",
+        &format!("/_emulator/apps/{}/certificates", fx::CLIENT_ID),
+        Some(manifest),
+    );
+    let t = env.run(&["get", "--certificate", pem_s]).ok().token();
+    assert_eq!(claims(&t)["appidacr"], "2", "a certificate-authenticated token");
+    let req = emu.token_requests().pop().unwrap();
+    assert!(req["form"].get("client_secret").is_none());
+    assert_eq!(
+        req["form"]["client_assertion_type"],
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    );
+    let h = header(&assertion_of(&req));
+    assert_eq!(h["alg"], "PS256");
+    let inspect_s256 = inspect.to_string();
+    assert!(
+        inspect_s256.contains(h["x5t#S256"].as_str().unwrap()),
+        "x5t#S256 matches cert inspect: {inspect}"
+    );
+}
+
+#[test]
+fn assertion_claims_and_both_algorithm_pairs() {
+    let emu = Emulator::start();
+    let env = cert_env(&emu);
+    let der = cert_der();
+    env.run(&["get", "--certificate", &fixture("pkcs8.pem")]).ok();
+    let a = assertion_of(&emu.token_requests()[0]);
+    let (h, c) = (header(&a), claims(&a));
+    assert_eq!(h["alg"], "PS256");
+    assert_eq!(h["x5t#S256"], x5t(&der, true).as_str());
+    assert!(h.get("x5t").is_none() && h.get("x5c").is_none());
+    assert_eq!(c["iss"], fx::CLIENT_ID);
+    assert_eq!(c["sub"], fx::CLIENT_ID);
+    assert_eq!(c["aud"], format!("{}/{}/oauth2/v2.0/token", emu.base, fx::TENANT_ID));
+    let (iat, exp) = (c["iat"].as_i64().unwrap(), c["exp"].as_i64().unwrap());
+    assert!(exp > iat && exp - iat <= 600, "short lifetime: {c}");
+    assert!(uuid::Uuid::parse_str(c["jti"].as_str().unwrap()).is_ok());
+    env.run(&[
+        "get",
+        "--certificate",
+        &fixture("pkcs8.pem"),
+        "--assertion-alg",
+        "rs256",
+        "--force-refresh",
+    ])
+    .ok();
+    let a2 = assertion_of(&emu.token_requests()[1]);
+    assert_eq!(header(&a2)["alg"], "RS256");
+    assert_eq!(header(&a2)["x5t"], x5t(&der, false).as_str());
+    assert_ne!(claims(&a2)["jti"], c["jti"], "a fresh jti per request");
+    // v1: aud is the v1 token URL
+    env.run(&[
+        "get",
+        "--certificate",
+        &fixture("pkcs8.pem"),
+        "--v1",
+        "--resource",
+        "https://manage.office.com",
+    ])
+    .ok();
+    let a3 = assertion_of(&emu.token_requests()[2]);
+    assert_eq!(
+        claims(&a3)["aud"],
+        format!("{}/{}/oauth2/token", emu.base, fx::TENANT_ID)
+    );
+}
+
+#[test]
+fn x5c_for_subject_name_issuer_registrations() {
+    let emu = Emulator::start();
+    let mut env = Env::for_emulator(&emu);
+    env.unset("AZURE_CLIENT_SECRET");
+    // trust by subject name + issuer, registered with another certificate of the same subject:
+    // the fixture certificate's thumbprint is unknown, only x5c can identify it
+    let anchor = std::fs::read_to_string(fixtures().join("sni.crt")).unwrap();
+    emu.control(
+        "POST",
+        &format!("/_emulator/apps/{}/certificates", fx::CLIENT_ID),
+        Some(json!({ "pem": anchor, "subject_name_issuer": true })),
+    );
+    env.run(&["get", "--certificate", &fixture("pkcs8.pem")])
+        .fails(3)
+        .stderr_has("AADSTS700027");
+    env.set("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", "1");
+    env.run(&["get", "--certificate", &fixture("pkcs8.pem")]).ok();
+    let h = header(&assertion_of(emu.token_requests().last().unwrap()));
+    assert_eq!(
+        h["x5c"][0],
+        STANDARD.encode(cert_der()).as_str(),
+        "standard base64 DER, leaf first"
+    );
+}
+
+#[test]
+fn every_format_gets_a_token() {
+    let emu = Emulator::start();
+    let mut env = cert_env(&emu);
+    for f in ["pkcs8.pem", "pkcs1.pem", "empty.pfx", "nomac.pfx"] {
+        env.run(&["get", "--certificate", &fixture(f), "--cache", "none"]).ok();
+    }
+    env.set("AZURE_CLIENT_CERTIFICATE_PASSWORD", PW);
+    for f in ["encrypted.pem", "default.pfx", "legacy.pfx"] {
+        env.run(&["get", "--certificate", &fixture(f), "--cache", "none"]).ok();
+    }
+    env.unset("AZURE_CLIENT_CERTIFICATE_PASSWORD");
+    let pwfile = env.write("pw.txt", format!("{PW}\n").as_bytes());
+    env.set("AZURE_CLIENT_CERTIFICATE_PATH", &fixture("default.pfx"));
+    env.run(&[
+        "get",
+        "--certificate-password-file",
+        pwfile.to_str().unwrap(),
+        "--cache",
+        "none",
+    ])
+    .ok();
+    assert_eq!(emu.token_requests().len(), 8);
+    assert!(emu.token_requests().iter().all(|r| r["status"] == 200));
+}
+
+#[test]
+fn local_refusals_send_nothing() {
+    let emu = Emulator::start();
+    let mut env = cert_env(&emu);
+    env.run(&["get", "--certificate", &fixture("ec.pem")])
+        .fails(2)
+        .stderr_has("RSA");
+    env.run(&["get", "--certificate", &fixture("short.pem")])
+        .fails(2)
+        .stderr_has("2048");
+    env.run(&["get", "--certificate", &fixture("mismatch.pem")])
+        .fails(2)
+        .stderr_has("mismatch.pem");
+    env.run(&["get", "--certificate", &fixture("garbage.pem")])
+        .fails(2)
+        .stderr_has("garbage.pem");
+    env.run(&["get", "--certificate", "/nonexistent/app.pem"])
+        .fails(2)
+        .stderr_has("/nonexistent/app.pem");
+    env.run(&["get", "--certificate", &fixture("encrypted.pem")])
+        .fails(2)
+        .stderr_has("password");
+    env.run(&["get", "--certificate", &fixture("default.pfx")])
+        .fails(2)
+        .stderr_has("password");
+    env.run(&["get", "--certificate", &fixture("pbes1.pem")])
+        .fails(2)
+        .stderr_has("openssl pkcs8 -topk8");
+    env.run(&["get", "--certificate", &fixture("traditional.pem")])
+        .fails(2)
+        .stderr_has("openssl pkcs8 -topk8");
+    env.set("AZURE_CLIENT_CERTIFICATE_PASSWORD", "wrong-password");
+    let r = env.run(&["get", "--certificate", &fixture("default.pfx")]);
+    r.fails(2).stderr_has("password");
+    assert!(!r.stderr.contains("wrong-password"));
+    assert!(
+        emu.token_requests().is_empty(),
+        "nothing sent: {:#?}",
+        emu.token_requests()
+    );
+}
+
+fn mint(emu: &Emulator, issuer: &str, subject: &str) -> String {
+    let v = emu.control(
+        "POST",
+        "/_emulator/federated-token",
+        Some(json!({"issuer": issuer, "subject": subject, "audience": "api://AzureADTokenExchange", "lifetime": 600})),
+    );
+    v["token"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn federated_token_file_is_read_for_every_request() {
+    let emu = Emulator::start();
+    let mut env = Env::for_emulator(&emu);
+    env.unset("AZURE_CLIENT_SECRET");
+    let issuer = "https://oidc.example.test/cluster-1";
+    emu.control(
+        "POST",
+        &format!("/_emulator/apps/{}/federated", fx::CLIENT_ID),
+        Some(json!({"issuer": issuer, "subject": "system:serviceaccount:jobs:exporter", "audience": "api://AzureADTokenExchange"})),
+    );
+    let good = mint(&emu, issuer, "system:serviceaccount:jobs:exporter");
+    let file = env.write("token", good.as_bytes());
+    env.set("AZURE_FEDERATED_TOKEN_FILE", file.to_str().unwrap());
+    env.run(&["get"]).ok();
+    let sent = assertion_of(&emu.token_requests()[0]);
+    assert_eq!(sent, good, "the file's content is the client_assertion");
+    // the file rotates: the next request reads the new content (here: a subject Entra rejects)
+    let other = mint(&emu, issuer, "system:serviceaccount:jobs:other");
+    std::fs::write(&file, &other).unwrap();
+    env.run(&["get", "--force-refresh"]).fails(3).stderr_has("AADSTS");
+    assert_eq!(assertion_of(&emu.token_requests()[1]), other);
+    let fresh = mint(&emu, issuer, "system:serviceaccount:jobs:exporter");
+    std::fs::write(&file, &fresh).unwrap();
+    env.run(&["get", "--force-refresh"]).ok();
+    assert_eq!(assertion_of(&emu.token_requests()[2]), fresh);
+    // the assertion is never stored
+    assert_nowhere_under(&env.home(), fresh.rsplit('.').next().unwrap());
+}
+
+#[test]
+fn github_actions_oidc_token() {
+    let emu = Emulator::start();
+    let mut env = Env::for_emulator(&emu);
+    env.unset("AZURE_CLIENT_SECRET");
+    env.set(
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        &format!("{}/_actions/idtoken?api-version=2.0", emu.base),
+    );
+    env.set("ACTIONS_ID_TOKEN_REQUEST_TOKEN", fx::ACTIONS_REQUEST_TOKEN);
+    let t = env.run(&["get", "--federated-github"]).ok().token();
+    assert_eq!(claims(&t)["tid"], fx::TENANT_ID);
+    let reqs = emu.requests();
+    let oidc = reqs
+        .iter()
+        .find(|r| r["path"] == "/_actions/idtoken")
+        .expect("the Actions OIDC endpoint was called");
+    assert!(
+        oidc["query"]
+            .as_str()
+            .unwrap()
+            .contains("audience=api%3A%2F%2FAzureADTokenExchange"),
+        "{oidc}"
+    );
+    assert_eq!(
+        oidc["headers"]["authorization"],
+        format!("bearer {}", fx::ACTIONS_REQUEST_TOKEN).as_str()
+    );
+    let tok = reqs
+        .iter()
+        .find(|r| r["path"].as_str().unwrap().ends_with("/token"))
+        .unwrap();
+    assert_eq!(claims(&assertion_of(tok))["sub"], fx::ACTIONS_SUBJECT);
+    // without the Actions variables: exit 2 with a hint, nothing sent
+    let mut e = Env {
+        dir: tempfile::tempdir().unwrap(),
+        vars: env.vars.clone(),
+    };
+    e.unset("ACTIONS_ID_TOKEN_REQUEST_URL");
+    e.run(&["get", "--federated-github"]).fails(2).stderr_has("id-token");
+}
+
+#[test]
+fn cert_inspect_matches_openssl() {
+    let env = Env::new();
+    let v = env
+        .run(&["cert", "inspect", &fixture("cert.pem"), "-o", "json"])
+        .ok()
+        .json();
+    let o = Command::new("openssl")
+        .args(["x509", "-in", &fixture("cert.pem"), "-noout", "-fingerprint", "-sha1"])
+        .output()
+        .unwrap();
+    let fp = String::from_utf8(o.stdout)
+        .unwrap()
+        .trim()
+        .split('=')
+        .nth(1)
+        .unwrap()
+        .replace(':', "");
+    assert!(
+        v.to_string().contains(&fp),
+        "SHA-1 thumbprint in upper-case hex as the portal shows it: {v}"
+    );
+    assert!(v.to_string().contains(&x5t(&cert_der(), false)));
+    let text = env.run(&["cert", "inspect", &fixture("cert.pem")]).ok().stdout.clone();
+    assert!(text.contains("entra-token-e2e") && text.contains("2048"), "{text}");
+}
