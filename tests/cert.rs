@@ -13,162 +13,20 @@ use std::sync::OnceLock;
 
 const PW: &str = "fixture~Pass.1";
 
-fn openssl(dir: &Path, args: &[&str]) {
-    let o = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl is installed");
-    assert!(
-        o.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-fn cat(dir: &Path, parts: &[&str], out: &str) {
-    let mut all = Vec::new();
-    for p in parts {
-        all.extend(std::fs::read(dir.join(p)).unwrap());
-    }
-    std::fs::write(dir.join(out), all).unwrap();
-}
-
-/// Key material made once per test binary with OpenSSL 3 (no private key lives in the repo).
+/// Key material made once per test binary by tests/fixtures/make-certs.sh with OpenSSL 3 (no
+/// private key lives in the repo).
 fn fixtures() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cert-fixtures");
         let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        let pass = format!("pass:{PW}");
-        let o = |a: &[&str]| openssl(&d, a);
-        o(&[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            "key8.pem",
-        ]);
-        o(&[
-            "req",
-            "-x509",
-            "-new",
-            "-key",
-            "key8.pem",
-            "-subj",
-            "/CN=entra-token-e2e",
-            "-days",
-            "30",
-            "-out",
-            "cert.pem",
-        ]);
-        cat(&d, &["key8.pem", "cert.pem"], "pkcs8.pem");
-        o(&["rsa", "-in", "key8.pem", "-traditional", "-out", "key1.pem"]);
-        cat(&d, &["key1.pem", "cert.pem"], "pkcs1.pem");
-        o(&[
-            "pkcs8", "-topk8", "-in", "key8.pem", "-passout", &pass, "-out", "enc.key",
-        ]);
-        cat(&d, &["enc.key", "cert.pem"], "encrypted.pem");
-        o(&[
-            "pkcs8",
-            "-topk8",
-            "-in",
-            "key8.pem",
-            "-v1",
-            "PBE-SHA1-3DES",
-            "-passout",
-            &pass,
-            "-out",
-            "pbes1.key",
-        ]);
-        cat(&d, &["pbes1.key", "cert.pem"], "pbes1.pem");
-        o(&[
-            "rsa",
-            "-in",
-            "key8.pem",
-            "-traditional",
-            "-aes256",
-            "-passout",
-            &pass,
-            "-out",
-            "trad.key",
-        ]);
-        cat(&d, &["trad.key", "cert.pem"], "traditional.pem");
-        let pfx = |out: &str, extra: &[&str], pw: &str| {
-            let mut a = vec![
-                "pkcs12", "-export", "-in", "cert.pem", "-inkey", "key8.pem", "-out", out, "-passout", pw,
-            ];
-            a.extend_from_slice(extra);
-            openssl(&d, &a);
-        };
-        pfx("default.pfx", &[], &pass);
-        pfx("legacy.pfx", &["-legacy"], &pass);
-        pfx("empty.pfx", &[], "pass:");
-        pfx("nomac.pfx", &["-keypbe", "NONE", "-certpbe", "NONE", "-nomac"], "pass:");
-        o(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "ec.key",
-            "-subj",
-            "/CN=ec",
-            "-days",
-            "30",
-            "-out",
-            "ec.crt",
-        ]);
-        cat(&d, &["ec.key", "ec.crt"], "ec.pem");
-        o(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:1024",
-            "-nodes",
-            "-keyout",
-            "short.key",
-            "-subj",
-            "/CN=short",
-            "-days",
-            "30",
-            "-out",
-            "short.crt",
-        ]);
-        cat(&d, &["short.key", "short.crt"], "short.pem");
-        o(&[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            "other.key",
-        ]);
-        cat(&d, &["other.key", "cert.pem"], "mismatch.pem");
-        // another key and certificate with the same subject: a subject-name/issuer trust anchor
-        o(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "sni.key",
-            "-subj",
-            "/CN=entra-token-e2e",
-            "-days",
-            "30",
-            "-out",
-            "sni.crt",
-        ]);
-        std::fs::write(d.join("garbage.pem"), b"this is not a certificate\n").unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/make-certs.sh");
+        let o = Command::new("sh").arg(&script).arg(&d).arg(PW).output().unwrap();
+        assert!(
+            o.status.success(),
+            "make-certs.sh: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         d
     })
 }
@@ -346,7 +204,7 @@ fn every_format_gets_a_token() {
         env.run(&["get", "--certificate", &fixture(f), "--cache", "none"]).ok();
     }
     env.set("AZURE_CLIENT_CERTIFICATE_PASSWORD", PW);
-    for f in ["encrypted.pem", "default.pfx", "legacy.pfx"] {
+    for f in ["enc-default.pem", "default.pfx", "legacy.pfx"] {
         env.run(&["get", "--certificate", &fixture(f), "--cache", "none"]).ok();
     }
     env.unset("AZURE_CLIENT_CERTIFICATE_PASSWORD");
@@ -383,16 +241,16 @@ fn local_refusals_send_nothing() {
     env.run(&["get", "--certificate", "/nonexistent/app.pem"])
         .fails(2)
         .stderr_has("/nonexistent/app.pem");
-    env.run(&["get", "--certificate", &fixture("encrypted.pem")])
+    env.run(&["get", "--certificate", &fixture("enc-default.pem")])
         .fails(2)
         .stderr_has("password");
     env.run(&["get", "--certificate", &fixture("default.pfx")])
         .fails(2)
         .stderr_has("password");
-    env.run(&["get", "--certificate", &fixture("pbes1.pem")])
+    env.run(&["get", "--certificate", &fixture("enc-pbes1.pem")])
         .fails(2)
         .stderr_has("openssl pkcs8 -topk8");
-    env.run(&["get", "--certificate", &fixture("traditional.pem")])
+    env.run(&["get", "--certificate", &fixture("enc-trad.pem")])
         .fails(2)
         .stderr_has("openssl pkcs8 -topk8");
     env.set("AZURE_CLIENT_CERTIFICATE_PASSWORD", "wrong-password");
@@ -511,5 +369,5 @@ fn cert_inspect_matches_openssl() {
     );
     assert!(v.to_string().contains(&x5t(&cert_der(), false)));
     let text = env.run(&["cert", "inspect", &fixture("cert.pem")]).ok().stdout.clone();
-    assert!(text.contains("entra-token-e2e") && text.contains("2048"), "{text}");
+    assert!(text.contains("entra-token-test") && text.contains("2048"), "{text}");
 }
