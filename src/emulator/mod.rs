@@ -88,7 +88,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PATH", requires = "tls")]
     pub ca_file: Option<PathBuf>,
     /// Lifetime of issued access tokens, in seconds
-    #[arg(long, value_name = "SECS", default_value_t = fixtures::DEFAULT_TOKEN_LIFETIME)]
+    #[arg(long, value_name = "SECS", default_value_t = fixtures::DEFAULT_TOKEN_LIFETIME,
+          value_parser = clap::value_parser!(u64).range(1..=state::MAX_TOKEN_LIFETIME))]
     pub token_lifetime: u64,
 }
 
@@ -99,7 +100,8 @@ pub struct ExecArgs {
     #[arg(long)]
     pub tls: bool,
     /// Lifetime of issued access tokens, in seconds
-    #[arg(long, value_name = "SECS", default_value_t = fixtures::DEFAULT_TOKEN_LIFETIME)]
+    #[arg(long, value_name = "SECS", default_value_t = fixtures::DEFAULT_TOKEN_LIFETIME,
+          value_parser = clap::value_parser!(u64).range(1..=state::MAX_TOKEN_LIFETIME))]
     pub token_lifetime: u64,
     /// Also set ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN (GitHub Actions
     /// OIDC stand-in)

@@ -315,12 +315,18 @@ impl Default for Config {
     }
 }
 
+/// Upper bound for `token_lifetime` (ten years), so expiry arithmetic cannot overflow.
+pub const MAX_TOKEN_LIFETIME: u64 = 10 * 365 * 86_400;
+
 /// Upper bound for generated collection sizes.
 pub const MAX_COLLECTION: u64 = 10_000_000;
 
 impl Config {
     /// Range checks applied after `POST /_emulator/config` merged its fields.
     pub fn validate(&self, max_padding: usize) -> Result<(), String> {
+        if self.token_lifetime == 0 || self.token_lifetime > MAX_TOKEN_LIFETIME {
+            return Err(format!("token_lifetime must be between 1 and {MAX_TOKEN_LIFETIME}"));
+        }
         if self.token_padding > max_padding {
             return Err(format!("token_padding must be at most {max_padding}"));
         }
