@@ -4,6 +4,7 @@
 
 pub mod assertion;
 pub mod credentials;
+pub mod discovery;
 pub mod errors;
 pub mod fixtures;
 pub mod graph;

@@ -298,6 +298,11 @@ async fn respond(state: &State, req: &Req<'_>) -> Response<Body> {
         [t, "v2.0", "adminconsent"] if get => return web(signin::admin_consent(&mut state.rt(), t, true, req.query)),
         ["devicelogin"] if get => return web(signin::device_login_page()),
         ["_actions", "idtoken"] => return actions_idtoken(state, req),
+        [t, "v2.0", ".well-known", "openid-configuration"] if get => return discovery(state, req, t, true),
+        [t, ".well-known", "openid-configuration"] if get => return discovery(state, req, t, false),
+        [_, "discovery", "v2.0", "keys"] | [_, "discovery", "keys"] if get => {
+            return json_response(StatusCode::OK, &super::discovery::keys(state));
+        }
         ["v1.0" | "beta", ..] => return api(state, req, Api::Graph),
         ["api", "v1.0" | "v1", ..] => return api(state, req, Api::Management),
         _ => return not_found(method, path),
@@ -312,6 +317,21 @@ async fn respond(state: &State, req: &Req<'_>) -> Response<Body> {
         headers,
         req.form.unwrap_or(&empty),
     )
+}
+
+fn discovery(state: &State, req: &Req<'_>, tenant: &str, v2: bool) -> Response<Body> {
+    match super::discovery::openid_configuration(state, req.origin, tenant, v2) {
+        Some(doc) => json_response(StatusCode::OK, &doc),
+        None => {
+            let now = now();
+            let id = uuid::Uuid::new_v4().to_string();
+            let e = errors::tenant_not_found(tenant);
+            json_response(
+                StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST),
+                &e.body(&id, &id, now),
+            )
+        }
+    }
 }
 
 fn web(r: signin::WebReply) -> Response<Body> {

@@ -68,6 +68,25 @@ pub struct Signer {
 }
 
 impl Signer {
+    /// The public key as a JWK (`kty`, `use`, `kid`, `x5t`, `n`, `e`, `x5c`), for discovery.
+    pub fn jwk(&self) -> Value {
+        use base64::Engine;
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+        let der = STANDARD.decode(&self.cert_b64).unwrap_or_default();
+        let strip = |b: &[u8]| b.iter().skip_while(|x| **x == 0).copied().collect::<Vec<u8>>();
+        let (n, e) = match x509_parser::parse_x509_certificate(&der) {
+            Ok((_, cert)) => match cert.public_key().parsed() {
+                Ok(x509_parser::public_key::PublicKey::RSA(k)) => (
+                    URL_SAFE_NO_PAD.encode(strip(k.modulus)),
+                    URL_SAFE_NO_PAD.encode(strip(k.exponent)),
+                ),
+                _ => (String::new(), String::new()),
+            },
+            Err(_) => (String::new(), String::new()),
+        };
+        json!({"kty": "RSA", "use": "sig", "kid": self.thumbprint, "x5t": self.thumbprint, "n": n, "e": e, "x5c": [self.cert_b64]})
+    }
+
     pub fn generate() -> Result<Self> {
         let fail = |what: &str, e: &dyn std::fmt::Display| {
             Error::internal(format!("emulator: cannot create the token signing key ({what})")).cause(e)

@@ -1,0 +1,84 @@
+//! OpenID Connect discovery documents and the signing keys (`/.well-known/openid-configuration`,
+//! `/discovery/v2.0/keys`), shaped like Entra's, so OIDC clients that discover endpoints (MSAL, the
+//! benchmark peer) work against the emulator. entra-token itself never needs discovery.
+
+use super::state::{State, TenantRef};
+use serde_json::{Value, json};
+
+/// The discovery document for `{tenant}`: `None` for an unknown tenant (Entra answers 400).
+pub fn openid_configuration(state: &State, origin: &str, tenant: &str, v2: bool) -> Option<Value> {
+    let rt = state.rt();
+    let (segment, tid) = match rt.directory.resolve_tenant(tenant) {
+        TenantRef::Tenant(t) => (tenant.to_string(), t.id.clone()),
+        TenantRef::MultiTenant(name) => (name.to_string(), "{tenantid}".to_string()),
+        TenantRef::Unknown => return None,
+    };
+    let base = format!("{origin}/{segment}");
+    let doc = if v2 {
+        json!({
+            "token_endpoint": format!("{base}/oauth2/v2.0/token"),
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "jwks_uri": format!("{base}/discovery/v2.0/keys"),
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": format!("{origin}/{tid}/v2.0"),
+            "request_uri_parameter_supported": false,
+            "userinfo_endpoint": format!("{origin}/oidc/userinfo"),
+            "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
+            "device_authorization_endpoint": format!("{base}/oauth2/v2.0/devicecode"),
+            "http_logout_supported": true,
+            "frontchannel_logout_supported": true,
+            "end_session_endpoint": format!("{base}/oauth2/v2.0/logout"),
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "nonce", "preferred_username", "name", "tid", "ver", "oid"],
+            "tenant_region_scope": "WW",
+            "cloud_instance_name": "microsoftonline.com",
+            "cloud_graph_host_name": "graph.windows.net",
+            "msgraph_host": "graph.microsoft.com",
+        })
+    } else {
+        json!({
+            "token_endpoint": format!("{base}/oauth2/token"),
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "jwks_uri": format!("{base}/discovery/keys"),
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "issuer": format!("https://sts.windows.net/{tid}/"),
+            "authorization_endpoint": format!("{base}/oauth2/authorize"),
+            "device_authorization_endpoint": format!("{base}/oauth2/devicecode"),
+            "end_session_endpoint": format!("{base}/oauth2/logout"),
+            "cloud_instance_name": "microsoftonline.com",
+            "msgraph_host": "graph.microsoft.com",
+        })
+    };
+    Some(doc)
+}
+
+/// The JWKS with the emulator's token-signing key.
+pub fn keys(state: &State) -> Value {
+    json!({ "keys": [state.signer.jwk()] })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emulator::fixtures as fx;
+    use crate::emulator::state::Config;
+
+    #[test]
+    fn documents_for_known_and_unknown_tenants() {
+        let state = State::new(Config::default(), "http://127.0.0.1:1").unwrap();
+        let d = openid_configuration(&state, "http://127.0.0.1:1", fx::TENANT_DOMAIN, true).unwrap();
+        assert_eq!(
+            d["token_endpoint"],
+            format!("http://127.0.0.1:1/{}/oauth2/v2.0/token", fx::TENANT_DOMAIN)
+        );
+        assert_eq!(d["issuer"], format!("http://127.0.0.1:1/{}/v2.0", fx::TENANT_ID));
+        let c = openid_configuration(&state, "http://127.0.0.1:1", "common", true).unwrap();
+        assert!(c["issuer"].as_str().unwrap().contains("{tenantid}"));
+        assert!(openid_configuration(&state, "http://127.0.0.1:1", "nosuch.example.com", true).is_none());
+        assert_eq!(keys(&state)["keys"][0]["kty"], "RSA");
+    }
+}
