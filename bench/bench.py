@@ -16,6 +16,15 @@ PEER = os.path.join(ROOT, "..", "shared", "bench", "msal_peer.py")
 
 
 def median_ms(cmd, env, runs, warmup=3):
+    """Median wall time. With hyperfine (-N: no shell, no Python in between) when it is installed,
+    else a perf_counter loop around subprocess.run (which adds the same spawn cost to every tool)."""
+    if shutil.which("hyperfine"):
+        out = os.path.join(tempfile.mkdtemp(), "h.json")
+        subprocess.run(["hyperfine", "-N", "--style", "none", "--warmup", str(warmup), "--runs", str(runs),
+                        "--export-json", out, " ".join(cmd)], env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(out) as f:
+            return json.load(f)["results"][0]["median"] * 1000
     for _ in range(warmup):
         subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     samples = []
@@ -106,6 +115,7 @@ def main():
         et, peer = by.get((case, "entra-token")), by.get((case, "MSAL"))
         if et and peer:
             print(f"ratio {case}: MSAL Python / entra-token = {peer / et:.0f}x")
+    print(f"timer: {'hyperfine -N' if shutil.which('hyperfine') else 'subprocess loop'}; load average {os.getloadavg()[0]:.2f}")
     print(json.dumps({"runs": a.runs, "rows": rows}))
 
 
