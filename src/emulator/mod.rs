@@ -6,7 +6,10 @@ pub mod assertion;
 pub mod credentials;
 pub mod errors;
 pub mod fixtures;
+pub mod graph;
+pub mod management;
 pub mod server;
+pub mod signin;
 pub mod state;
 pub mod token;
 
@@ -29,10 +32,20 @@ tested offline.
 The base URL is printed alone on the first line of stdout; a banner with the fixture tenant,
 client id and secret goes to stderr. Endpoints: POST /{tenant}/oauth2/v2.0/token and
 POST /{tenant}/oauth2/token (client credentials with a secret, a certificate-signed client
-assertion or a federated token), and GET /_actions/idtoken, a stand-in for the GitHub Actions
-OIDC token endpoint. Test control: /_emulator/requests, /_emulator/faults, /_emulator/config,
+assertion or a federated token), GET /_actions/idtoken, a stand-in for the GitHub Actions
+OIDC token endpoint, a few Microsoft Graph and Intune collections (/v1.0/users, /v1.0/me,
+/beta/deviceManagement/managedDevices, POST /v1.0/groups) and the Office 365 Management
+Activity API (/api/v1.0/{tenant}/activity/feed/...), which accept only tokens this emulator
+issued. Test control: /_emulator/requests, /_emulator/faults, /_emulator/config,
 /_emulator/reset, /_emulator/apps/{client_id}/certificates, /_emulator/apps/{client_id}/federated,
-/_emulator/federated-token.
+/_emulator/federated-token, /_emulator/device/approve.
+
+Sign-in: GET /{tenant}/oauth2/v2.0/authorize and /{tenant}/oauth2/authorize, /{tenant}/adminconsent
+and /{tenant}/v2.0/adminconsent redirect at once as if the configured user (signed_in_user,
+default admin@contoso.onmicrosoft.com) had signed in and consented; nobody types a password.
+POST /{tenant}/oauth2/v2.0/devicecode starts the device-code flow; approve it through the
+control API. The token endpoints also redeem authorization codes (PKCE), refresh tokens and
+device codes.
 
 Federated tokens: the emulator cannot fetch an external issuer's signing keys offline, so a
 federated client assertion from any issuer other than the emulator itself is accepted WITHOUT
@@ -75,7 +88,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PATH", requires = "tls")]
     pub ca_file: Option<PathBuf>,
     /// Lifetime of issued access tokens, in seconds
-    #[arg(long, value_name = "SECS", default_value_t = fixtures::DEFAULT_TOKEN_LIFETIME)]
+    #[arg(long, value_name = "SECS", default_value_t = fixtures::DEFAULT_TOKEN_LIFETIME,
+          value_parser = clap::value_parser!(u64).range(1..=state::MAX_TOKEN_LIFETIME))]
     pub token_lifetime: u64,
 }
 
@@ -86,7 +100,8 @@ pub struct ExecArgs {
     #[arg(long)]
     pub tls: bool,
     /// Lifetime of issued access tokens, in seconds
-    #[arg(long, value_name = "SECS", default_value_t = fixtures::DEFAULT_TOKEN_LIFETIME)]
+    #[arg(long, value_name = "SECS", default_value_t = fixtures::DEFAULT_TOKEN_LIFETIME,
+          value_parser = clap::value_parser!(u64).range(1..=state::MAX_TOKEN_LIFETIME))]
     pub token_lifetime: u64,
     /// Also set ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN (GitHub Actions
     /// OIDC stand-in)
@@ -168,7 +183,7 @@ async fn prepare(ip: IpAddr, port: u16, tls: bool, ca_file: Option<PathBuf>, tok
     let state = Arc::new(State::new(
         Config {
             token_lifetime,
-            token_padding: 0,
+            ..Config::default()
         },
         &base_url,
     )?);
