@@ -199,12 +199,6 @@ async fn device_code(
     let mut interval = Duration::from_secs(auth.interval.max(1));
     loop {
         tokio::time::sleep(interval).await;
-        if started.elapsed() >= lifetime {
-            return Err(
-                Error::rejected("the device code expired before the sign-in was completed")
-                    .hint("run `entra-token login --device-code` again and enter the new code sooner"),
-            );
-        }
         let mut form = vec![
             field("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
             field("client_id", client_id),
@@ -222,6 +216,13 @@ async fn device_code(
         let body: Option<serde_json::Value> = serde_json::from_slice(&reply.body).ok();
         if let Some(e) = body.as_ref().and_then(EntraError::from_json) {
             match e.error.as_str() {
+                // Entra's own expired_token wins; past the lifetime (or --wait) stop asking.
+                "authorization_pending" | "slow_down" if started.elapsed() >= lifetime => {
+                    return Err(
+                        Error::rejected("the device code expired before the sign-in was completed")
+                            .hint("run `entra-token login --device-code` again and enter the new code sooner"),
+                    );
+                }
                 "authorization_pending" => continue,
                 "slow_down" => {
                     interval += Duration::from_secs(5);

