@@ -299,6 +299,47 @@ fn consent_listen_captures_the_tenant_then_app_only_tokens_work_there() {
 }
 
 #[test]
+fn consent_v1_listen_learns_the_tenant_from_the_code() {
+    let emu = Emulator::start();
+    let mut env = Env::for_emulator(&emu);
+    env.unset("AZURE_TENANT_ID");
+    env.set("ENTRA_TOKEN_CACHE", "none");
+    emu.config(json!({"signed_in_user": fx::OTHER_ADMIN_UPN}));
+    let args = [
+        "consent-url",
+        "--listen",
+        "--no-browser",
+        "--v1",
+        "--resource",
+        fx::MANAGE_OFFICE_RESOURCE,
+    ];
+    let mut bg = spawn(&env, &args);
+    let url = bg.url();
+    assert!(
+        url.contains("/organizations/oauth2/authorize?") && url.contains("prompt=admin_consent"),
+        "{url}"
+    );
+    browse(&url);
+    let run = bg.finish();
+    run.ok();
+    assert_eq!(run.stdout, format!("{}\n", fx::OTHER_TENANT_ID));
+    let reqs = emu.requests();
+    let posts = token_posts(&reqs, "authorization_code");
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0]["path"], "/organizations/oauth2/token");
+    assert_eq!(posts[0]["form"]["resource"], fx::MANAGE_OFFICE_RESOURCE);
+    env.run(&[
+        "get",
+        "--tenant",
+        fx::OTHER_TENANT_ID,
+        "--v1",
+        "--resource",
+        fx::MANAGE_OFFICE_RESOURCE,
+    ])
+    .ok();
+}
+
+#[test]
 fn consent_declined_is_exit_3_with_the_aadsts_code() {
     let emu = Emulator::start();
     let env = Env::for_emulator(&emu);
