@@ -43,6 +43,22 @@ pub fn run(cli: Cli) -> Result<i32> {
             let settings = Settings::resolve(&global)?;
             commands::get::run(&settings, &a).map(|_| 0)
         }
+        Command::ConsentUrl(a) => {
+            let settings = Settings::resolve(&global)?;
+            commands::consent::run(&settings, &a).map(|_| 0)
+        }
+        Command::Redeem(a) => {
+            let settings = Settings::resolve(&global)?;
+            commands::redeem::run(&settings, &a).map(|_| 0)
+        }
+        Command::Login(a) => {
+            let settings = Settings::resolve(&global)?;
+            commands::login::run(&settings, &a).map(|_| 0)
+        }
+        Command::Logout(a) => {
+            let settings = Settings::resolve(&global)?;
+            commands::user::logout(&settings, &a).map(|_| 0)
+        }
     }
 }
 

@@ -11,6 +11,7 @@ pub mod error;
 pub mod hints;
 pub mod http;
 pub mod log;
+pub mod loopback;
 pub mod output;
 pub mod protocol;
 pub mod secret;

@@ -72,6 +72,9 @@ pub struct Meta {
     pub token_type: String,
     /// The token's `tid` (or the tenant as configured when the token is opaque).
     pub tid: Option<String>,
+    /// The signed-in user's object id (`user`/`refresh` entries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oid: Option<String>,
     pub scope: Option<String>,
     pub resource: Option<String>,
     pub stored_at: i64,

@@ -1,7 +1,7 @@
 //! `get`: an app-only (client credentials) access token, printed in the chosen format. Served
 //! from the cache when fresh (no network, no TLS, no runtime); otherwise one HTTP request per
 //! token — the token URL is built, not discovered — under a per-key cross-process lock so that
-//! concurrent cold `get`s make a single request.
+//! concurrent cold `get`s make a single request. `--user` (delegated tokens) is in `user.rs`.
 
 use crate::cache::{self, Cache, CacheKey, CachedToken, Freshness, Meta};
 use crate::cli::{GetArgs, OutputFormat};
@@ -27,6 +27,9 @@ pub struct AppTokenRequest {
 }
 
 pub fn run(settings: &Settings, args: &GetArgs) -> Result<()> {
+    if args.user {
+        return crate::commands::user::get_user(settings, args);
+    }
     let endpoint = if args.v1 || settings.profile.v1.unwrap_or(false) {
         Endpoint::V1
     } else {
@@ -136,6 +139,7 @@ pub fn to_cached(key: CacheKey, resp: TokenResponse, now: i64) -> CachedToken {
             refresh_on: resp.refresh_on,
             token_type: resp.token_type.clone(),
             tid,
+            oid: None,
             scope: resp.scope.clone(),
             resource: resp.resource.clone(),
             stored_at: now,

@@ -57,22 +57,35 @@ impl Credential {
 /// assertions name it in `iss`/`sub`); none configured is exit 2 saying how to set one. Every
 /// local check (unreadable file, wrong password, unsuitable key) happens here, before any request.
 pub fn from_settings(args: &CredentialArgs, settings: &Settings, client_id: &str) -> Result<Credential> {
-    match settings::credential_source(args, settings)? {
-        Some(CredentialSource::Certificate(src)) => Ok(Credential::Certificate(Box::new(
-            certificate::ClientCertificate::load(&src, client_id)?,
-        ))),
-        Some(CredentialSource::ClientSecret(src)) => {
-            Ok(Credential::ClientSecret(client_secret::ClientSecret::load(src)?))
-        }
-        Some(CredentialSource::Federated(src)) => Ok(Credential::Federated(federated::Federated::load(
-            &src,
-            settings.timeout,
-        )?)),
+    match optional_from_settings(args, settings, client_id)? {
+        Some(c) => Ok(c),
         None => Err(Error::usage("no client credential configured").hint(
             "set AZURE_CLIENT_CERTIFICATE_PATH or pass --certificate PATH (PEM or PFX); or set AZURE_CLIENT_SECRET / \
              --client-secret-file PATH ('-' reads stdin); or AZURE_FEDERATED_TOKEN_FILE / --federated-token-file PATH",
         )),
     }
+}
+
+/// The configured credential, or `None` when none is configured: user sign-in flows then act as
+/// a public client and send no credential (Entra refuses one from a public client, AADSTS700025).
+pub fn optional_from_settings(
+    args: &CredentialArgs,
+    settings: &Settings,
+    client_id: &str,
+) -> Result<Option<Credential>> {
+    Ok(match settings::credential_source(args, settings)? {
+        Some(CredentialSource::Certificate(src)) => Some(Credential::Certificate(Box::new(
+            certificate::ClientCertificate::load(&src, client_id)?,
+        ))),
+        Some(CredentialSource::ClientSecret(src)) => {
+            Some(Credential::ClientSecret(client_secret::ClientSecret::load(src)?))
+        }
+        Some(CredentialSource::Federated(src)) => Some(Credential::Federated(federated::Federated::load(
+            &src,
+            settings.timeout,
+        )?)),
+        None => None,
+    })
 }
 
 /// Hex SHA-256 prefix of secret material with a domain label (never the material itself).

@@ -1,0 +1,171 @@
+//! `redeem`: exchanges an authorization code (given, or taken from the URL the browser landed
+//! on) for tokens, prints the access token like `get`, and stores the refresh token for
+//! `get --user`. A code is single-use: the redemption is never retried, whatever happens.
+
+use crate::cache::Cache;
+use crate::cli::RedeemArgs;
+use crate::commands::user::{self, field};
+use crate::credential::{self, Credential};
+use crate::error::{Error, Result};
+use crate::http;
+use crate::log;
+use crate::output::{self, TokenOutput};
+use crate::protocol::authority::{self, Audience, Endpoint, Tenant};
+use crate::protocol::authorize::{RedirectParams, state_mismatch, with_oidc_scopes};
+use crate::protocol::jwt;
+use crate::protocol::token::TokenResponse;
+use crate::secret::Secret;
+use crate::settings::Settings;
+
+/// One authorization-code redemption.
+pub struct CodeRedemption<'a> {
+    pub tenant: &'a Tenant,
+    pub client_id: &'a str,
+    pub endpoint: Endpoint,
+    pub audience: &'a Audience,
+    pub code: Secret<String>,
+    pub redirect_uri: &'a str,
+    pub code_verifier: Option<Secret<String>>,
+}
+
+/// POSTs the `authorization_code` grant ONCE (`Policy::never`: a code cannot be redeemed twice,
+/// so a network failure is reported, not retried).
+pub async fn redeem_code(
+    settings: &Settings,
+    r: CodeRedemption<'_>,
+    credential: Option<&Credential>,
+) -> Result<TokenResponse> {
+    let token_url = authority::token_url(&settings.authority, r.tenant, r.endpoint);
+    let mut form = vec![
+        field("grant_type", "authorization_code"),
+        field("client_id", r.client_id),
+        ("code".to_string(), r.code),
+        field("redirect_uri", r.redirect_uri),
+    ];
+    match r.audience {
+        Audience::Scope(s) => form.push(field("scope", s)),
+        Audience::Resource(res) => form.push(field("resource", res)),
+    }
+    if let Some(v) = r.code_verifier {
+        form.push(("code_verifier".to_string(), v));
+    }
+    user::token_request(settings, &token_url, form, credential, &http::retry::Policy::never()).await
+}
+
+pub fn run(settings: &Settings, args: &RedeemArgs) -> Result<()> {
+    let client_id = settings.require_client_id()?.to_string();
+    let (code, derived_redirect) = match (&args.code, &args.redirect_url) {
+        (Some(c), _) => (Secret::new(c.trim().to_string()), None),
+        (None, Some(url)) => {
+            let p = RedirectParams::from_url(url)?;
+            if let Some(e) = p.error("sign-in") {
+                return Err(e);
+            }
+            if let Some(expected) = &args.expected_state
+                && !p.state_matches(expected)
+            {
+                return Err(state_mismatch());
+            }
+            let code = p.code.ok_or_else(|| {
+                Error::usage("--redirect-url has no `code` parameter")
+                    .hint("pass the whole URL from the browser's address bar after the redirect")
+            })?;
+            let mut base =
+                url::Url::parse(url.trim()).map_err(|e| Error::usage("--redirect-url is not a URL").cause(e))?;
+            base.set_query(None);
+            base.set_fragment(None);
+            (code, Some(base.to_string()))
+        }
+        (None, None) => return Err(Error::usage("pass --code CODE or --redirect-url URL")),
+    };
+    let redirect_uri = args.redirect_uri.clone().or(derived_redirect).ok_or_else(|| {
+        Error::usage("--redirect-uri is required with --code")
+            .hint("it must be exactly the redirect_uri sent to /authorize")
+    })?;
+    let endpoint = if args.v1 { Endpoint::V1 } else { Endpoint::V2 };
+    let audience = match (endpoint, &args.resource, &args.scope) {
+        (Endpoint::V1, Some(r), _) => Audience::Resource(r.clone()),
+        (Endpoint::V1, None, _) => Audience::Resource(settings.cloud.graph().to_string()),
+        (Endpoint::V2, _, Some(s)) => Audience::Scope(s.clone()),
+        (Endpoint::V2, _, None) => Audience::Scope(with_oidc_scopes(&settings.default_scope())),
+    };
+    let tenant = user::sign_in_tenant(settings);
+    let credential = credential::optional_from_settings(&args.credential, settings, &client_id)?;
+    if credential.is_none() {
+        log::info("no client credential configured: redeeming as a public client");
+    }
+    let cache = Cache::open(settings.cache_mode)?;
+    let r = CodeRedemption {
+        tenant: &tenant,
+        client_id: &client_id,
+        endpoint,
+        audience: &audience,
+        code,
+        redirect_uri: &redirect_uri,
+        code_verifier: args.code_verifier.clone().map(Secret::new),
+    };
+    let resp = crate::app::block_on(redeem_code(settings, r, credential.as_ref()))?;
+    let scope_key = match &audience {
+        Audience::Scope(s) => Some(strip_oidc(s)),
+        Audience::Resource(_) => None,
+    };
+    let account = user::store_user_tokens(
+        &cache,
+        settings,
+        tenant.as_str(),
+        &client_id,
+        scope_key.as_deref(),
+        &resp,
+    );
+    let tid = jwt::decode(resp.access_token.expose())
+        .and_then(|d| jwt::claim_str(&d.claims, "tid").map(str::to_string))
+        .or_else(|| account.as_ref().and_then(|a| a.tid.clone()));
+    let mut extra = serde_json::Map::new();
+    if let Some(a) = &account {
+        extra.insert("account".into(), serde_json::json!(a.upn));
+    }
+    if args.show_refresh_token
+        && let Some(rt) = &resp.refresh_token
+    {
+        extra.insert("refresh_token".into(), serde_json::json!(rt.expose()));
+    }
+    output::token(
+        args.output,
+        &TokenOutput {
+            token: resp.access_token.expose(),
+            expires_on: resp.expires_on,
+            tenant: tid,
+            token_type: &resp.token_type,
+            scope: resp.scope.as_deref(),
+            resource: resp.resource.as_deref(),
+            extra: Some(extra),
+        },
+    )
+}
+
+/// The scopes without `openid profile offline_access` (the `user` cache entry's audience).
+pub fn strip_oidc(scopes: &str) -> String {
+    let rest: Vec<&str> = scopes
+        .split_whitespace()
+        .filter(|s| !matches!(*s, "openid" | "profile" | "offline_access" | "email"))
+        .collect();
+    if rest.is_empty() {
+        scopes.trim().to_string()
+    } else {
+        rest.join(" ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_oidc;
+
+    #[test]
+    fn oidc_scopes_are_not_part_of_the_key() {
+        assert_eq!(
+            strip_oidc("https://graph.microsoft.com/.default openid profile offline_access"),
+            "https://graph.microsoft.com/.default"
+        );
+        assert_eq!(strip_oidc("openid"), "openid");
+    }
+}

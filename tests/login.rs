@@ -1,0 +1,889 @@
+//! End-to-end: `consent-url` (URLs, --listen capture, declined/forged/timeout), `redeem`
+//! (single use, state checks, public client), `login` (browser + PKCE through the loopback
+//! listener, forged state, loopback-only binding, device code), `get --user` (refresh-token
+//! grant with rotation, account choice), `logout`, file modes, and a real headless Chromium
+//! sign-in. The test plays the browser by following the emulator's redirects to the listener.
+
+mod common;
+use common::*;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const GRAPH_DEFAULT: &str = "https://graph.microsoft.com/.default";
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// A command running in the background whose stderr is read line by line.
+struct Bg {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+fn spawn(env: &Env, args: &[&str]) -> Bg {
+    let mut c = env.command(args);
+    c.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().expect("spawn entra-token");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(l) = line else { break };
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    Bg {
+        child,
+        lines: rx,
+        seen: Vec::new(),
+    }
+}
+
+impl Bg {
+    /// The first stderr line that satisfies `pred` (waits up to 30 s).
+    fn line(&mut self, pred: impl Fn(&str) -> bool) -> String {
+        if let Some(l) = self.seen.iter().find(|l| pred(l)) {
+            return l.clone();
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => {
+                    self.seen.push(l.clone());
+                    if pred(&l) {
+                        return l;
+                    }
+                }
+                Err(_) => panic!("no such stderr line; seen: {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// The URL printed on stderr (authorize or consent).
+    fn url(&mut self) -> String {
+        self.line(|l| l.starts_with("http://") || l.starts_with("https://"))
+    }
+
+    fn finish(mut self) -> Run {
+        let mut stdout = String::new();
+        self.child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+        let status = self.child.wait().unwrap();
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(5)) {
+            self.seen.push(l);
+        }
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr: self.seen.join("\n") + "\n",
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Plays the browser: GETs `url`, following redirects (the emulator's 302 to the loopback
+/// listener). Returns the final status, URL and body.
+fn browse(url: &str) -> (u16, String, String) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let resp = client.get(url).send().await.expect("browser GET");
+        let status = resp.status().as_u16();
+        let final_url = resp.url().to_string();
+        (status, final_url, resp.text().await.unwrap_or_default())
+    })
+}
+
+/// GETs `url` without following redirects; returns the `Location` header.
+fn location(url: &str) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let resp = client.get(url).send().await.expect("GET");
+        assert_eq!(resp.status().as_u16(), 302, "{}", resp.text().await.unwrap_or_default());
+        resp.headers()["location"].to_str().unwrap().to_string()
+    })
+}
+
+fn query(url: &str) -> Vec<(String, String)> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn param(url: &str, name: &str) -> Option<String> {
+    query(url).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+/// POSTs to a token endpoint (`emu.token_requests()` also counts GET /authorize).
+fn token_endpoint_posts(emu: &Emulator) -> Vec<Value> {
+    emu.requests()
+        .into_iter()
+        .filter(|r| r["method"] == "POST" && r["path"].as_str().unwrap_or("").ends_with("/token"))
+        .collect()
+}
+
+fn token_posts<'a>(reqs: &'a [Value], grant: &str) -> Vec<&'a Value> {
+    reqs.iter()
+        .filter(|r| r["method"] == "POST" && r["form"]["grant_type"] == grant)
+        .collect()
+}
+
+/// An environment for the public-client fixture app (no credential at all).
+fn public_env(emu: &Emulator) -> Env {
+    let mut env = Env::for_emulator(emu);
+    env.unset("AZURE_CLIENT_SECRET");
+    env.set("AZURE_CLIENT_ID", fx::PUBLIC_CLIENT_ID);
+    env.set("ENTRA_TOKEN_CACHE", "file");
+    env
+}
+
+/// Runs `login --no-browser` and completes it by following the printed URL.
+fn login(env: &Env, extra: &[&str]) -> (Run, String) {
+    let mut args = vec!["login", "--no-browser"];
+    args.extend_from_slice(extra);
+    let mut bg = spawn(env, &args);
+    let url = bg.url();
+    let (status, _, body) = browse(&url);
+    let run = bg.finish();
+    assert!(status == 200 || run.code != 0, "page {status}: {body}");
+    (run, url)
+}
+
+// ---- consent-url ----------------------------------------------------------------------------
+
+#[test]
+fn consent_url_forms_and_state() {
+    let emu = Emulator::start();
+    let mut env = Env::for_emulator(&emu);
+    env.unset("AZURE_TENANT_ID");
+    let cb = "https://app.contoso.com/callback";
+    let a = env.run(&["consent-url", "--redirect-uri", cb]);
+    a.ok();
+    let url = a.stdout.trim();
+    assert!(
+        url.starts_with(&format!("{}/organizations/adminconsent?", emu.base)),
+        "{url}"
+    );
+    assert_eq!(param(url, "client_id").as_deref(), Some(fx::CLIENT_ID));
+    assert_eq!(param(url, "redirect_uri").as_deref(), Some(cb));
+    let state = param(url, "state").unwrap();
+    assert!(state.len() >= 22, "at least 128 bits: {state}");
+    let b = env.run(&["consent-url", "--redirect-uri", cb]);
+    assert_ne!(param(b.stdout.trim(), "state").unwrap(), state, "a new state per call");
+    assert!(emu.requests().is_empty(), "printing a URL sends nothing");
+
+    let s = env.run(&[
+        "consent-url",
+        "--redirect-uri",
+        cb,
+        "--scope",
+        GRAPH_DEFAULT,
+        "--state",
+        "xyz",
+    ]);
+    s.ok();
+    let u = s.stdout.trim();
+    assert!(u.contains("/organizations/v2.0/adminconsent?"), "{u}");
+    assert_eq!(param(u, "scope").as_deref(), Some(GRAPH_DEFAULT));
+    assert_eq!(param(u, "state").as_deref(), Some("xyz"));
+
+    let v1 = env.run(&[
+        "--tenant",
+        fx::OTHER_TENANT_DOMAIN,
+        "consent-url",
+        "--v1",
+        "--resource",
+        fx::MANAGE_OFFICE_RESOURCE,
+        "--redirect-uri",
+        cb,
+    ]);
+    v1.ok();
+    let u = v1.stdout.trim();
+    assert!(
+        u.contains(&format!("/{}/oauth2/authorize?", fx::OTHER_TENANT_DOMAIN)),
+        "{u}"
+    );
+    for (k, v) in [
+        ("response_type", "code"),
+        ("resource", fx::MANAGE_OFFICE_RESOURCE),
+        ("prompt", "admin_consent"),
+    ] {
+        assert_eq!(param(u, k).as_deref(), Some(v), "{k} in {u}");
+    }
+    env.run(&["consent-url"]).fails(2).stderr_has("--redirect-uri");
+    env.run(&["consent-url", "--resource", "x", "--redirect-uri", cb])
+        .fails(2);
+}
+
+#[test]
+fn consent_listen_captures_the_tenant_then_app_only_tokens_work_there() {
+    let emu = Emulator::start();
+    let mut env = Env::for_emulator(&emu);
+    env.unset("AZURE_TENANT_ID");
+    env.set("ENTRA_TOKEN_CACHE", "none");
+    // before consent, the app does not exist in the customer's tenant
+    env.run(&["get", "--tenant", fx::OTHER_TENANT_ID])
+        .fails(3)
+        .stderr_has("AADSTS700016");
+
+    emu.config(json!({"signed_in_user": fx::OTHER_ADMIN_UPN}));
+    let mut bg = spawn(&env, &["consent-url", "--listen", "--no-browser", "-o", "json"]);
+    let url = bg.url();
+    assert!(
+        url.starts_with(&format!("{}/organizations/adminconsent?", emu.base)),
+        "{url}"
+    );
+    let redirect = param(&url, "redirect_uri").unwrap();
+    assert!(
+        redirect.starts_with("http://localhost:") && !redirect.starts_with("http://localhost:0/"),
+        "{redirect}"
+    );
+    let state = param(&url, "state").unwrap();
+    let (status, landed, page) = browse(&url);
+    assert_eq!(status, 200, "{page}");
+    assert!(landed.starts_with(&redirect), "{landed}");
+    assert!(page.contains("complete"), "{page}");
+    let run = bg.finish();
+    run.ok();
+    let out = run.json();
+    assert_eq!(out["tenant"], fx::OTHER_TENANT_ID);
+    assert_eq!(out["admin_consent"], true);
+    assert_eq!(out["state"], state.as_str());
+    assert!(!run.stderr.contains("error"), "{}", run.stderr);
+
+    let reqs = emu.requests();
+    assert!(
+        reqs.iter()
+            .any(|r| r["method"] == "GET" && r["path"] == "/organizations/adminconsent"),
+        "{reqs:#?}"
+    );
+    let t = env.run(&["get", "--tenant", fx::OTHER_TENANT_ID]);
+    t.ok();
+    assert_eq!(claims(&t.token())["tid"], fx::OTHER_TENANT_ID);
+
+    // text output: the tenant id alone; the /v2.0/adminconsent form with scope
+    let mut bg = spawn(
+        &env,
+        &["consent-url", "--listen", "--no-browser", "--scope", GRAPH_DEFAULT],
+    );
+    let url = bg.url();
+    assert!(url.contains("/organizations/v2.0/adminconsent?"), "{url}");
+    browse(&url);
+    let run = bg.finish();
+    run.ok();
+    assert_eq!(run.stdout, format!("{}\n", fx::OTHER_TENANT_ID));
+}
+
+#[test]
+fn consent_v1_listen_learns_the_tenant_from_the_code() {
+    let emu = Emulator::start();
+    let mut env = Env::for_emulator(&emu);
+    env.unset("AZURE_TENANT_ID");
+    env.set("ENTRA_TOKEN_CACHE", "none");
+    emu.config(json!({"signed_in_user": fx::OTHER_ADMIN_UPN}));
+    let args = [
+        "consent-url",
+        "--listen",
+        "--no-browser",
+        "--v1",
+        "--resource",
+        fx::MANAGE_OFFICE_RESOURCE,
+    ];
+    let mut bg = spawn(&env, &args);
+    let url = bg.url();
+    assert!(
+        url.contains("/organizations/oauth2/authorize?") && url.contains("prompt=admin_consent"),
+        "{url}"
+    );
+    browse(&url);
+    let run = bg.finish();
+    run.ok();
+    assert_eq!(run.stdout, format!("{}\n", fx::OTHER_TENANT_ID));
+    let reqs = emu.requests();
+    let posts = token_posts(&reqs, "authorization_code");
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0]["path"], "/organizations/oauth2/token");
+    assert_eq!(posts[0]["form"]["resource"], fx::MANAGE_OFFICE_RESOURCE);
+    env.run(&[
+        "get",
+        "--tenant",
+        fx::OTHER_TENANT_ID,
+        "--v1",
+        "--resource",
+        fx::MANAGE_OFFICE_RESOURCE,
+    ])
+    .ok();
+}
+
+#[test]
+fn consent_declined_is_exit_3_with_the_aadsts_code() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    emu.config(json!({"decline_next": true}));
+    let mut bg = spawn(&env, &["consent-url", "--listen", "--no-browser"]);
+    let (_, _, page) = browse(&bg.url());
+    assert!(page.contains("failed") && page.contains("AADSTS65004"), "{page}");
+    bg.finish().fails(3).stderr_has("AADSTS65004").stderr_has("cancel");
+}
+
+#[test]
+fn consent_redirect_with_a_forged_state_or_no_tenant_is_refused() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    let mut bg = spawn(&env, &["consent-url", "--listen", "--no-browser"]);
+    let redirect = param(&bg.url(), "redirect_uri").unwrap();
+    let (status, _, page) = browse(&format!(
+        "{redirect}?admin_consent=True&tenant={}&state=forged",
+        fx::OTHER_TENANT_ID
+    ));
+    assert_eq!(status, 400);
+    assert!(page.contains("refused"), "{page}");
+    bg.finish().fails(2).stderr_has("state");
+
+    let mut bg = spawn(&env, &["consent-url", "--listen", "--no-browser", "--state", "s1"]);
+    let redirect = param(&bg.url(), "redirect_uri").unwrap();
+    browse(&format!("{redirect}?admin_consent=True&state=s1"));
+    bg.finish().fails(3).stderr_has("no tenant");
+
+    // the documented error form with admin_consent=True
+    let mut bg = spawn(&env, &["consent-url", "--listen", "--no-browser", "--state", "s2"]);
+    let redirect = param(&bg.url(), "redirect_uri").unwrap();
+    browse(&format!(
+        "{redirect}?admin_consent=True&error=consent_required&error_description=AADSTS65004%3a+declined&state=s2"
+    ));
+    bg.finish().fails(3).stderr_has("AADSTS65004");
+}
+
+#[test]
+fn consent_listen_gives_up_after_wait() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    let r = timed(|| env.run(&["consent-url", "--listen", "--no-browser", "--wait", "1"]));
+    r.fails(4).stderr_has("within 1 s");
+    assert!(r.elapsed < Duration::from_secs(10), "{:?}", r.elapsed);
+}
+
+// ---- redeem -----------------------------------------------------------------------------------
+
+/// An authorization code for `client_id`, obtained by GETting /authorize without following the
+/// redirect (to the registered web callback).
+fn code_url(emu: &Emulator, client_id: &str, state: &str, challenge: Option<&str>) -> String {
+    let mut url = url::Url::parse(&format!("{}/{}/oauth2/v2.0/authorize", emu.base, fx::TENANT_ID)).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", client_id)
+        .append_pair("response_type", "code")
+        .append_pair("redirect_uri", "https://app.contoso.com/callback")
+        .append_pair("scope", &format!("{GRAPH_DEFAULT} openid profile offline_access"))
+        .append_pair("state", state);
+    if let Some(c) = challenge {
+        url.query_pairs_mut()
+            .append_pair("code_challenge", c)
+            .append_pair("code_challenge_method", "S256");
+    }
+    location(url.as_str())
+}
+
+#[test]
+fn redeem_once_prints_like_get_and_stores_the_refresh_token() {
+    let emu = Emulator::start();
+    let mut env = Env::for_emulator(&emu);
+    env.set("ENTRA_TOKEN_CACHE", "file");
+    let landed = code_url(&emu, fx::CLIENT_ID, "st-1", None);
+    let r = env.run(&[
+        "redeem",
+        "--redirect-url",
+        &landed,
+        "--expected-state",
+        "st-1",
+        "-o",
+        "json",
+    ]);
+    r.ok();
+    let v = r.json();
+    assert_eq!(v["tenant"], fx::TENANT_ID);
+    assert_eq!(claims(v["accessToken"].as_str().unwrap())["upn"], fx::ADMIN_UPN);
+    assert!(
+        v.get("refresh_token").is_none(),
+        "not without --show-refresh-token: {v}"
+    );
+    let posts = token_endpoint_posts(&emu);
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0]["form"]["grant_type"], "authorization_code");
+    assert_eq!(posts[0]["form"]["redirect_uri"], "https://app.contoso.com/callback");
+    assert_eq!(
+        posts[0]["form"]["client_secret"],
+        fx::CLIENT_SECRET,
+        "confidential client"
+    );
+
+    // a second redemption of the same code: 54005, exactly one more request (never retried)
+    let again = env.run(&["redeem", "--redirect-url", &landed]);
+    again.fails(3).stderr_has("AADSTS54005");
+    assert_eq!(token_endpoint_posts(&emu).len(), 2);
+
+    // the refresh token was stored: get --user works without a browser
+    let u = env.run(&["get", "--user", "--scope", "https://graph.microsoft.com/User.Read"]);
+    u.ok();
+    assert_eq!(claims(&u.token())["upn"], fx::ADMIN_UPN);
+    let reqs = emu.requests();
+    assert_eq!(token_posts(&reqs, "refresh_token").len(), 1);
+
+    // --show-refresh-token; --code with an explicit --redirect-uri
+    let landed = code_url(&emu, fx::CLIENT_ID, "st-2", None);
+    let code = param(&landed, "code").unwrap();
+    let r = env.run(&[
+        "redeem",
+        "--code",
+        &code,
+        "--redirect-uri",
+        "https://app.contoso.com/callback",
+        "-o",
+        "json",
+        "--show-refresh-token",
+    ]);
+    r.ok();
+    assert!(r.json()["refresh_token"].as_str().is_some_and(|t| !t.is_empty()));
+    env.run(&["redeem", "--code", "x"])
+        .fails(2)
+        .stderr_has("--redirect-uri");
+}
+
+#[test]
+fn redeem_refuses_wrong_state_and_error_redirects_before_sending() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    let landed = code_url(&emu, fx::CLIENT_ID, "good", None);
+    env.run(&["redeem", "--redirect-url", &landed, "--expected-state", "other"])
+        .fails(2)
+        .stderr_has("state");
+    let err = "https://app.contoso.com/callback?error=access_denied&error_subcode=cancel&error_description=AADSTS65004%3a+User+declined&state=good";
+    env.run(&["redeem", "--redirect-url", err])
+        .fails(3)
+        .stderr_has("AADSTS65004");
+    assert!(token_endpoint_posts(&emu).is_empty(), "nothing was sent");
+}
+
+#[test]
+fn redeem_as_public_client_with_pkce_sends_no_credential() {
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU2p1r-wW1gFWFOEjXk";
+    let challenge = "ds6m7b3BphPhC5KVSTwj-8sjyMhumHpOHDawE-oZNgQ";
+    let landed = code_url(&emu, fx::PUBLIC_CLIENT_ID, "p", Some(challenge));
+    env.run(&[
+        "redeem",
+        "--redirect-url",
+        &landed,
+        "--code-verifier",
+        "wrong-verifier-wrong-verifier-wrong-verif",
+    ])
+    .fails(3)
+    .stderr_has("AADSTS501481");
+    let landed = code_url(&emu, fx::PUBLIC_CLIENT_ID, "p", Some(challenge));
+    env.run(&["redeem", "--redirect-url", &landed, "--code-verifier", verifier])
+        .ok();
+    for r in token_endpoint_posts(&emu) {
+        let form = r["form"].as_object().unwrap();
+        assert!(
+            !form.contains_key("client_secret") && !form.contains_key("client_assertion"),
+            "public client: {form:?}"
+        );
+    }
+}
+
+// ---- login (browser) ---------------------------------------------------------------------------
+
+#[test]
+fn login_public_client_pkce_then_get_user_from_the_refresh_token() {
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    let (run, url) = login(&env, &[]);
+    run.ok();
+    assert!(run.stdout.is_empty(), "login prints no token: {}", run.stdout);
+    run.stderr_has(&format!("Signed in as {}", fx::ADMIN_UPN));
+    assert!(
+        url.starts_with(&format!("{}/{}/oauth2/v2.0/authorize?", emu.base, fx::TENANT_ID)),
+        "{url}"
+    );
+    for (k, v) in [
+        ("code_challenge_method", "S256"),
+        ("response_type", "code"),
+        ("client_id", fx::PUBLIC_CLIENT_ID),
+    ] {
+        assert_eq!(param(&url, k).as_deref(), Some(v), "{k}");
+    }
+    let scope = param(&url, "scope").unwrap();
+    for s in [GRAPH_DEFAULT, "openid", "profile", "offline_access"] {
+        assert!(scope.split(' ').any(|x| x == s), "{s} in {scope}");
+    }
+    assert!(param(&url, "state").unwrap().len() >= 22 && param(&url, "nonce").unwrap().len() >= 22);
+    assert_eq!(param(&url, "code_challenge").unwrap().len(), 43);
+    let redirect = param(&url, "redirect_uri").unwrap();
+    assert!(
+        redirect.starts_with("http://localhost:") && redirect.ends_with('/'),
+        "{redirect}"
+    );
+
+    let reqs = emu.requests();
+    let posts = token_posts(&reqs, "authorization_code");
+    assert_eq!(posts.len(), 1, "{reqs:#?}");
+    let form = posts[0]["form"].as_object().unwrap();
+    assert_eq!(form["redirect_uri"], redirect.as_str());
+    assert_eq!(form["code_verifier"].as_str().unwrap().len(), 43);
+    assert!(!form.contains_key("client_secret") && !form.contains_key("client_assertion"));
+
+    // the account is stored: a cached user token (no request), then the refresh-token grant
+    let before = emu.requests().len();
+    let t = env.run(&["get", "--user"]);
+    t.ok();
+    assert_eq!(emu.requests().len(), before, "served from the cache");
+    let c = claims(&t.token());
+    assert_eq!(
+        (c["upn"].as_str(), c["tid"].as_str()),
+        (Some(fx::ADMIN_UPN), Some(fx::TENANT_ID))
+    );
+    env.run(&["get", "--user", "--force-refresh", "-o", "json"]).ok();
+    env.run(&["get", "--user", "--force-refresh"]).ok();
+    let reqs = emu.requests();
+    let refreshes = token_posts(&reqs, "refresh_token");
+    assert_eq!(refreshes.len(), 2);
+    let (rt1, rt2) = (
+        &refreshes[0]["form"]["refresh_token"],
+        &refreshes[1]["form"]["refresh_token"],
+    );
+    assert_ne!(rt1, rt2, "the rotated refresh token was stored and used");
+    assert!(!refreshes[0]["form"].as_object().unwrap().contains_key("client_secret"));
+    let authorizes = reqs
+        .iter()
+        .filter(|r| r["path"].as_str().unwrap().ends_with("/authorize"))
+        .count();
+    assert_eq!(authorizes, 1, "get --user never needs the browser");
+
+    // cache list shows the account (never a token); every file is private
+    let list = env.run(&["cache", "list", "-o", "json"]);
+    list.ok();
+    let rows = list.json();
+    let kinds: Vec<&str> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"refresh") && kinds.contains(&"user"), "{rows}");
+    assert!(rows.as_array().unwrap().iter().all(|r| r["account"] == fx::ADMIN_UPN));
+    assert!(!list.stdout.contains(rt2.as_str().unwrap()));
+    check_private_files(&env);
+}
+
+#[cfg(unix)]
+fn check_private_files(env: &Env) {
+    use std::os::unix::fs::PermissionsExt;
+    let files = files_under(&env.home());
+    assert!(!files.is_empty());
+    for f in files {
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} has mode {mode:o}", f.display());
+    }
+}
+
+#[cfg(not(unix))]
+fn check_private_files(_: &Env) {}
+
+#[test]
+fn login_confidential_client_sends_its_credential() {
+    let emu = Emulator::start();
+    let mut env = Env::for_emulator(&emu);
+    env.set("ENTRA_TOKEN_CACHE", "file");
+    let (run, _) = login(&env, &["--login-hint", fx::ADMIN_UPN, "--prompt", "select_account"]);
+    run.ok();
+    let reqs = emu.requests();
+    let auth = reqs
+        .iter()
+        .find(|r| r["path"].as_str().unwrap().ends_with("/authorize"))
+        .unwrap();
+    let q = auth["query"].as_str().unwrap();
+    assert!(
+        q.contains("login_hint=admin%40contoso") && q.contains("prompt=select_account"),
+        "{q}"
+    );
+    let posts = token_posts(&reqs, "authorization_code");
+    assert_eq!(posts[0]["form"]["client_secret"], fx::CLIENT_SECRET);
+}
+
+#[test]
+fn login_public_client_with_a_secret_is_rejected_by_entra() {
+    let emu = Emulator::start();
+    let mut env = public_env(&emu);
+    env.set("AZURE_CLIENT_SECRET", "not-for-public-clients");
+    let (run, _) = login(&env, &[]);
+    run.fails(3).stderr_has("AADSTS700025");
+}
+
+#[test]
+fn login_refuses_a_forged_state_and_redeems_nothing() {
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    let mut bg = spawn(&env, &["login", "--no-browser"]);
+    let redirect = param(&bg.url(), "redirect_uri").unwrap();
+    let (status, _, page) = browse(&format!("{redirect}?code=1.forged&state=not-the-one"));
+    assert_eq!(status, 400);
+    assert!(page.contains("refused"), "{page}");
+    bg.finish().fails(2).stderr_has("state");
+    assert!(
+        token_endpoint_posts(&emu).is_empty(),
+        "a forged redirect never reaches the token endpoint"
+    );
+}
+
+#[test]
+fn login_declined_is_exit_3() {
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    emu.config(json!({"decline_next": true}));
+    let (run, _) = login(&env, &[]);
+    run.fails(3).stderr_has("AADSTS65004");
+    assert!(token_endpoint_posts(&emu).is_empty());
+}
+
+#[test]
+fn login_listener_is_reachable_on_loopback_only() {
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    let mut bg = spawn(&env, &["login", "--no-browser", "--wait", "20"]);
+    let redirect = param(&bg.url(), "redirect_uri").unwrap();
+    let port: u16 = url::Url::parse(&redirect).unwrap().port().unwrap();
+    let t = Duration::from_secs(2);
+    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), t).expect("127.0.0.1 answers");
+    let out = std::process::Command::new("hostname").arg("-I").output();
+    let ips: Vec<std::net::IpAddr> = out
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .filter_map(|s| s.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let ips: Vec<_> = ips.into_iter().filter(|ip| !ip.is_loopback()).collect();
+    if ips.is_empty() {
+        eprintln!("skipped: this machine has no non-loopback address");
+        return;
+    }
+    for ip in ips {
+        let r = std::net::TcpStream::connect_timeout(&(ip, port).into(), t);
+        assert!(r.is_err(), "the listener answered on {ip}:{port}");
+    }
+}
+
+// ---- get --user / logout -----------------------------------------------------------------------
+
+#[test]
+fn get_user_chooses_among_accounts_and_logout_removes_them() {
+    let emu = Emulator::start();
+    let mut env = public_env(&emu);
+    env.unset("AZURE_TENANT_ID");
+    env.run(&["get", "--user"]).fails(2).stderr_has("entra-token login");
+    login(&env, &[]).0.ok();
+    emu.config(json!({"signed_in_user": fx::OTHER_ADMIN_UPN}));
+    login(&env, &[]).0.ok();
+
+    let both = env.run(&["get", "--user"]);
+    both.fails(2)
+        .stderr_has("--account")
+        .stderr_has(fx::ADMIN_UPN)
+        .stderr_has(fx::OTHER_ADMIN_UPN);
+    let other = env.run(&["get", "--user", "--account", "Admin@Fabrikam.onmicrosoft.com"]);
+    other.ok();
+    assert_eq!(claims(&other.token())["tid"], fx::OTHER_TENANT_ID);
+    env.run(&["get", "--user", "--account", "nobody@contoso.com"]).fails(2);
+
+    env.run(&["logout", "--account", fx::OTHER_ADMIN_UPN])
+        .ok()
+        .stderr_has(&format!("signed out {}", fx::OTHER_ADMIN_UPN));
+    let one = env.run(&["get", "--user"]);
+    one.ok();
+    assert_eq!(claims(&one.token())["upn"], fx::ADMIN_UPN);
+    env.run(&["logout"]).ok();
+    env.run(&["get", "--user"]).fails(2).stderr_has("entra-token login");
+    let list = env.run(&["cache", "list", "-o", "json"]);
+    assert_eq!(list.json(), json!([]));
+}
+
+#[test]
+fn revoked_refresh_token_says_to_login_again() {
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    login(&env, &[]).0.ok();
+    emu.config(json!({"revoke_refresh_tokens": true}));
+    env.run(&["get", "--user", "--force-refresh"])
+        .fails(3)
+        .stderr_has("AADSTS50173")
+        .stderr_has("entra-token login");
+}
+
+// ---- device code ---------------------------------------------------------------------------------
+
+fn user_code(bg: &mut Bg) -> String {
+    let line = bg.line(|l| l.contains("enter the code"));
+    line.split("enter the code ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn device_code_approved_with_string_numbers() {
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    emu.config(json!({"device_interval": 1, "device_numbers_as_strings": true}));
+    let mut bg = spawn(&env, &["login", "--device-code"]);
+    let code = user_code(&mut bg);
+    emu.control("POST", "/_emulator/device/approve", Some(json!({"user_code": code})));
+    let run = bg.finish();
+    run.ok().stderr_has(&format!("Signed in as {}", fx::ADMIN_UPN));
+    let reqs = emu.requests();
+    assert!(
+        reqs.iter()
+            .any(|r| r["path"] == format!("/{}/oauth2/v2.0/devicecode", fx::TENANT_ID))
+    );
+    let polls = token_posts(&reqs, DEVICE_GRANT);
+    assert!(!polls.is_empty());
+    assert!(
+        polls
+            .iter()
+            .all(|p| !p["form"].as_object().unwrap().contains_key("client_secret"))
+    );
+    env.run(&["get", "--user"]).ok();
+}
+
+#[test]
+fn device_code_declined_is_exit_3() {
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    emu.config(json!({"device_interval": 1}));
+    let mut bg = spawn(&env, &["login", "--device-code"]);
+    let code = user_code(&mut bg);
+    emu.control(
+        "POST",
+        "/_emulator/device/approve",
+        Some(json!({"user_code": code, "decline": true})),
+    );
+    bg.finish().fails(3).stderr_has("authorization_declined");
+}
+
+#[test]
+fn device_code_slow_down_adds_five_seconds() {
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    emu.config(json!({"device_interval": 1, "device_slow_down": true}));
+    let start = Instant::now();
+    let mut bg = spawn(&env, &["login", "--device-code"]);
+    let code = user_code(&mut bg);
+    // approve only after the first poll, which the emulator answers slow_down
+    let polled = |emu: &Emulator| token_posts(&emu.requests(), DEVICE_GRANT).len();
+    while polled(&emu) == 0 {
+        assert!(start.elapsed() < Duration::from_secs(20), "no poll");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    emu.control("POST", "/_emulator/device/approve", Some(json!({"user_code": code})));
+    let run = bg.finish();
+    run.ok();
+    let reqs = emu.requests();
+    let polls = token_posts(&reqs, DEVICE_GRANT);
+    assert_eq!(polls.len(), 2, "slow_down, then success: {polls:#?}");
+    assert!(start.elapsed() >= Duration::from_secs(7), "{:?}", start.elapsed());
+}
+
+#[test]
+fn device_code_expiry_is_exit_3() {
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    emu.config(json!({"device_interval": 2, "device_expires_in": 1}));
+    let mut bg = spawn(&env, &["login", "--device-code"]);
+    user_code(&mut bg);
+    bg.finish().fails(3).stderr_has("expired");
+}
+
+// ---- a real browser -----------------------------------------------------------------------------
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+#[test]
+fn headless_chromium_signs_in_through_the_loopback_listener() {
+    if !std::path::Path::new(CHROMIUM).exists() {
+        if std::env::var_os("CI").is_some() {
+            panic!("{CHROMIUM} is required in CI");
+        }
+        eprintln!("skipped: {CHROMIUM} is not installed");
+        return;
+    }
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    let mut bg = spawn(&env, &["login", "--no-browser", "--wait", "60"]);
+    let url = bg.url();
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(CHROMIUM)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--no-proxy-server",
+            "--dump-dom",
+            "--virtual-time-budget=10000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(&url)
+        .env("HOME", profile.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run chromium");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let run = bg.finish();
+    run.ok().stderr_has(&format!("Signed in as {}", fx::ADMIN_UPN));
+    assert!(
+        dom.contains("sign-in complete"),
+        "chromium's page:\n{dom}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = env.run(&["cache", "list", "-o", "json"]);
+    assert!(
+        list.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["kind"] == "refresh" && r["account"] == fx::ADMIN_UPN)
+    );
+    let t = env.run(&["get", "--user"]);
+    t.ok();
+    assert_eq!(claims(&t.token())["upn"], fx::ADMIN_UPN);
+}
