@@ -210,6 +210,183 @@ pub fn malformed_request(detail: &str) -> AadError {
     )
 }
 
+/// AADSTS50027: the assertion is not a well-formed JWT, or its header lacks what is needed.
+pub fn invalid_jwt(detail: &str) -> AadError {
+    AadError::new(401, "invalid_client", 50027, format!("Invalid JWT token. {detail}"))
+}
+
+/// AADSTS700027: the assertion's key is not registered on the app.
+pub fn assertion_key_not_found(client_id: &str, thumbprint_hex: &str, sni_hint: bool) -> AadError {
+    let mut msg = format!(
+        "Client assertion failed signature validation. [Reason - The key was not found., Thumbprint of key used by client: '{thumbprint_hex}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{client_id}'. Review the documentation at https://docs.microsoft.com/en-us/graph/deployments to determine the corresponding service endpoint and https://docs.microsoft.com/en-us/graph/api/application-get?view=graph-rest-1.0&tabs=http to build a query request URL, such as 'https://graph.microsoft.com/beta/applications/{client_id}']."
+    );
+    if sni_hint {
+        msg.push_str(" Alternatively, SNI may be configured on the app. Please ensure that client assertion is being sent with the x5c claim in the JWT header using MSAL's WithSendX5C() method so that Azure Active Directory can validate the certificate being used.");
+    }
+    AadError::new(401, "invalid_client", 700027, msg)
+}
+
+/// AADSTS700027: the key was found but the signature does not verify (or the key expired).
+pub fn assertion_bad_signature(reason: &str, thumbprint_hex: &str, found: &str) -> AadError {
+    AadError::new(
+        401,
+        "invalid_client",
+        700027,
+        format!(
+            "Client assertion failed signature validation. [Reason - {reason}, Thumbprint of key used by client: '{thumbprint_hex}', Found key '{found}']"
+        ),
+    )
+}
+
+/// AADSTS50032: the certificate's RSA key is shorter than 2048 bits.
+pub fn weak_rsa_key(bits: usize) -> AadError {
+    AadError::new(
+        401,
+        "invalid_client",
+        50032,
+        format!("RSA key size {bits} is less than the minimum required 2048 bits"),
+    )
+}
+
+/// AADSTS50048: `iss` and `sub` of the assertion differ.
+pub fn assertion_subject_mismatch() -> AadError {
+    AadError::new(
+        401,
+        "invalid_client",
+        50048,
+        "Subject mismatches Issuer claim in the client assertion.",
+    )
+}
+
+/// AADSTS700021: `iss`/`sub` are not the client id.
+pub fn assertion_wrong_client() -> AadError {
+    AadError::new(
+        401,
+        "invalid_client",
+        700021,
+        "Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
+    )
+}
+
+/// AADSTS700023: `aud` is not this token endpoint.
+pub fn assertion_wrong_audience() -> AadError {
+    AadError::new(
+        401,
+        "invalid_client",
+        700023,
+        "Client assertion audience claim does not match Realm issuer. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
+    )
+}
+
+/// AADSTS700024: the assertion is expired or not yet valid (or has no `exp`).
+pub fn assertion_time_range(now: u64, nbf: u64, exp: u64) -> AadError {
+    let t = |e: u64| iso8601_fraction(e as i64);
+    AadError::new(
+        401,
+        "invalid_client",
+        700024,
+        format!(
+            "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
+            t(now),
+            t(nbf),
+            t(exp)
+        ),
+    )
+}
+
+/// A replayed assertion (`jti` already redeemed for the app within its lifetime). Entra's error
+/// reference has no dedicated code for this; AADSTS50013 (InvalidAssertion, "Assertion is
+/// invalid because of various reasons") is the documented catch-all for unusable assertions.
+pub fn assertion_replayed(jti: &str) -> AadError {
+    AadError::new(
+        401,
+        "invalid_client",
+        50013,
+        format!(
+            "Assertion is invalid because of various reasons. The client assertion with jti '{jti}' was already used; build a new assertion with a fresh jti for every request."
+        ),
+    )
+}
+
+/// AADSTS70021: no federated credential has the assertion's issuer.
+pub fn federated_no_match(iss: &str, sub: &str, aud: &str) -> AadError {
+    AadError::new(
+        401,
+        "invalid_client",
+        70021,
+        format!(
+            "No matching federated identity record found for presented assertion. Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: '{aud}'. https://learn.microsoft.com/entra/workload-id/workload-identity-federation"
+        ),
+    )
+}
+
+/// AADSTS700213 (or 7002138 when only the case differs): the issuer matches, the subject does not.
+pub fn federated_subject_mismatch(sub: &str, case_only: bool) -> AadError {
+    if case_only {
+        AadError::new(
+            401,
+            "invalid_client",
+            7002138,
+            format!(
+                "No matching federated identity record found for presented assertion subject '{sub}'. The subject matches with case-insensitive comparison, but not with case-sensitive comparison. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. See documentation at: https://learn.microsoft.com/entra/workload-id/workload-identity-federation."
+            ),
+        )
+    } else {
+        AadError::new(
+            401,
+            "invalid_client",
+            700213,
+            format!(
+                "No matching federated identity record found for presented assertion subject '{sub}'. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation"
+            ),
+        )
+    }
+}
+
+/// AADSTS700212: issuer and subject match, the audience does not.
+pub fn federated_audience_mismatch(aud: &str) -> AadError {
+    AadError::new(
+        401,
+        "invalid_client",
+        700212,
+        format!(
+            "No matching federated identity record found for presented assertion audience '{aud}'. Check your federated identity credential Subject, Audience and Issuer against the presented assertion. https://learn.microsoft.com/entra/workload-id/workload-identity-federation"
+        ),
+    )
+}
+
+/// AADSTS50027 for a federated token from the emulator's own issuers whose signature fails.
+pub fn federated_bad_signature(iss: &str) -> AadError {
+    invalid_jwt(&format!(
+        "External ID token from issuer '{iss}' failed signature verification."
+    ))
+}
+
+/// Formats epoch seconds as `2023-05-06T06:03:00Z` (negative values clamp to the epoch).
+pub fn iso8601(epoch: i64) -> String {
+    let (y, m, d, hh, mm, ss) = civil(epoch.max(0) as u64);
+    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
+}
+
+/// `2023-05-06T06:03:00.0000000Z`, the .NET round-trip form Entra prints in 700024.
+pub fn iso8601_fraction(epoch: i64) -> String {
+    let (y, m, d, hh, mm, ss) = civil(epoch.max(0) as u64);
+    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.0000000Z")
+}
+
+/// `02/07/2021 17:00:39`, how Entra prints key validity in 700027 texts.
+pub fn us_datetime(epoch: i64) -> String {
+    let (y, m, d, hh, mm, ss) = civil(epoch.max(0) as u64);
+    format!("{m:02}/{d:02}/{y:04} {hh:02}:{mm:02}:{ss:02}")
+}
+
+fn civil(epoch: u64) -> (i64, u32, u32, u64, u64, u64) {
+    let days = (epoch / 86_400) as i64;
+    let secs = epoch % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    (y, m, d, secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
 /// Formats epoch seconds the way Entra does in error bodies: `2023-05-06 06:03:00Z`.
 pub fn entra_timestamp(epoch: u64) -> String {
     let days = (epoch / 86_400) as i64;

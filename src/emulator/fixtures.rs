@@ -46,3 +46,14 @@ pub const MANAGE_OFFICE_ROLES: &[&str] = &["ActivityFeed.Read"];
 
 /// Default access-token lifetime in seconds (`expires_in`).
 pub const DEFAULT_TOKEN_LIFETIME: u64 = 3599;
+
+/// The bearer token the GitHub Actions OIDC stand-in (`GET /_actions/idtoken`) requires, as
+/// `ACTIONS_ID_TOKEN_REQUEST_TOKEN` would carry it.
+pub const ACTIONS_REQUEST_TOKEN: &str = "actions-request-token-emu";
+/// The `sub` of tokens from the Actions OIDC stand-in (issuer `{base}/_actions`); [`CLIENT_ID`]
+/// has a federated credential for it with audience `api://AzureADTokenExchange`.
+pub const ACTIONS_SUBJECT: &str = "repo:contoso/app:ref:refs/heads/main";
+/// Lifetime of tokens from the Actions OIDC stand-in, in seconds.
+pub const ACTIONS_TOKEN_LIFETIME: u64 = 300;
+/// The id of [`CLIENT_ID`]'s federated credential for the Actions stand-in.
+pub const ACTIONS_FEDERATED_CREDENTIAL_ID: &str = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";

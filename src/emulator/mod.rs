@@ -2,6 +2,8 @@
 //! endpoints (not the real service), served over HTTP or HTTPS, and `emulator exec`, which runs
 //! a command against a fresh in-process emulator.
 
+pub mod assertion;
+pub mod credentials;
 pub mod errors;
 pub mod fixtures;
 pub mod server;
@@ -26,8 +28,16 @@ tested offline.
 
 The base URL is printed alone on the first line of stdout; a banner with the fixture tenant,
 client id and secret goes to stderr. Endpoints: POST /{tenant}/oauth2/v2.0/token and
-POST /{tenant}/oauth2/token (client credentials). Test control: /_emulator/requests,
-/_emulator/faults, /_emulator/config, /_emulator/reset.
+POST /{tenant}/oauth2/token (client credentials with a secret, a certificate-signed client
+assertion or a federated token), and GET /_actions/idtoken, a stand-in for the GitHub Actions
+OIDC token endpoint. Test control: /_emulator/requests, /_emulator/faults, /_emulator/config,
+/_emulator/reset, /_emulator/apps/{client_id}/certificates, /_emulator/apps/{client_id}/federated,
+/_emulator/federated-token.
+
+Federated tokens: the emulator cannot fetch an external issuer's signing keys offline, so a
+federated client assertion from any issuer other than the emulator itself is accepted WITHOUT
+checking its signature (only its issuer, subject, audience and lifetime are checked). Tokens
+from the emulator's own issuers (/_actions, /_emulator/federated-token) are verified.
 
 Examples:
   entra-token emulator --port 8400
@@ -78,6 +88,10 @@ pub struct ExecArgs {
     /// Lifetime of issued access tokens, in seconds
     #[arg(long, value_name = "SECS", default_value_t = fixtures::DEFAULT_TOKEN_LIFETIME)]
     pub token_lifetime: u64,
+    /// Also set ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN (GitHub Actions
+    /// OIDC stand-in)
+    #[arg(long)]
+    pub github_actions: bool,
     /// The command to run, and its arguments (after `--`)
     #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -127,10 +141,6 @@ struct Prepared {
 }
 
 async fn prepare(ip: IpAddr, port: u16, tls: bool, ca_file: Option<PathBuf>, token_lifetime: u64) -> Result<Prepared> {
-    let state = Arc::new(State::new(Config {
-        token_lifetime,
-        token_padding: 0,
-    })?);
     let listener = server::bind(SocketAddr::new(ip, port)).await?;
     let local = listener
         .local_addr()
@@ -155,6 +165,13 @@ async fn prepare(ip: IpAddr, port: u16, tls: bool, ca_file: Option<PathBuf>, tok
         SocketAddr::V4(a) => format!("{scheme}://{}:{}", a.ip(), a.port()),
         SocketAddr::V6(a) => format!("{scheme}://[{}]:{}", a.ip(), a.port()),
     };
+    let state = Arc::new(State::new(
+        Config {
+            token_lifetime,
+            token_padding: 0,
+        },
+        &base_url,
+    )?);
     Ok(Prepared {
         listener,
         state,
@@ -185,6 +202,11 @@ fn banner(p: &Prepared) -> String {
         s.push_str(&format!("  CA file        {}\n", path.display()));
     }
     s.push_str("  token URL      {base}/{tenant}/oauth2/v2.0/token (v2), {base}/{tenant}/oauth2/token (v1)\n");
+    s.push_str(&format!(
+        "  actions OIDC   {}/_actions/idtoken?api-version=2.0 (bearer {})\n",
+        p.base_url,
+        fixtures::ACTIONS_REQUEST_TOKEN
+    ));
     s.push_str("  stop with Ctrl-C\n");
     s
 }
@@ -320,6 +342,13 @@ fn exec(args: ExecArgs) -> Result<i32> {
         .env("ENTRA_TOKEN_EMULATOR_URL", &emu.base_url);
     if let Some((ca, _)) = &emu.ca_file {
         cmd.env("SSL_CERT_FILE", ca);
+    }
+    if args.github_actions {
+        cmd.env(
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            format!("{}/_actions/idtoken?api-version=2.0", emu.base_url),
+        )
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", fixtures::ACTIONS_REQUEST_TOKEN);
     }
     if let Some(dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)) {
         let old = std::env::var_os("PATH").unwrap_or_default();

@@ -21,7 +21,9 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use super::credentials;
 use super::errors;
+use super::fixtures;
 use super::state::{FaultKind, FaultSpec, LoggedRequest, State};
 use super::token::{self, Endpoint, TokenRequest};
 use crate::error::{Error, Result};
@@ -186,13 +188,22 @@ async fn route(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
         body: String::from_utf8_lossy(&bytes).into_owned(),
         status: None,
     });
+    let origin = request_origin(&state.base_url, &headers);
     let resp = if let Some(err) = read_error {
         text(
             StatusCode::PAYLOAD_TOO_LARGE,
             &format!("request body rejected: {err}\n"),
         )
     } else {
-        respond(&state, &parts.method, &path, &headers, form.as_ref()).await
+        let req = Req {
+            method: &parts.method,
+            path: &path,
+            query: parts.uri.query(),
+            headers: &headers,
+            form: form.as_ref(),
+            origin: &origin,
+        };
+        respond(&state, &req).await
     };
     state.set_status(seq, resp.status().as_u16());
     resp
@@ -213,6 +224,41 @@ fn header_map(h: &hyper::HeaderMap) -> BTreeMap<String, String> {
     out
 }
 
+/// `scheme://host[:port]` as the client addressed the emulator: the `Host` header when it is a
+/// plausible authority, else the base URL.
+fn request_origin(base_url: &str, headers: &BTreeMap<String, String>) -> String {
+    let scheme = base_url.split_once("://").map_or("http", |(s, _)| s);
+    match headers.get("host") {
+        Some(h)
+            if !h.is_empty()
+                && h.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]_".contains(c))
+                && url::Url::parse(&format!("{scheme}://{h}/")).is_ok() =>
+        {
+            format!("{scheme}://{h}")
+        }
+        _ => base_url.to_string(),
+    }
+}
+
+/// One request as the handlers see it (body already read and parsed).
+pub struct Req<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub headers: &'a BTreeMap<String, String>,
+    pub form: Option<&'a BTreeMap<String, String>>,
+    pub origin: &'a str,
+}
+
+impl Req<'_> {
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        let q = self.query?;
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+}
+
 /// Parses a form body; the first value of a repeated name wins.
 fn parse_form(body: &[u8]) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
@@ -222,13 +268,8 @@ fn parse_form(body: &[u8]) -> BTreeMap<String, String> {
     out
 }
 
-async fn respond(
-    state: &State,
-    method: &Method,
-    path: &str,
-    headers: &BTreeMap<String, String>,
-    form: Option<&BTreeMap<String, String>>,
-) -> Response<Body> {
+async fn respond(state: &State, req: &Req<'_>) -> Response<Body> {
+    let (method, path, headers) = (req.method, req.path, req.headers);
     if let Some(fault) = state.take_fault(path) {
         match fault {
             FaultKind::Delay { delay_ms } => {
@@ -241,15 +282,63 @@ async fn respond(
     let (tenant, endpoint) = match segments.as_slice() {
         [t, "oauth2", "token"] => (*t, Endpoint::V1),
         [t, "oauth2", "v2.0", "token"] => (*t, Endpoint::V2),
+        ["_actions", "idtoken"] => return actions_idtoken(state, req),
         _ => return not_found(method, path),
     };
     let empty = BTreeMap::new();
-    token_endpoint(state, method, tenant, endpoint, headers, form.unwrap_or(&empty))
+    token_endpoint(state, req, tenant, endpoint, headers, req.form.unwrap_or(&empty))
+}
+
+/// The GitHub Actions OIDC token endpoint stand-in (`ACTIONS_ID_TOKEN_REQUEST_URL`).
+fn actions_idtoken(state: &State, req: &Req<'_>) -> Response<Body> {
+    if *req.method != Method::GET {
+        return json_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &json!({"message": format!("{} is not supported; use GET", req.method)}),
+        );
+    }
+    let authorized = req
+        .headers
+        .get("authorization")
+        .and_then(|h| h.trim().split_once(' '))
+        .is_some_and(|(scheme, tok)| {
+            scheme.eq_ignore_ascii_case("bearer") && tok.trim() == fixtures::ACTIONS_REQUEST_TOKEN
+        });
+    if !authorized {
+        return json_response(
+            StatusCode::UNAUTHORIZED,
+            &json!({"message": "Bad credentials: a valid ACTIONS_ID_TOKEN_REQUEST_TOKEN bearer token is required"}),
+        );
+    }
+    let audience = req
+        .query_param("audience")
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| "https://github.com/contoso".to_string());
+    let now = now();
+    let claims = json!({
+        "iss": format!("{}/_actions", state.base_url),
+        "sub": fixtures::ACTIONS_SUBJECT,
+        "aud": audience,
+        "iat": now,
+        "nbf": now,
+        "exp": now + fixtures::ACTIONS_TOKEN_LIFETIME,
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "repository": "contoso/app",
+        "repository_owner": "contoso",
+        "ref": "refs/heads/main",
+        "ref_type": "branch",
+        "event_name": "push",
+        "runner_environment": "github-hosted",
+    });
+    match state.signer.sign(&claims) {
+        Ok(token) => json_response(StatusCode::OK, &json!({"count": 1, "value": token})),
+        Err(_) => internal_error(),
+    }
 }
 
 fn token_endpoint(
     state: &State,
-    method: &Method,
+    incoming: &Req<'_>,
     tenant: &str,
     endpoint: Endpoint,
     headers: &BTreeMap<String, String>,
@@ -262,15 +351,16 @@ fn token_endpoint(
         .cloned()
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let now = now();
+    let method = incoming.method;
     let result = if *method == Method::POST {
-        let config = state.config();
         let req = TokenRequest {
             endpoint,
             tenant,
             form,
             authorization: headers.get("authorization").map(String::as_str),
+            origin: incoming.origin,
         };
-        token::handle(&state.directory, &state.signer, &config, &req, now)
+        token::handle(&mut state.rt(), &state.signer, &state.base_url, &req, now)
     } else if *method == Method::OPTIONS {
         Ok(Value::Null)
     } else {
@@ -342,7 +432,7 @@ fn fault_response(state: &State, fault: FaultKind) -> Response<Body> {
             .header(CONTENT_TYPE, "text/html; charset=utf-8")
             .body(full(PROXY_PAGE)),
         FaultKind::Truncated {} => {
-            let reply = token::sample_reply(&state.directory, &state.signer, &state.config(), now()).to_string();
+            let reply = token::sample_reply(&mut state.rt(), &state.signer, &state.base_url, now()).to_string();
             let half = reply.as_bytes()[..reply.len() / 2].to_vec();
             Response::builder()
                 .status(200)
@@ -464,7 +554,11 @@ async fn control(state: &State, req: Request<Incoming>) -> Response<Body> {
         Err(e) => return bad_request(&format!("cannot read the request body: {e}")),
     };
     let ok = || json_response(StatusCode::OK, &json!({"ok": true}));
+    if let Some(rest) = path.strip_prefix("/_emulator/apps/") {
+        return control_app(state, &method, rest, &body);
+    }
     match (&method, path.as_str()) {
+        (&Method::POST, "/_emulator/federated-token") => federated_token(state, &body),
         (&Method::GET, "/_emulator/requests") => {
             let log = state.rt().log.clone();
             json_response(StatusCode::OK, &serde_json::to_value(log).unwrap_or(Value::Null))
@@ -528,6 +622,145 @@ async fn control(state: &State, req: Request<Incoming>) -> Response<Body> {
             StatusCode::NOT_FOUND,
             &json!({"error": "not_found", "message": format!("no control endpoint {path}")}),
         ),
+    }
+}
+
+fn method_not_allowed(method: &Method, path: &str) -> Response<Body> {
+    json_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &json!({"error": "method_not_allowed", "message": format!("{method} is not supported on {path}")}),
+    )
+}
+
+fn control_not_found(what: &str) -> Response<Body> {
+    json_response(StatusCode::NOT_FOUND, &json!({"error": "not_found", "message": what}))
+}
+
+/// `/_emulator/apps/{client_id}/certificates[/{keyId}]` and `.../federated[/{id}]`.
+fn control_app(state: &State, method: &Method, rest: &str, body: &[u8]) -> Response<Body> {
+    let parts: Vec<&str> = rest.split('/').collect();
+    let (client_id, kind, item) = match parts.as_slice() {
+        [c, k] => (*c, *k, None),
+        [c, k, i] => (*c, *k, Some(*i)),
+        _ => return control_not_found(&format!("no control endpoint /_emulator/apps/{rest}")),
+    };
+    if kind != "certificates" && kind != "federated" {
+        return control_not_found(&format!("no control endpoint /_emulator/apps/{rest}"));
+    }
+    let mut rt = state.rt();
+    let Some(app) = rt.directory.app_mut(client_id) else {
+        return control_not_found(&format!("no app with client id {client_id:?}"));
+    };
+    let certs = kind == "certificates";
+    let list = |app: &super::state::App| -> Value {
+        if certs {
+            Value::Array(app.certificates.iter().map(credentials::cert_view).collect())
+        } else {
+            Value::Array(app.federated.iter().map(credentials::federated_view).collect())
+        }
+    };
+    match (method, item) {
+        (&Method::GET, None) => json_response(StatusCode::OK, &list(app)),
+        (&Method::DELETE, None) => {
+            if certs {
+                app.certificates.clear();
+            } else {
+                app.federated.clear();
+            }
+            json_response(StatusCode::OK, &json!({"ok": true}))
+        }
+        (&Method::DELETE, Some(id)) => {
+            let before = app.certificates.len() + app.federated.len();
+            if certs {
+                app.certificates.retain(|c| !c.key_id.eq_ignore_ascii_case(id));
+            } else {
+                app.federated.retain(|f| !f.id.eq_ignore_ascii_case(id) && f.name != id);
+            }
+            if app.certificates.len() + app.federated.len() == before {
+                return control_not_found(&format!("no {kind} entry {id:?} on app {client_id}"));
+            }
+            json_response(StatusCode::OK, &json!({"ok": true}))
+        }
+        (&Method::POST, None) => {
+            let v: Value = match serde_json::from_slice(body) {
+                Ok(v) => v,
+                Err(e) => return bad_request(&format!("invalid JSON: {e}")),
+            };
+            let view = if certs {
+                let c = match credentials::cert_from_json(&v) {
+                    Ok(c) => c,
+                    Err(msg) => return bad_request(&format!("invalid certificate registration: {msg}")),
+                };
+                if app.certificates.iter().any(|x| x.key_id == c.key_id) {
+                    return bad_request(&format!("keyId {} is already registered", c.key_id));
+                }
+                let view = credentials::cert_view(&c);
+                app.certificates.push(c);
+                view
+            } else {
+                let f = match credentials::federated_from_json(&v) {
+                    Ok(f) => f,
+                    Err(msg) => return bad_request(&format!("invalid federated credential: {msg}")),
+                };
+                let view = credentials::federated_view(&f);
+                app.federated.push(f);
+                view
+            };
+            json_response(StatusCode::CREATED, &view)
+        }
+        _ => method_not_allowed(method, &format!("/_emulator/apps/{rest}")),
+    }
+}
+
+/// `POST /_emulator/federated-token`: a JWT signed by the emulator's key, for federated token
+/// files. `{"issuer","subject","audience"?,"lifetime"? (seconds, may be negative),"claims"?}`.
+fn federated_token(state: &State, body: &[u8]) -> Response<Body> {
+    let v: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => return bad_request(&format!("invalid JSON: {e}")),
+    };
+    let Some(obj) = v.as_object() else {
+        return bad_request("expected a JSON object");
+    };
+    let text = |k: &str| obj.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let (Some(issuer), Some(subject)) = (text("issuer"), text("subject")) else {
+        return bad_request("\"issuer\" and \"subject\" must be non-empty strings");
+    };
+    let audience = match obj.get("audience") {
+        None | Some(Value::Null) => Value::from(credentials::TOKEN_EXCHANGE_AUDIENCE),
+        Some(a @ Value::String(_)) => a.clone(),
+        Some(Value::Array(a)) if a.iter().all(Value::is_string) => Value::Array(a.clone()),
+        Some(_) => return bad_request("\"audience\" must be a string or an array of strings"),
+    };
+    let lifetime = match obj.get("lifetime") {
+        None | Some(Value::Null) => 600,
+        Some(l) => match l.as_i64() {
+            Some(n) if n.abs() <= 10 * 365 * 86_400 => n,
+            _ => return bad_request("\"lifetime\" must be an integer number of seconds (at most 10 years)"),
+        },
+    };
+    let now = now() as i64;
+    let mut claims = json!({
+        "iss": issuer,
+        "sub": subject,
+        "aud": audience,
+        "iat": now,
+        "nbf": now.min(now + lifetime),
+        "exp": (now + lifetime).max(0),
+        "jti": uuid::Uuid::new_v4().to_string(),
+    });
+    match obj.get("claims") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(extra)) => {
+            for (k, val) in extra {
+                claims[k.as_str()] = val.clone();
+            }
+        }
+        Some(_) => return bad_request("\"claims\" must be an object"),
+    }
+    match state.signer.sign(&claims) {
+        Ok(token) => json_response(StatusCode::OK, &json!({"token": token})),
+        Err(_) => internal_error(),
     }
 }
 

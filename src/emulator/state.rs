@@ -2,11 +2,12 @@
 //! resources, consents), the signing key, the runtime config, the request log and the fault
 //! queue. Locks are `std::sync::Mutex` and are never held across an `.await`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
+use super::credentials::{CertCredential, FederatedCredential, TOKEN_EXCHANGE_AUDIENCE};
 use super::fixtures as fx;
 
 /// A tenant and the names it answers to in the path segment.
@@ -19,8 +20,8 @@ pub struct Tenant {
     pub display_name: String,
 }
 
-/// One credential registered on an app. Certificates and federated credentials are added as
-/// further variants.
+/// A client secret registered on an app (certificates and federated credentials have their own
+/// lists on [`App`]).
 #[derive(Debug, Clone)]
 pub enum Credential {
     Secret { id: String, value: String, expired: bool },
@@ -33,6 +34,10 @@ pub struct App {
     pub home_tenant: String,
     pub display_name: String,
     pub credentials: Vec<Credential>,
+    /// Registered certificates (control API; none in the fixture).
+    pub certificates: Vec<CertCredential>,
+    /// Federated identity credentials.
+    pub federated: Vec<FederatedCredential>,
     /// Application ID URIs this app exposes as a resource (e.g. `api://{client_id}`).
     pub identifier_uris: Vec<String>,
 }
@@ -90,8 +95,10 @@ impl Eq for Tenant {}
 const CONSUMERS_TENANT_ID: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 
 impl Directory {
-    /// The fixed contents described in [`super::fixtures`].
-    pub fn fixture() -> Self {
+    /// The fixed contents described in [`super::fixtures`]. `base_url` is the emulator's own
+    /// URL: the GitHub Actions stand-in's issuer (`{base_url}/_actions`) is registered as a
+    /// federated credential of [`fx::CLIENT_ID`].
+    pub fn fixture(base_url: &str) -> Self {
         let api_uri = format!("api://{}", fx::CLIENT_ID);
         let mut home_roles = BTreeMap::new();
         home_roles.insert(
@@ -137,6 +144,14 @@ impl Directory {
                     },
                 ],
                 identifier_uris: vec![api_uri.clone()],
+                certificates: Vec::new(),
+                federated: vec![FederatedCredential {
+                    id: fx::ACTIONS_FEDERATED_CREDENTIAL_ID.into(),
+                    name: "github-actions-main".into(),
+                    issuer: format!("{base_url}/_actions"),
+                    subject: fx::ACTIONS_SUBJECT.into(),
+                    audiences: vec![TOKEN_EXCHANGE_AUDIENCE.into()],
+                }],
             }],
             resources: vec![
                 first_party(fx::GRAPH_RESOURCE, &["00000003-0000-0000-c000-000000000000"]),
@@ -176,6 +191,12 @@ impl Directory {
 
     pub fn app(&self, client_id: &str) -> Option<&App> {
         self.apps.iter().find(|a| a.client_id.eq_ignore_ascii_case(client_id))
+    }
+
+    pub fn app_mut(&mut self, client_id: &str) -> Option<&mut App> {
+        self.apps
+            .iter_mut()
+            .find(|a| a.client_id.eq_ignore_ascii_case(client_id))
     }
 
     /// The app's service principal in `tenant_id`, if the app is consented there.
@@ -278,32 +299,45 @@ pub enum FaultKind {
 #[derive(Debug)]
 pub struct Runtime {
     pub config: Config,
+    /// The directory: fixture contents plus what the control API and consents added.
+    pub directory: Directory,
+    /// Redeemed certificate assertions: `"{client_id}|{jti}"` → refuse replays until then.
+    pub seen_jti: HashMap<String, u64>,
     pub log: Vec<LoggedRequest>,
     pub next_seq: u64,
     pub faults: VecDeque<FaultSpec>,
 }
 
+impl Runtime {
+    pub fn new(config: Config, base_url: &str) -> Self {
+        Runtime {
+            config,
+            directory: Directory::fixture(base_url),
+            seen_jti: HashMap::new(),
+            log: Vec::new(),
+            next_seq: 1,
+            faults: VecDeque::new(),
+        }
+    }
+}
+
 /// Everything shared between connections.
 pub struct State {
-    pub directory: Directory,
     pub signer: super::token::Signer,
+    /// The emulator's base URL (`http://127.0.0.1:PORT`), used for its own issuers.
+    pub base_url: String,
     /// The config given on the command line (what `/_emulator/reset` goes back to).
     pub initial_config: Config,
     runtime: Mutex<Runtime>,
 }
 
 impl State {
-    pub fn new(config: Config) -> crate::error::Result<Self> {
+    pub fn new(config: Config, base_url: &str) -> crate::error::Result<Self> {
         Ok(State {
-            directory: Directory::fixture(),
             signer: super::token::Signer::generate()?,
+            base_url: base_url.to_string(),
             initial_config: config.clone(),
-            runtime: Mutex::new(Runtime {
-                config,
-                log: Vec::new(),
-                next_seq: 1,
-                faults: VecDeque::new(),
-            }),
+            runtime: Mutex::new(Runtime::new(config, base_url)),
         })
     }
 
@@ -353,6 +387,8 @@ impl State {
     pub fn reset(&self) {
         let mut rt = self.rt();
         rt.config = self.initial_config.clone();
+        rt.directory = Directory::fixture(&self.base_url);
+        rt.seen_jti.clear();
         rt.log.clear();
         rt.faults.clear();
     }
@@ -364,7 +400,7 @@ mod tests {
 
     #[test]
     fn tenant_resolution() {
-        let d = Directory::fixture();
+        let d = Directory::fixture("http://127.0.0.1:1");
         let id = |r: TenantRef<'_>| match r {
             TenantRef::Tenant(t) => t.id.clone(),
             other => format!("{other:?}"),
@@ -389,7 +425,7 @@ mod tests {
 
     #[test]
     fn resources_per_tenant() {
-        let d = Directory::fixture();
+        let d = Directory::fixture("http://127.0.0.1:1");
         let api = format!("api://{}", fx::CLIENT_ID);
         assert!(
             d.resource_in_tenant("https://graph.microsoft.com/", fx::TENANT_ID)
@@ -407,10 +443,13 @@ mod tests {
 
     #[test]
     fn faults_are_fifo_and_counted() {
-        let s = State::new(Config {
-            token_lifetime: 10,
-            token_padding: 0,
-        })
+        let s = State::new(
+            Config {
+                token_lifetime: 10,
+                token_padding: 0,
+            },
+            "http://127.0.0.1:1",
+        )
         .unwrap();
         let f: FaultSpec = serde_json::from_str(r#"{"kind":"throttle","count":2,"path":"v2.0"}"#).unwrap();
         s.rt().faults.push_back(f);

@@ -2,15 +2,16 @@
 //! request validation in roughly Entra's order, client authentication, grant dispatch, and
 //! minting of RS256 access tokens. Pure apart from the clock and randomness: no I/O.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Map, Value, json};
 use sha1::{Digest as _, Sha1};
 
+use super::assertion::{self, AssertionContext};
 use super::errors::{self, AadError};
-use super::state::{App, Config, Consent, Credential, Directory, Resource, Tenant, TenantRef};
+use super::state::{App, Config, Consent, Credential, Directory, Resource, Runtime, Tenant, TenantRef};
 use crate::error::{Error, Result};
 
 /// Which token endpoint was called.
@@ -32,6 +33,8 @@ pub struct TokenRequest<'a> {
     pub form: &'a BTreeMap<String, String>,
     /// The `Authorization` header, if any (for `client_secret_basic`).
     pub authorization: Option<&'a str>,
+    /// `scheme://host[:port]` the client addressed (from the `Host` header), for assertion `aud`.
+    pub origin: &'a str,
 }
 
 impl TokenRequest<'_> {
@@ -40,16 +43,23 @@ impl TokenRequest<'_> {
     }
 }
 
-/// How the client authenticated. Assertions (certificate, federated) become further variants.
+/// The client credential a request carries.
 #[derive(Debug, PartialEq, Eq)]
 enum ClientAuth {
     None,
     Secret(String),
+    /// A `jwt-bearer` client assertion (certificate-signed or federated).
+    Assertion(String),
 }
+
+/// `client_assertion_type` for JWT client assertions.
+pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// The RS256 key (with a self-signed certificate for `x5t`/`kid`) that signs access tokens.
 pub struct Signer {
     key: jsonwebtoken::EncodingKey,
+    /// The public key, PKCS#1 DER (to verify tokens the emulator issued).
+    public_key: Vec<u8>,
     /// base64url(SHA-1(certificate DER)): both `x5t` and `kid`, as Entra does.
     pub thumbprint: String,
     /// The signing certificate, base64 DER (for a future JWKS `x5c`).
@@ -73,14 +83,37 @@ impl Signer {
         let info = pkcs8::PrivateKeyInfoRef::try_from(pkcs8.as_slice()).map_err(|e| fail("PKCS#8 parsing", &e))?;
         let key = jsonwebtoken::EncodingKey::from_rsa_der(info.private_key.as_bytes());
         let der: &[u8] = cert.der();
+        let public_key = super::credentials::parse_cert_der(der)
+            .map_err(|e| fail("certificate parsing", &e))?
+            .public_key;
         Ok(Signer {
             key,
+            public_key,
             thumbprint: URL_SAFE_NO_PAD.encode(Sha1::digest(der)),
             cert_b64: STANDARD.encode(der),
         })
     }
 
-    fn sign(&self, claims: &Value) -> std::result::Result<String, AadError> {
+    /// Verifies an RS256 signature made by this key (`message` is `header.payload`).
+    pub fn verify(&self, message: &str, signature: &str) -> bool {
+        assertion::verify_rsa(message, signature, jsonwebtoken::Algorithm::RS256, &self.public_key)
+    }
+
+    /// Verifies a whole compact JWT signed by this key; returns its claims.
+    pub fn verify_token(&self, token: &str) -> Option<Map<String, Value>> {
+        let (message, signature) = token.trim().rsplit_once('.')?;
+        let (header, claims) = message.split_once('.')?;
+        let h: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+        if h.get("alg").and_then(Value::as_str) != Some("RS256") || !self.verify(message, signature) {
+            return None;
+        }
+        match serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).ok()?).ok()? {
+            Value::Object(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn sign(&self, claims: &Value) -> std::result::Result<String, AadError> {
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
         header.typ = Some("JWT".into());
         header.kid = Some(self.thumbprint.clone());
@@ -92,12 +125,13 @@ impl Signer {
 
 /// Handles one token request; `Ok` is the JSON success body, `Err` the Entra error.
 pub fn handle(
-    dir: &Directory,
+    rt: &mut Runtime,
     signer: &Signer,
-    config: &Config,
+    base_url: &str,
     req: &TokenRequest<'_>,
     now: u64,
 ) -> std::result::Result<Value, AadError> {
+    let dir = &rt.directory;
     let tenant = match dir.resolve_tenant(req.tenant) {
         TenantRef::Unknown => return Err(errors::tenant_not_found(req.tenant)),
         t => t,
@@ -108,7 +142,14 @@ pub fn handle(
             let TenantRef::Tenant(tenant) = tenant else {
                 return Err(errors::grant_needs_tenant());
             };
-            client_credentials(dir, signer, config, req, tenant, now)
+            let ctx = AssertionContext {
+                origin: req.origin,
+                tenant,
+                now,
+                base_url,
+                signer,
+            };
+            client_credentials(dir, &mut rt.seen_jti, signer, &rt.config, req, &ctx)
         }
         // authorization_code, refresh_token, device_code and jwt-bearer slot in here.
         other => Err(errors::unsupported_grant_type(other)),
@@ -117,22 +158,23 @@ pub fn handle(
 
 fn client_credentials(
     dir: &Directory,
+    seen_jti: &mut HashMap<String, u64>,
     signer: &Signer,
     config: &Config,
     req: &TokenRequest<'_>,
-    tenant: &Tenant,
-    now: u64,
+    ctx: &AssertionContext<'_>,
 ) -> std::result::Result<Value, AadError> {
+    let (tenant, now) = (ctx.tenant, ctx.now);
     let requested = requested_resource(req)?;
     let (client_id, auth) = client_auth(req)?;
     let (app, consent) = find_app(dir, tenant, &client_id)?;
-    authenticate(app, &auth)?;
+    let appidacr = authenticate(app, &auth, ctx, seen_jti)?;
     let resource = dir
         .resource_in_tenant(&requested, &tenant.id)
         .ok_or_else(|| errors::resource_not_found(&requested, &tenant.display_name))?;
     let roles = consent.roles.get(&resource.id).cloned().unwrap_or_default();
     let aud = audience(&requested, resource);
-    let token = mint(signer, config, tenant, app, consent, &aud, &roles, "1", now)?;
+    let token = mint(signer, config, tenant, app, consent, &aud, &roles, appidacr, now)?;
     Ok(success(req.endpoint, config, &aud, token, now))
 }
 
@@ -188,7 +230,24 @@ fn client_auth(req: &TokenRequest<'_>) -> std::result::Result<(String, ClientAut
         .map(str::to_string)
         .or_else(|| basic.as_ref().map(|(id, _)| id.clone()).filter(|id| !id.is_empty()))
         .ok_or_else(|| errors::missing_parameter("client_id"))?;
-    let auth = if let Some(secret) = req.param("client_secret") {
+    let assertion = req.param("client_assertion");
+    let assertion_type = req.param("client_assertion_type");
+    if let Some(t) = assertion_type.filter(|t| *t != JWT_BEARER_ASSERTION) {
+        return Err(errors::malformed_request(&format!(
+            "client_assertion_type '{t}' is not supported; use '{JWT_BEARER_ASSERTION}'."
+        )));
+    }
+    let auth = if let Some(a) = assertion {
+        if assertion_type.is_none() {
+            return Err(errors::missing_parameter("client_assertion_type"));
+        }
+        if req.param("client_secret").is_some() {
+            return Err(errors::malformed_request(
+                "Send either client_secret or client_assertion, not both.",
+            ));
+        }
+        ClientAuth::Assertion(a.to_string())
+    } else if let Some(secret) = req.param("client_secret") {
         ClientAuth::Secret(secret.to_string())
     } else if let Some((_, secret)) = basic.filter(|(_, s)| !s.is_empty()) {
         ClientAuth::Secret(secret)
@@ -230,16 +289,24 @@ fn find_app<'d>(
     Ok((app, consent))
 }
 
-fn authenticate(app: &App, auth: &ClientAuth) -> std::result::Result<(), AadError> {
+/// Checks the client credential; returns the `appidacr` of tokens it earns ("1" secret, "2"
+/// certificate or federated assertion).
+fn authenticate(
+    app: &App,
+    auth: &ClientAuth,
+    ctx: &AssertionContext<'_>,
+    seen_jti: &mut HashMap<String, u64>,
+) -> std::result::Result<&'static str, AadError> {
     match auth {
         ClientAuth::None => Err(errors::missing_client_credential()),
+        ClientAuth::Assertion(jwt) => assertion::validate(app, jwt, ctx, seen_jti).map(|_| "2"),
         ClientAuth::Secret(given) => {
             let matched = app.credentials.iter().find_map(|c| match c {
                 Credential::Secret { value, expired, .. } if value == given => Some(*expired),
                 _ => None,
             });
             match matched {
-                Some(false) => Ok(()),
+                Some(false) => Ok("1"),
                 Some(true) => Err(errors::expired_client_secret(&app.client_id)),
                 None => Err(errors::invalid_client_secret(&app.client_id)),
             }
@@ -315,7 +382,7 @@ fn success(endpoint: Endpoint, config: &Config, aud: &str, token: String, now: u
 
 /// A successful-looking v2 client-credentials reply for the home tenant and Graph, used by
 /// faults that need a real-looking body.
-pub fn sample_reply(dir: &Directory, signer: &Signer, config: &Config, now: u64) -> Value {
+pub fn sample_reply(rt: &mut Runtime, signer: &Signer, base_url: &str, now: u64) -> Value {
     let form: BTreeMap<String, String> = [
         ("grant_type", "client_credentials"),
         ("client_id", super::fixtures::CLIENT_ID),
@@ -330,8 +397,9 @@ pub fn sample_reply(dir: &Directory, signer: &Signer, config: &Config, now: u64)
         tenant: super::fixtures::TENANT_ID,
         form: &form,
         authorization: None,
+        origin: base_url,
     };
-    handle(dir, signer, config, &req, now).unwrap_or_else(|e| e.body("-", "-", now))
+    handle(rt, signer, base_url, &req, now).unwrap_or_else(|e| e.body("-", "-", now))
 }
 
 #[cfg(test)]
@@ -339,6 +407,8 @@ mod tests {
     use super::*;
     use crate::emulator::fixtures as fx;
     use std::sync::OnceLock;
+
+    const BASE: &str = "http://127.0.0.1:8400";
 
     fn signer() -> &'static Signer {
         static S: OnceLock<Signer> = OnceLock::new();
@@ -364,8 +434,9 @@ mod tests {
             tenant,
             form: &form,
             authorization: auth,
+            origin: BASE,
         };
-        handle(&Directory::fixture(), signer(), &cfg(), &req, 1_700_000_000)
+        handle(&mut Runtime::new(cfg(), BASE), signer(), BASE, &req, 1_700_000_000)
     }
 
     fn code(r: std::result::Result<Value, AadError>) -> (u16, u32) {
@@ -506,10 +577,11 @@ mod tests {
             tenant: fx::TENANT_ID,
             form: &form,
             authorization: None,
+            origin: BASE,
         };
-        let d = Directory::fixture();
-        let a = handle(&d, signer(), &config, &req, 1).unwrap();
-        let b = handle(&d, signer(), &config, &req, 1).unwrap();
+        let mut rt = Runtime::new(config, BASE);
+        let a = handle(&mut rt, signer(), BASE, &req, 1).unwrap();
+        let b = handle(&mut rt, signer(), BASE, &req, 1).unwrap();
         assert!(a["access_token"].as_str().unwrap().len() > 12_000);
         assert_ne!(a["access_token"], b["access_token"]);
     }
