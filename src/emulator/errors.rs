@@ -400,6 +400,58 @@ pub fn entra_timestamp(epoch: u64) -> String {
     )
 }
 
+/// (year, month, day) to days since 1970-01-01 (proleptic Gregorian).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM` or `YYYY-MM-DDTHH:MM:SS[.fff]`, optionally ending in
+/// `Z`, as UTC epoch seconds. `None` for anything else.
+pub fn parse_iso_time(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let s = s.strip_suffix('Z').or_else(|| s.strip_suffix('z')).unwrap_or(s);
+    let (date, time) = match s.split_once(['T', 't', ' ']) {
+        Some((d, t)) => (d, Some(t)),
+        None => (s, None),
+    };
+    let num = |p: &str, len: usize| -> Option<u32> {
+        (p.len() == len && p.bytes().all(|b| b.is_ascii_digit())).then(|| p.parse().ok())?
+    };
+    let mut dp = date.split('-');
+    let (y, m, d) = (num(dp.next()?, 4)?, num(dp.next()?, 2)?, num(dp.next()?, 2)?);
+    if dp.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let (mut hh, mut mm, mut ss) = (0, 0, 0);
+    if let Some(t) = time {
+        let t = t.split_once('.').map_or(t, |(whole, frac)| {
+            if frac.bytes().all(|b| b.is_ascii_digit()) {
+                whole
+            } else {
+                "x"
+            }
+        });
+        let mut tp = t.split(':');
+        hh = num(tp.next()?, 2)?;
+        mm = num(tp.next()?, 2)?;
+        if let Some(sec) = tp.next() {
+            ss = num(sec, 2)?;
+        }
+        if tp.next().is_some() || hh > 23 || mm > 59 || ss > 59 {
+            return None;
+        }
+    }
+    let days = days_from_civil(i64::from(y), m, d);
+    let t = days * 86_400 + i64::from(hh * 3600 + mm * 60 + ss);
+    u64::try_from(t).ok()
+}
+
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -423,6 +475,25 @@ mod tests {
         assert_eq!(entra_timestamp(0), "1970-01-01 00:00:00Z");
         assert_eq!(entra_timestamp(1_683_352_980), "2023-05-06 06:03:00Z");
         assert_eq!(entra_timestamp(951_782_400), "2000-02-29 00:00:00Z");
+    }
+
+    #[test]
+    fn iso_times() {
+        assert_eq!(parse_iso_time("2023-05-06T06:03:00Z"), Some(1_683_352_980));
+        assert_eq!(parse_iso_time("2023-05-06T06:03"), Some(1_683_352_980));
+        assert_eq!(parse_iso_time("2023-05-06T06:03:00.123Z"), Some(1_683_352_980));
+        assert_eq!(parse_iso_time("2000-02-29"), Some(951_782_400));
+        assert_eq!(iso8601(1_683_352_980), "2023-05-06T06:03:00Z");
+        for bad in [
+            "",
+            "2023-5-6",
+            "2023-05-06T25:00",
+            "2023-13-01",
+            "yesterday",
+            "2023-05-06T06:03:00.x",
+        ] {
+            assert_eq!(parse_iso_time(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -57,3 +57,16 @@ pub const ACTIONS_SUBJECT: &str = "repo:contoso/app:ref:refs/heads/main";
 pub const ACTIONS_TOKEN_LIFETIME: u64 = 300;
 /// The id of [`CLIENT_ID`]'s federated credential for the Actions stand-in.
 pub const ACTIONS_FEDERATED_CREDENTIAL_ID: &str = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d";
+
+/// The user who signs in at `/authorize` by default (home tenant).
+pub const ADMIN_UPN: &str = "admin@contoso.onmicrosoft.com";
+/// Object ID of [`ADMIN_UPN`] (first entry of Graph `/users`).
+pub const ADMIN_USER_ID: &str = "6b3f2a1e-0c9d-4e8f-a7b6-5c4d3e2f1a0b";
+/// A user of the second tenant, for consent tests.
+pub const OTHER_ADMIN_UPN: &str = "admin@fabrikam.onmicrosoft.com";
+/// Object ID of [`OTHER_ADMIN_UPN`].
+pub const OTHER_ADMIN_USER_ID: &str = "d4c3b2a1-9f8e-4d7c-b6a5-0f1e2d3c4b5a";
+/// Microsoft Graph's application ID (an accepted `aud` of Graph tokens).
+pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+/// Office 365 Management APIs' application ID.
+pub const MANAGE_OFFICE_APP_ID: &str = "c5393580-f805-4401-95e8-94b7a6ef2fc2";

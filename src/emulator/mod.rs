@@ -6,6 +6,8 @@ pub mod assertion;
 pub mod credentials;
 pub mod errors;
 pub mod fixtures;
+pub mod graph;
+pub mod management;
 pub mod server;
 pub mod state;
 pub mod token;
@@ -29,8 +31,11 @@ tested offline.
 The base URL is printed alone on the first line of stdout; a banner with the fixture tenant,
 client id and secret goes to stderr. Endpoints: POST /{tenant}/oauth2/v2.0/token and
 POST /{tenant}/oauth2/token (client credentials with a secret, a certificate-signed client
-assertion or a federated token), and GET /_actions/idtoken, a stand-in for the GitHub Actions
-OIDC token endpoint. Test control: /_emulator/requests, /_emulator/faults, /_emulator/config,
+assertion or a federated token), GET /_actions/idtoken, a stand-in for the GitHub Actions
+OIDC token endpoint, a few Microsoft Graph and Intune collections (/v1.0/users, /v1.0/me,
+/beta/deviceManagement/managedDevices, POST /v1.0/groups) and the Office 365 Management
+Activity API (/api/v1.0/{tenant}/activity/feed/...), which accept only tokens this emulator
+issued. Test control: /_emulator/requests, /_emulator/faults, /_emulator/config,
 /_emulator/reset, /_emulator/apps/{client_id}/certificates, /_emulator/apps/{client_id}/federated,
 /_emulator/federated-token.
 
@@ -168,7 +173,7 @@ async fn prepare(ip: IpAddr, port: u16, tls: bool, ca_file: Option<PathBuf>, tok
     let state = Arc::new(State::new(
         Config {
             token_lifetime,
-            token_padding: 0,
+            ..Config::default()
         },
         &base_url,
     )?);

@@ -24,8 +24,9 @@ use tokio_rustls::TlsAcceptor;
 use super::credentials;
 use super::errors;
 use super::fixtures;
-use super::state::{FaultKind, FaultSpec, LoggedRequest, State};
+use super::state::{Config, FaultKind, FaultSpec, LoggedRequest, State};
 use super::token::{self, Endpoint, TokenRequest};
+use super::{graph, management};
 use crate::error::{Error, Result};
 
 type Body = BoxBody<Bytes, Infallible>;
@@ -201,6 +202,7 @@ async fn route(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
             query: parts.uri.query(),
             headers: &headers,
             form: form.as_ref(),
+            body: &bytes,
             origin: &origin,
         };
         respond(&state, &req).await
@@ -247,6 +249,7 @@ pub struct Req<'a> {
     pub query: Option<&'a str>,
     pub headers: &'a BTreeMap<String, String>,
     pub form: Option<&'a BTreeMap<String, String>>,
+    pub body: &'a [u8],
     pub origin: &'a str,
 }
 
@@ -283,10 +286,68 @@ async fn respond(state: &State, req: &Req<'_>) -> Response<Body> {
         [t, "oauth2", "token"] => (*t, Endpoint::V1),
         [t, "oauth2", "v2.0", "token"] => (*t, Endpoint::V2),
         ["_actions", "idtoken"] => return actions_idtoken(state, req),
+        ["v1.0" | "beta", ..] => return api(state, req, Api::Graph),
+        ["api", "v1.0" | "v1", ..] => return api(state, req, Api::Management),
         _ => return not_found(method, path),
     };
     let empty = BTreeMap::new();
     token_endpoint(state, req, tenant, endpoint, headers, req.form.unwrap_or(&empty))
+}
+
+enum Api {
+    Graph,
+    Management,
+}
+
+/// Microsoft Graph / Intune and the Office 365 Management Activity API.
+fn api(state: &State, req: &Req<'_>, which: Api) -> Response<Body> {
+    let header = |name: &str| req.headers.get(name).cloned();
+    let areq = graph::ApiRequest {
+        method: req.method.as_str(),
+        path: req.path,
+        query: req.query,
+        header: &header,
+        body: req.body,
+        origin: req.origin,
+        now: now(),
+    };
+    let (reply, content_type) = {
+        let mut rt = state.rt();
+        let rt = &mut *rt;
+        match which {
+            Api::Graph => (
+                graph::handle(
+                    &areq,
+                    &state.signer,
+                    &rt.config,
+                    graph::GraphCounters {
+                        requests: &mut rt.graph_requests,
+                    },
+                ),
+                "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8",
+            ),
+            Api::Management => (
+                management::handle(&areq, &state.signer, &rt.config, &mut rt.subscriptions),
+                "application/json; charset=utf-8",
+            ),
+        }
+    };
+    let body = if reply.body.is_null() {
+        String::new()
+    } else {
+        reply.body.to_string()
+    };
+    let mut b = Response::builder()
+        .status(StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(CONTENT_TYPE, content_type)
+        .header("cache-control", "no-cache")
+        .header("date", httpdate::fmt_http_date(SystemTime::now()));
+    for (k, v) in &reply.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+            b = b.header(name, value);
+        }
+    }
+    b.body(full(body)).unwrap_or_else(|_| internal_error())
 }
 
 /// The GitHub Actions OIDC token endpoint stand-in (`ACTIONS_ID_TOKEN_REQUEST_URL`).
@@ -768,19 +829,19 @@ fn merge_config(state: &State, body: &[u8]) -> std::result::Result<Value, String
     let v: Value = serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
     let obj = v.as_object().ok_or("expected a JSON object")?;
     let mut rt = state.rt();
-    let mut next = rt.config.clone();
+    let mut merged = serde_json::to_value(&rt.config).map_err(|e| e.to_string())?;
+    let fields = merged.as_object_mut().ok_or("internal: config is not an object")?;
     for (k, val) in obj {
-        let n = val
-            .as_u64()
-            .ok_or_else(|| format!("{k} must be a non-negative integer"))?;
-        match k.as_str() {
-            "token_lifetime" => next.token_lifetime = n,
-            "token_padding" if n <= MAX_TOKEN_PADDING => next.token_padding = n as usize,
-            "token_padding" => {
-                return Err(format!("token_padding must be at most {MAX_TOKEN_PADDING}"));
-            }
-            other => return Err(format!("unknown config field {other:?}")),
+        if !fields.contains_key(k) {
+            return Err(format!("unknown config field {k:?}"));
         }
+        fields.insert(k.clone(), val.clone());
+    }
+    let next: Config = serde_json::from_value(merged).map_err(|e| format!("invalid config: {e}"))?;
+    next.validate(MAX_TOKEN_PADDING as usize)?;
+    if obj.contains_key("graph_throttle_every") {
+        // "Every Nth request" counts from the moment throttling is configured.
+        rt.graph_requests = 0;
     }
     rt.config = next.clone();
     serde_json::to_value(next).map_err(|e| e.to_string())

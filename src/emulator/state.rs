@@ -226,11 +226,75 @@ impl Directory {
 
 /// Runtime settings that tests can change through `POST /_emulator/config`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
 pub struct Config {
     /// Access-token lifetime in seconds (`expires_in`).
     pub token_lifetime: u64,
     /// When > 0, adds an `xms_pad` claim of that many characters to every access token.
     pub token_padding: usize,
+    /// Number of users behind Graph `/users` (generated page by page, never stored).
+    pub user_count: u64,
+    /// Number of Intune managed devices behind `/deviceManagement/managedDevices`.
+    pub device_count: u64,
+    /// When N > 0, every Nth Graph request is answered 429 `TooManyRequests`.
+    pub graph_throttle_every: u64,
+    /// The `Retry-After` value of throttled Graph replies (sent verbatim).
+    pub graph_retry_after: String,
+    /// When set, page 1 of `/v1.0/users` carries this URL as `@odata.nextLink`.
+    pub foreign_next_link: Option<String>,
+    /// Number of content blobs `subscriptions/content` lists (Management Activity API).
+    pub content_blobs: u64,
+    /// Content blobs per page (`NextPageUri` paging).
+    pub content_page_size: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            token_lifetime: fx::DEFAULT_TOKEN_LIFETIME,
+            token_padding: 0,
+            user_count: 250,
+            device_count: 120,
+            graph_throttle_every: 0,
+            graph_retry_after: "1".into(),
+            foreign_next_link: None,
+            content_blobs: 30,
+            content_page_size: 10,
+        }
+    }
+}
+
+/// Upper bound for generated collection sizes.
+pub const MAX_COLLECTION: u64 = 10_000_000;
+
+impl Config {
+    /// Range checks applied after `POST /_emulator/config` merged its fields.
+    pub fn validate(&self, max_padding: usize) -> Result<(), String> {
+        if self.token_padding > max_padding {
+            return Err(format!("token_padding must be at most {max_padding}"));
+        }
+        for (name, n) in [
+            ("user_count", self.user_count),
+            ("device_count", self.device_count),
+            ("content_blobs", self.content_blobs),
+        ] {
+            if n > MAX_COLLECTION {
+                return Err(format!("{name} must be at most {MAX_COLLECTION}"));
+            }
+        }
+        if self.content_page_size == 0 || self.content_page_size > 10_000 {
+            return Err("content_page_size must be between 1 and 10000".into());
+        }
+        if self.graph_retry_after.is_empty() || hyper::header::HeaderValue::from_str(&self.graph_retry_after).is_err() {
+            return Err("graph_retry_after must be a non-empty header value".into());
+        }
+        if let Some(link) = &self.foreign_next_link
+            && url::Url::parse(link).is_err()
+        {
+            return Err("foreign_next_link must be an absolute URL (or null)".into());
+        }
+        Ok(())
+    }
 }
 
 /// One logged request (everything except `/_emulator/...`).
@@ -303,6 +367,10 @@ pub struct Runtime {
     pub directory: Directory,
     /// Redeemed certificate assertions: `"{client_id}|{jti}"` → refuse replays until then.
     pub seen_jti: HashMap<String, u64>,
+    /// Graph requests answered so far (for `graph_throttle_every`).
+    pub graph_requests: u64,
+    /// Management Activity API subscriptions started per tenant.
+    pub subscriptions: super::management::Subscriptions,
     pub log: Vec<LoggedRequest>,
     pub next_seq: u64,
     pub faults: VecDeque<FaultSpec>,
@@ -314,6 +382,8 @@ impl Runtime {
             config,
             directory: Directory::fixture(base_url),
             seen_jti: HashMap::new(),
+            graph_requests: 0,
+            subscriptions: super::management::fixture_subscriptions(),
             log: Vec::new(),
             next_seq: 1,
             faults: VecDeque::new(),
@@ -389,6 +459,8 @@ impl State {
         rt.config = self.initial_config.clone();
         rt.directory = Directory::fixture(&self.base_url);
         rt.seen_jti.clear();
+        rt.graph_requests = 0;
+        rt.subscriptions = super::management::fixture_subscriptions();
         rt.log.clear();
         rt.faults.clear();
     }
@@ -446,7 +518,7 @@ mod tests {
         let s = State::new(
             Config {
                 token_lifetime: 10,
-                token_padding: 0,
+                ..Config::default()
             },
             "http://127.0.0.1:1",
         )

@@ -418,7 +418,7 @@ mod tests {
     fn cfg() -> Config {
         Config {
             token_lifetime: 3599,
-            token_padding: 0,
+            ..Config::default()
         }
     }
 

@@ -1,0 +1,610 @@
+//! A small Microsoft Graph stand-in on the emulator's base URL: `/v1.0/users` (generated page by
+//! page, so 100 000 users cost nothing), `/v1.0/me`, Intune `managedDevices` (v1.0 and beta) and
+//! `POST /v1.0/groups`, with Graph's bearer-token checks, error bodies, `request-id` headers,
+//! paging through `@odata.nextLink`/`$skiptoken`, and optional throttling.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value, json};
+
+use super::errors::iso8601;
+use super::fixtures as fx;
+use super::state::Config;
+use super::token::Signer;
+
+/// An API reply before it becomes an HTTP response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+}
+
+impl ApiReply {
+    pub fn json(status: u16, body: Value) -> Self {
+        ApiReply {
+            status,
+            headers: Vec::new(),
+            body,
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+}
+
+/// What a Graph handler needs from the request.
+pub struct ApiRequest<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    /// Lower-case header names.
+    pub header: &'a dyn Fn(&str) -> Option<String>,
+    pub body: &'a [u8],
+    /// `scheme://host[:port]` the client addressed, for absolute next links.
+    pub origin: &'a str,
+    pub now: u64,
+}
+
+impl ApiRequest<'_> {
+    pub fn params(&self) -> Vec<(String, String)> {
+        self.query
+            .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default()
+    }
+
+    /// A query option, `$`-prefixed names matched case-insensitively as Graph does.
+    pub fn param(&self, name: &str) -> Option<String> {
+        self.params()
+            .into_iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+}
+
+/// Bearer-token checks shared by Graph and the Management API.
+pub enum TokenProblem {
+    Missing,
+    Invalid,
+    Expired,
+    WrongAudience,
+}
+
+/// Verifies `Authorization: Bearer <token>`: the emulator's signature, `exp`/`nbf`, and that
+/// `aud` is one of `audiences` (trailing `/` ignored).
+pub fn check_bearer(
+    authorization: Option<&str>,
+    signer: &Signer,
+    audiences: &[&str],
+    now: u64,
+) -> Result<Map<String, Value>, TokenProblem> {
+    let token = authorization
+        .and_then(|h| h.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+        .filter(|t| !t.is_empty())
+        .ok_or(TokenProblem::Missing)?;
+    let claims = signer.verify_token(token).ok_or(TokenProblem::Invalid)?;
+    let num = |k: &str| claims.get(k).and_then(Value::as_u64);
+    if num("exp").is_none_or(|exp| exp <= now) || num("nbf").is_some_and(|nbf| nbf > now + 300) {
+        return Err(TokenProblem::Expired);
+    }
+    let aud = claims.get("aud").and_then(Value::as_str).unwrap_or("");
+    if !audiences
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(aud.trim_end_matches('/')))
+    {
+        return Err(TokenProblem::WrongAudience);
+    }
+    Ok(claims)
+}
+
+/// True when the token grants `permission` as an app role or a delegated scope.
+pub fn has_permission(claims: &Map<String, Value>, permissions: &[&str]) -> bool {
+    let roles = claims
+        .get("roles")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let scp = claims.get("scp").and_then(Value::as_str).unwrap_or("");
+    permissions.iter().any(|p| {
+        roles.iter().any(|r| r.eq_ignore_ascii_case(p)) || scp.split_whitespace().any(|s| s.eq_ignore_ascii_case(p))
+    })
+}
+
+/// A delegated (user) token rather than app-only.
+pub fn is_delegated(claims: &Map<String, Value>) -> bool {
+    claims.get("idtyp").and_then(Value::as_str) == Some("user") || claims.contains_key("scp")
+}
+
+/// Graph's error body.
+pub fn graph_error(
+    status: u16,
+    code: &str,
+    message: &str,
+    request_id: &str,
+    client_request_id: &str,
+    now: u64,
+) -> ApiReply {
+    let date = iso8601(now as i64);
+    ApiReply::json(
+        status,
+        json!({"error": {"code": code, "message": message, "innerError": {
+            "date": date.trim_end_matches('Z'),
+            "request-id": request_id,
+            "client-request-id": client_request_id,
+        }}}),
+    )
+}
+
+/// Mutable Graph state the caller keeps (in the runtime lock).
+pub struct GraphCounters<'a> {
+    /// Graph requests seen so far (for `graph_throttle_every`).
+    pub requests: &'a mut u64,
+}
+
+/// Handles one Graph request (path starts with `/v1.0/` or `/beta/`).
+pub fn handle(req: &ApiRequest<'_>, signer: &Signer, config: &Config, counters: GraphCounters<'_>) -> ApiReply {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let client_request_id = (req.header)("client-request-id")
+        .filter(|v| !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or_else(|| request_id.clone());
+    let err = |status: u16, code: &str, message: &str| {
+        graph_error(status, code, message, &request_id, &client_request_id, req.now)
+    };
+    let reply = route(req, signer, config, counters, &err);
+    reply
+        .header("request-id", request_id.clone())
+        .header("client-request-id", client_request_id.clone())
+        .header("x-ms-ags-diagnostic", r#"{"ServerInfo":{"DataCenter":"entra-token emulator","Slice":"E","Ring":"0","ScaleUnit":"000","RoleInstance":"local"}}"#)
+}
+
+fn route(
+    req: &ApiRequest<'_>,
+    signer: &Signer,
+    config: &Config,
+    counters: GraphCounters<'_>,
+    err: &dyn Fn(u16, &str, &str) -> ApiReply,
+) -> ApiReply {
+    *counters.requests += 1;
+    if config.graph_throttle_every > 0 && (*counters.requests).is_multiple_of(config.graph_throttle_every) {
+        return err(
+            429,
+            "TooManyRequests",
+            "Too many requests are being made to this resource. Please retry after the time in the Retry-After header.",
+        )
+        .header("retry-after", config.graph_retry_after.clone());
+    }
+    let claims = match check_bearer(
+        (req.header)("authorization").as_deref(),
+        signer,
+        &[fx::GRAPH_RESOURCE, fx::GRAPH_APP_ID],
+        req.now,
+    ) {
+        Ok(c) => c,
+        Err(problem) => {
+            let message = match problem {
+                TokenProblem::Missing => "Access token is empty.",
+                TokenProblem::Invalid => "Access token validation failure. Invalid signature or malformed token.",
+                TokenProblem::Expired => "Access token has expired or is not yet valid.",
+                TokenProblem::WrongAudience => "Invalid audience.",
+            };
+            return err(401, "InvalidAuthenticationToken", message).header(
+                "www-authenticate",
+                format!(
+                    r#"Bearer realm="", authorization_uri="{}/common/oauth2/authorize", client_id="{}""#,
+                    req.origin,
+                    fx::GRAPH_APP_ID
+                ),
+            );
+        }
+    };
+    let segments: Vec<&str> = req
+        .path
+        .trim_start_matches('/')
+        .trim_end_matches('/')
+        .split('/')
+        .collect();
+    let version = segments.first().copied().unwrap_or("v1.0");
+    let denied = || {
+        err(
+            403,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        )
+    };
+    match (req.method, &segments[1..]) {
+        ("GET", ["users"]) if version == "v1.0" || version == "beta" => {
+            if !has_permission(&claims, &["User.Read.All", "Directory.Read.All"]) {
+                return denied();
+            }
+            list_users(req, config, version, err)
+        }
+        ("GET", ["me"]) => {
+            if !is_delegated(&claims) {
+                return err(
+                    400,
+                    "BadRequest",
+                    "/me request is only valid with delegated authentication flow.",
+                );
+            }
+            let oid = claims.get("oid").and_then(Value::as_str).unwrap_or("");
+            match user_by_id(oid) {
+                Some(mut u) => {
+                    u["@odata.context"] = json!(format!("{}/{version}/$metadata#users/$entity", req.origin));
+                    ApiReply::json(200, u)
+                }
+                None => err(
+                    404,
+                    "Request_ResourceNotFound",
+                    &format!(
+                        "Resource '{oid}' does not exist or one of its queried reference-property objects are not present."
+                    ),
+                ),
+            }
+        }
+        ("GET", ["deviceManagement", "managedDevices"]) => {
+            if !has_permission(
+                &claims,
+                &[
+                    "DeviceManagementManagedDevices.Read.All",
+                    "DeviceManagementManagedDevices.ReadWrite.All",
+                ],
+            ) {
+                return err(
+                    403,
+                    "Forbidden",
+                    "Application is not authorized to perform this operation. Application must have one of the following scopes: DeviceManagementManagedDevices.Read.All, DeviceManagementManagedDevices.ReadWrite.All",
+                );
+            }
+            list_devices(req, config, version, err)
+        }
+        ("POST", ["groups"]) => {
+            if !has_permission(
+                &claims,
+                &["Group.ReadWrite.All", "Directory.ReadWrite.All", "Group.Create"],
+            ) {
+                return denied();
+            }
+            let tid = claims.get("tid").and_then(Value::as_str).unwrap_or(fx::TENANT_ID);
+            create_group(req, tid, version, err)
+        }
+        (_, ["users" | "me" | "groups"] | ["deviceManagement", "managedDevices"]) => err(
+            405,
+            "Request_BadRequest",
+            &format!(
+                "The HTTP method '{}' is not supported on this resource in the emulator.",
+                req.method
+            ),
+        ),
+        (_, [first, ..]) => err(
+            400,
+            "BadRequest",
+            &format!("Resource not found for the segment '{first}'."),
+        ),
+        (_, []) => err(400, "BadRequest", "Invalid request."),
+    }
+}
+
+// ---- paging --------------------------------------------------------------------------------
+
+fn encode_skiptoken(kind: &str, offset: u64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{kind}:{offset}"))
+}
+
+fn decode_skiptoken(kind: &str, token: &str) -> Option<u64> {
+    let raw = URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    text.strip_prefix(kind)?.strip_prefix(':')?.parse().ok()
+}
+
+/// `$top` (1..=max, default `default`), or the Graph error text.
+fn page_size(req: &ApiRequest<'_>, default: u64, max: u64) -> Result<u64, String> {
+    match req.param("$top") {
+        None => Ok(default),
+        Some(t) => match t.trim().parse::<i64>() {
+            Ok(n) if n >= 1 && n as u64 <= max => Ok(n as u64),
+            Ok(n) => Err(format!(
+                "Invalid page size specified: '{n}'. Must be between 1 and {max} inclusive."
+            )),
+            Err(_) => Err(format!("Invalid value '{t}' for $top query option.")),
+        },
+    }
+}
+
+/// The next-page link: the request's own query options with `$skiptoken` replaced.
+fn next_link(req: &ApiRequest<'_>, token: &str) -> String {
+    let mut out = format!("{}{}?", req.origin, req.path);
+    let mut first = true;
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    for (k, v) in req.params() {
+        if k.eq_ignore_ascii_case("$skiptoken") {
+            continue;
+        }
+        if !first {
+            out.push('&');
+        }
+        first = false;
+        out.push_str(&enc(&k).replace("%24", "$"));
+        out.push('=');
+        out.push_str(&enc(&v));
+    }
+    if !first {
+        out.push('&');
+    }
+    out.push_str("$skiptoken=");
+    out.push_str(token);
+    out
+}
+
+/// The offset from `$skiptoken`, or a Graph error.
+fn offset(req: &ApiRequest<'_>, kind: &str, err: &dyn Fn(u16, &str, &str) -> ApiReply) -> Result<u64, ApiReply> {
+    match req.param("$skiptoken") {
+        None => Ok(0),
+        Some(t) => decode_skiptoken(kind, &t).ok_or_else(|| {
+            err(
+                400,
+                "Directory_ExpiredPageToken",
+                "The specified page token value has expired and can no longer be included in your request.",
+            )
+        }),
+    }
+}
+
+// ---- users ---------------------------------------------------------------------------------
+
+/// User `i` of the home tenant (0 is the admin who signs in).
+pub fn user(i: u64) -> Value {
+    if i == 0 {
+        return json!({
+            "businessPhones": [], "displayName": "Contoso Admin", "givenName": "Contoso", "surname": "Admin",
+            "jobTitle": "Global Administrator", "mail": fx::ADMIN_UPN, "mobilePhone": null,
+            "officeLocation": null, "preferredLanguage": "en-US",
+            "userPrincipalName": fx::ADMIN_UPN, "id": fx::ADMIN_USER_ID,
+        });
+    }
+    let upn = format!("user{i:06}@{}", fx::TENANT_DOMAIN);
+    json!({
+        "businessPhones": [], "displayName": format!("User {i:06}"), "givenName": "User", "surname": format!("{i:06}"),
+        "jobTitle": if i.is_multiple_of(3) { Value::from("Engineer") } else { Value::Null }, "mail": upn, "mobilePhone": null,
+        "officeLocation": null, "preferredLanguage": "en-US",
+        "userPrincipalName": upn, "id": format!("5e3a0000-0000-4000-8000-{i:012}"),
+    })
+}
+
+/// Finds a fixture user by object id (the admins, or a generated user's id).
+pub fn user_by_id(oid: &str) -> Option<Value> {
+    if oid.eq_ignore_ascii_case(fx::ADMIN_USER_ID) {
+        return Some(user(0));
+    }
+    if oid.eq_ignore_ascii_case(fx::OTHER_ADMIN_USER_ID) {
+        return Some(json!({
+            "businessPhones": [], "displayName": "Fabrikam Admin", "givenName": "Fabrikam", "surname": "Admin",
+            "jobTitle": "Global Administrator", "mail": fx::OTHER_ADMIN_UPN, "mobilePhone": null,
+            "officeLocation": null, "preferredLanguage": "en-US",
+            "userPrincipalName": fx::OTHER_ADMIN_UPN, "id": fx::OTHER_ADMIN_USER_ID,
+        }));
+    }
+    let n: u64 = oid.strip_prefix("5e3a0000-0000-4000-8000-")?.parse().ok()?;
+    (n > 0).then(|| user(n))
+}
+
+fn list_users(
+    req: &ApiRequest<'_>,
+    config: &Config,
+    version: &str,
+    err: &dyn Fn(u16, &str, &str) -> ApiReply,
+) -> ApiReply {
+    let top = match page_size(req, 100, 999) {
+        Ok(t) => t,
+        Err(msg) => return err(400, "Request_UnsupportedQuery", &msg),
+    };
+    let count_requested = req.param("$count").is_some_and(|c| c.eq_ignore_ascii_case("true"));
+    let eventual = (req.header)("consistencylevel").is_some_and(|c| c.trim().eq_ignore_ascii_case("eventual"));
+    if count_requested && !eventual {
+        return err(400, "Request_BadRequest", "$count is not currently supported.");
+    }
+    let start = match offset(req, "users", err) {
+        Ok(o) => o,
+        Err(e) => return e,
+    };
+    let total = config.user_count;
+    let end = start.saturating_add(top).min(total);
+    let value: Vec<Value> = (start.min(end)..end).map(user).collect();
+    let mut body = Map::new();
+    body.insert(
+        "@odata.context".into(),
+        json!(format!("{}/{version}/$metadata#users", req.origin)),
+    );
+    if count_requested && start == 0 {
+        body.insert("@odata.count".into(), json!(total));
+    }
+    let next = if start == 0 && config.foreign_next_link.is_some() {
+        config.foreign_next_link.clone()
+    } else if end < total {
+        Some(next_link(req, &encode_skiptoken("users", end)))
+    } else {
+        None
+    };
+    if let Some(n) = next {
+        body.insert("@odata.nextLink".into(), json!(n));
+    }
+    body.insert("value".into(), Value::Array(value));
+    ApiReply::json(200, Value::Object(body))
+}
+
+// ---- Intune --------------------------------------------------------------------------------
+
+const OS: &[(&str, &str)] = &[
+    ("Windows", "10.0.22631.3447"),
+    ("iOS", "17.4.1"),
+    ("Android", "14"),
+    ("macOS", "14.4.1"),
+];
+
+/// Managed device `i`.
+pub fn device(i: u64, now: u64) -> Value {
+    let (os, ver) = OS[(i % OS.len() as u64) as usize];
+    let prefix = match os {
+        "Windows" => "DESKTOP",
+        "macOS" => "MAC",
+        _ => "PHONE",
+    };
+    json!({
+        "@odata.type": "#microsoft.graph.managedDevice",
+        "id": format!("d3b1ce00-0000-4000-8000-{i:012}"),
+        "userId": if i % 5 == 4 { Value::Null } else { json!(fx::ADMIN_USER_ID) },
+        "deviceName": format!("{prefix}-{i:05}"),
+        "managedDeviceOwnerType": if i.is_multiple_of(7) { "personal" } else { "company" },
+        "enrolledDateTime": iso8601(now.saturating_sub(86_400 * (30 + i % 300)) as i64),
+        "lastSyncDateTime": iso8601(now.saturating_sub(3_600 * (i % 48)) as i64),
+        "operatingSystem": os,
+        "osVersion": ver,
+        "complianceState": if i % 10 == 9 { "noncompliant" } else { "compliant" },
+        "managementAgent": "mdm",
+        "userPrincipalName": if i % 5 == 4 { "" } else { fx::ADMIN_UPN },
+        "serialNumber": format!("SN{i:08}"),
+        "azureADDeviceId": format!("ad000000-0000-4000-8000-{i:012}"),
+    })
+}
+
+fn list_devices(
+    req: &ApiRequest<'_>,
+    config: &Config,
+    version: &str,
+    err: &dyn Fn(u16, &str, &str) -> ApiReply,
+) -> ApiReply {
+    // Intune refuses large pages with a retryable 503 rather than a 400.
+    let top = match page_size(req, 25, u64::MAX) {
+        Ok(t) if t > 100 => {
+            return err(
+                503,
+                "ServiceUnavailable",
+                "The service is temporarily unavailable: page sizes above 100 are not served. Retry with a smaller $top.",
+            )
+            .header("retry-after", "10");
+        }
+        Ok(t) => t,
+        Err(msg) => return err(400, "BadRequest", &msg),
+    };
+    let start = match offset(req, "devices", err) {
+        Ok(o) => o,
+        Err(e) => return e,
+    };
+    let total = config.device_count;
+    let end = start.saturating_add(top).min(total);
+    let value: Vec<Value> = (start.min(end)..end).map(|i| device(i, req.now)).collect();
+    let mut body = Map::new();
+    body.insert(
+        "@odata.context".into(),
+        json!(format!(
+            "{}/{version}/$metadata#deviceManagement/managedDevices",
+            req.origin
+        )),
+    );
+    if req.param("$count").is_some_and(|c| c.eq_ignore_ascii_case("true")) && start == 0 {
+        body.insert("@odata.count".into(), json!(total));
+    }
+    if end < total {
+        body.insert(
+            "@odata.nextLink".into(),
+            json!(next_link(req, &encode_skiptoken("devices", end))),
+        );
+    }
+    body.insert("value".into(), Value::Array(value));
+    ApiReply::json(200, Value::Object(body))
+}
+
+// ---- groups --------------------------------------------------------------------------------
+
+fn create_group(req: &ApiRequest<'_>, tid: &str, version: &str, err: &dyn Fn(u16, &str, &str) -> ApiReply) -> ApiReply {
+    let Ok(Value::Object(input)) = serde_json::from_slice::<Value>(req.body) else {
+        return err(
+            400,
+            "BadRequest",
+            "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.",
+        );
+    };
+    for (field, want_bool) in [
+        ("displayName", false),
+        ("mailNickname", false),
+        ("mailEnabled", true),
+        ("securityEnabled", true),
+    ] {
+        let ok = match input.get(field) {
+            Some(Value::String(s)) if !want_bool => !s.trim().is_empty(),
+            Some(Value::Bool(_)) => want_bool,
+            _ => false,
+        };
+        if !ok {
+            return err(
+                400,
+                "Request_BadRequest",
+                &format!("Invalid value specified for property '{field}' of resource 'Group'."),
+            );
+        }
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = iso8601(req.now as i64);
+    let mut group = json!({
+        "@odata.context": format!("{}/{version}/$metadata#groups/$entity", req.origin),
+        "id": id,
+        "createdDateTime": now,
+        "renewedDateTime": now,
+        "deletedDateTime": null,
+        "description": null,
+        "groupTypes": [],
+        "mail": null,
+        "proxyAddresses": [],
+        "securityIdentifier": format!("S-1-12-1-{}", req.now),
+        "visibility": null,
+    });
+    for (k, v) in input {
+        if !k.starts_with('@') && k != "id" {
+            group[k.as_str()] = v;
+        }
+    }
+    let location = format!(
+        "{}/v2/{tid}/directoryObjects/{id}/Microsoft.DirectoryServices.Group",
+        req.origin
+    );
+    ApiReply::json(201, group).header("location", location)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skiptokens_round_trip_and_reject_garbage() {
+        let t = encode_skiptoken("users", 300);
+        assert_eq!(decode_skiptoken("users", &t), Some(300));
+        assert_eq!(decode_skiptoken("devices", &t), None);
+        assert_eq!(decode_skiptoken("users", "!!"), None);
+        assert_eq!(decode_skiptoken("users", ""), None);
+    }
+
+    #[test]
+    fn users_are_generated_consistently() {
+        assert_eq!(user(0)["id"], fx::ADMIN_USER_ID);
+        let u = user(99_999);
+        assert_eq!(u["userPrincipalName"], "user099999@contoso.onmicrosoft.com");
+        assert_eq!(user_by_id(u["id"].as_str().unwrap()), Some(u));
+        assert!(user_by_id("nope").is_none());
+        assert!(user_by_id(fx::OTHER_ADMIN_USER_ID).is_some());
+    }
+
+    #[test]
+    fn permissions_from_roles_or_scopes() {
+        let app: Map<String, Value> = serde_json::from_value(json!({"roles": ["User.Read.All"]})).unwrap();
+        assert!(has_permission(&app, &["user.read.all"]));
+        assert!(!has_permission(&app, &["Group.ReadWrite.All"]));
+        assert!(!is_delegated(&app));
+        let user: Map<String, Value> =
+            serde_json::from_value(json!({"scp": "openid User.Read User.Read.All", "idtyp": "user"})).unwrap();
+        assert!(has_permission(&user, &["User.Read.All"]));
+        assert!(is_delegated(&user));
+    }
+}
