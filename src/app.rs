@@ -43,6 +43,10 @@ pub fn run(cli: Cli) -> Result<i32> {
             let settings = Settings::resolve(&global)?;
             commands::get::run(&settings, &a).map(|_| 0)
         }
+        Command::Api(a) => {
+            let settings = Settings::resolve(&global)?;
+            commands::api::run(&settings, &a).map(|_| 0)
+        }
     }
 }
 
