@@ -126,7 +126,7 @@ fn plan(settings: &Settings, args: &ApiArgs) -> Result<Plan> {
         None => None,
     };
 
-    let kind = api_proto::kind_of(&url, &graph_base);
+    let mut kind = api_proto::kind_of(&url, &graph_base);
     let scope = if user_authorization {
         None
     } else if let Some(s) = &args.scope {
@@ -146,6 +146,7 @@ fn plan(settings: &Settings, args: &ApiArgs) -> Result<Plan> {
             }
         }
     };
+    kind = kind.or_else(|| scope.as_deref().and_then(api_proto::kind_of_scope));
     Ok(Plan {
         method,
         url,

@@ -89,6 +89,15 @@ pub fn kind_of(url: &Url, graph_base: &Url) -> Option<ApiKind> {
     infer_scope(url, graph_base, "").map(|(k, _)| k)
 }
 
+/// The API kind a scope is for (`https://manage.office.com/.default` → Management), so a URL on
+/// an unknown host (a proxy, the emulator) called with `--scope` is still named well.
+pub fn kind_of_scope(scope: &str) -> Option<ApiKind> {
+    let resource = scope.split_whitespace().next()?.trim_end_matches("/.default");
+    let url = Url::parse(resource).ok()?;
+    let host = url.host_str()?.to_ascii_lowercase();
+    KNOWN_HOSTS.iter().find(|(h, _, _)| *h == host).map(|(_, k, _)| *k)
+}
+
 /// What a service said in an error reply.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ServiceError {
