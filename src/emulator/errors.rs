@@ -17,6 +17,8 @@ pub struct AadError {
     pub message: String,
     /// Optional `suberror` (`consent_required`, `basic_action`, ...).
     pub suberror: Option<&'static str>,
+    /// Optional `claims` challenge (a JSON string) for Conditional Access / MFA.
+    pub claims: Option<String>,
 }
 
 impl AadError {
@@ -27,6 +29,7 @@ impl AadError {
             code,
             message: message.into(),
             suberror: None,
+            claims: None,
         }
     }
 
@@ -49,6 +52,9 @@ impl AadError {
         });
         if let (Some(sub), Some(obj)) = (self.suberror, body.as_object_mut()) {
             obj.insert("suberror".into(), Value::from(sub));
+        }
+        if let (Some(claims), Some(obj)) = (&self.claims, body.as_object_mut()) {
+            obj.insert("claims".into(), Value::from(claims.as_str()));
         }
         body
     }
@@ -360,6 +366,148 @@ pub fn federated_bad_signature(iss: &str) -> AadError {
     invalid_jwt(&format!(
         "External ID token from issuer '{iss}' failed signature verification."
     ))
+}
+
+/// AADSTS700025: a public client sent a credential.
+pub fn public_client_with_credential() -> AadError {
+    AadError::new(
+        401,
+        "invalid_client",
+        700025,
+        "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
+    )
+}
+
+/// AADSTS50011: reply address mismatch (on /token for a code: the URI differs from /authorize's).
+pub fn redirect_uri_mismatch(redirect_uri: &str, client_id: &str) -> AadError {
+    AadError::new(
+        400,
+        "invalid_client",
+        50011,
+        format!(
+            "The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more about how to fix this."
+        ),
+    )
+}
+
+/// AADSTS70000: a grant (code, refresh token, device code) that is unknown or not this client's.
+pub fn invalid_grant(detail: &str) -> AadError {
+    AadError::new(
+        400,
+        "invalid_grant",
+        70000,
+        format!("Provided grant is invalid or malformed. {detail}"),
+    )
+}
+
+/// AADSTS54005: the authorization code was already redeemed.
+pub fn code_redeemed() -> AadError {
+    AadError::new(
+        400,
+        "invalid_grant",
+        54005,
+        "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
+    )
+}
+
+/// AADSTS70008: the code (or refresh token) expired.
+pub fn grant_expired() -> AadError {
+    AadError::new(
+        400,
+        "invalid_grant",
+        70008,
+        "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
+    )
+}
+
+/// AADSTS700005: the code belongs to another tenant.
+pub fn code_wrong_tenant() -> AadError {
+    AadError::new(
+        400,
+        "invalid_grant",
+        700005,
+        "Provided Authorization Code is intended to use against other tenant, thus rejected.",
+    )
+}
+
+/// AADSTS501481: PKCE verifier missing or wrong.
+pub fn pkce_mismatch() -> AadError {
+    AadError::new(
+        400,
+        "invalid_grant",
+        501481,
+        "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+    )
+}
+
+/// AADSTS50173: refresh tokens revoked (`revoke_refresh_tokens`).
+pub fn refresh_token_revoked() -> AadError {
+    let mut e = AadError::new(
+        400,
+        "invalid_grant",
+        50173,
+        "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.",
+    );
+    e.suberror = Some("bad_token");
+    e
+}
+
+/// AADSTS50076: MFA required; carries a `claims` challenge.
+pub fn mfa_required(resource: &str) -> AadError {
+    let mut e = AadError::new(
+        400,
+        "interaction_required",
+        50076,
+        format!(
+            "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '{resource}'."
+        ),
+    );
+    e.suberror = Some("basic_action");
+    e.claims = Some(
+        r#"{"access_token":{"capolids":{"essential":true,"values":["8c4d3a2b-1e0f-4a9b-8c7d-6e5f4a3b2c1d"]}}}"#.into(),
+    );
+    e
+}
+
+/// Device-code polling replies (RFC 8628 errors with Entra's codes).
+pub fn device_pending() -> AadError {
+    AadError::new(
+        400,
+        "authorization_pending",
+        70016,
+        "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+    )
+}
+
+pub fn device_slow_down() -> AadError {
+    AadError::new(
+        400,
+        "slow_down",
+        70016,
+        "OAuth 2.0 device flow error. Polling too fast: slow down.",
+    )
+}
+
+pub fn device_declined() -> AadError {
+    AadError::new(
+        400,
+        "authorization_declined",
+        70000,
+        "The end user denied the authorization request.",
+    )
+}
+
+pub fn device_expired() -> AadError {
+    AadError::new(400, "expired_token", 70019, "Verification code expired.")
+}
+
+pub fn device_bad_code() -> AadError {
+    AadError::new(
+        400,
+        "bad_verification_code",
+        70018,
+        "Invalid verification code: the device_code is not recognized.",
+    )
 }
 
 /// Formats epoch seconds as `2023-05-06T06:03:00Z` (negative values clamp to the epoch).

@@ -70,3 +70,11 @@ pub const OTHER_ADMIN_USER_ID: &str = "d4c3b2a1-9f8e-4d7c-b6a5-0f1e2d3c4b5a";
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 /// Office 365 Management APIs' application ID.
 pub const MANAGE_OFFICE_APP_ID: &str = "c5393580-f805-4401-95e8-94b7a6ef2fc2";
+/// A public client app (`allowPublicClient`): it must send no credential.
+pub const PUBLIC_CLIENT_ID: &str = "e1d2c3b4-a5f6-4e7d-8c9b-0a1f2e3d4c5b";
+/// Redirect URIs registered on both fixture apps (`localhost`/`127.0.0.1`: any port).
+pub const REDIRECT_URIS: &[&str] = &[
+    "http://localhost",
+    "http://127.0.0.1",
+    "https://app.contoso.com/callback",
+];

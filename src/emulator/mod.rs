@@ -9,6 +9,7 @@ pub mod fixtures;
 pub mod graph;
 pub mod management;
 pub mod server;
+pub mod signin;
 pub mod state;
 pub mod token;
 
@@ -37,7 +38,14 @@ OIDC token endpoint, a few Microsoft Graph and Intune collections (/v1.0/users, 
 Activity API (/api/v1.0/{tenant}/activity/feed/...), which accept only tokens this emulator
 issued. Test control: /_emulator/requests, /_emulator/faults, /_emulator/config,
 /_emulator/reset, /_emulator/apps/{client_id}/certificates, /_emulator/apps/{client_id}/federated,
-/_emulator/federated-token.
+/_emulator/federated-token, /_emulator/device/approve.
+
+Sign-in: GET /{tenant}/oauth2/v2.0/authorize and /{tenant}/oauth2/authorize, /{tenant}/adminconsent
+and /{tenant}/v2.0/adminconsent redirect at once as if the configured user (signed_in_user,
+default admin@contoso.onmicrosoft.com) had signed in and consented; nobody types a password.
+POST /{tenant}/oauth2/v2.0/devicecode starts the device-code flow; approve it through the
+control API. The token endpoints also redeem authorization codes (PKCE), refresh tokens and
+device codes.
 
 Federated tokens: the emulator cannot fetch an external issuer's signing keys offline, so a
 federated client assertion from any issuer other than the emulator itself is accepted WITHOUT
@@ -80,7 +88,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PATH", requires = "tls")]
     pub ca_file: Option<PathBuf>,
     /// Lifetime of issued access tokens, in seconds
-    #[arg(long, value_name = "SECS", default_value_t = fixtures::DEFAULT_TOKEN_LIFETIME)]
+    #[arg(long, value_name = "SECS", default_value_t = fixtures::DEFAULT_TOKEN_LIFETIME,
+          value_parser = clap::value_parser!(u64).range(1..=state::MAX_TOKEN_LIFETIME))]
     pub token_lifetime: u64,
 }
 
@@ -91,7 +100,8 @@ pub struct ExecArgs {
     #[arg(long)]
     pub tls: bool,
     /// Lifetime of issued access tokens, in seconds
-    #[arg(long, value_name = "SECS", default_value_t = fixtures::DEFAULT_TOKEN_LIFETIME)]
+    #[arg(long, value_name = "SECS", default_value_t = fixtures::DEFAULT_TOKEN_LIFETIME,
+          value_parser = clap::value_parser!(u64).range(1..=state::MAX_TOKEN_LIFETIME))]
     pub token_lifetime: u64,
     /// Also set ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN (GitHub Actions
     /// OIDC stand-in)

@@ -26,7 +26,7 @@ use super::errors;
 use super::fixtures;
 use super::state::{Config, FaultKind, FaultSpec, LoggedRequest, State};
 use super::token::{self, Endpoint, TokenRequest};
-use super::{graph, management};
+use super::{graph, management, signin};
 use crate::error::{Error, Result};
 
 type Body = BoxBody<Bytes, Infallible>;
@@ -282,16 +282,48 @@ async fn respond(state: &State, req: &Req<'_>) -> Response<Body> {
         }
     }
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let (tenant, endpoint) = match segments.as_slice() {
-        [t, "oauth2", "token"] => (*t, Endpoint::V1),
-        [t, "oauth2", "v2.0", "token"] => (*t, Endpoint::V2),
+    let get = *method == Method::GET || *method == Method::HEAD;
+    let (tenant, endpoint, device) = match segments.as_slice() {
+        [t, "oauth2", "token"] => (*t, Endpoint::V1, false),
+        [t, "oauth2", "v2.0", "token"] => (*t, Endpoint::V2, false),
+        [t, "oauth2", "devicecode"] => (*t, Endpoint::V1, true),
+        [t, "oauth2", "v2.0", "devicecode"] => (*t, Endpoint::V2, true),
+        [t, "oauth2", "authorize"] if get => {
+            return web(signin::authorize(&mut state.rt(), t, Endpoint::V1, req.query, now()));
+        }
+        [t, "oauth2", "v2.0", "authorize"] if get => {
+            return web(signin::authorize(&mut state.rt(), t, Endpoint::V2, req.query, now()));
+        }
+        [t, "adminconsent"] if get => return web(signin::admin_consent(&mut state.rt(), t, false, req.query)),
+        [t, "v2.0", "adminconsent"] if get => return web(signin::admin_consent(&mut state.rt(), t, true, req.query)),
+        ["devicelogin"] if get => return web(signin::device_login_page()),
         ["_actions", "idtoken"] => return actions_idtoken(state, req),
         ["v1.0" | "beta", ..] => return api(state, req, Api::Graph),
         ["api", "v1.0" | "v1", ..] => return api(state, req, Api::Management),
         _ => return not_found(method, path),
     };
     let empty = BTreeMap::new();
-    token_endpoint(state, req, tenant, endpoint, headers, req.form.unwrap_or(&empty))
+    token_endpoint(
+        state,
+        req,
+        tenant,
+        endpoint,
+        device,
+        headers,
+        req.form.unwrap_or(&empty),
+    )
+}
+
+fn web(r: signin::WebReply) -> Response<Body> {
+    let mut b = Response::builder()
+        .status(StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST))
+        .header(CONTENT_TYPE, r.content_type);
+    for (k, v) in &r.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+            b = b.header(name, value);
+        }
+    }
+    b.body(full(r.body)).unwrap_or_else(|_| internal_error())
 }
 
 enum Api {
@@ -402,6 +434,7 @@ fn token_endpoint(
     incoming: &Req<'_>,
     tenant: &str,
     endpoint: Endpoint,
+    device: bool,
     headers: &BTreeMap<String, String>,
     form: &BTreeMap<String, String>,
 ) -> Response<Body> {
@@ -413,7 +446,9 @@ fn token_endpoint(
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let now = now();
     let method = incoming.method;
-    let result = if *method == Method::POST {
+    let result = if *method == Method::POST && device {
+        signin::device_code(&mut state.rt(), tenant, endpoint, form, incoming.origin, now)
+    } else if *method == Method::POST {
         let req = TokenRequest {
             endpoint,
             tenant,
@@ -620,6 +655,18 @@ async fn control(state: &State, req: Request<Incoming>) -> Response<Body> {
     }
     match (&method, path.as_str()) {
         (&Method::POST, "/_emulator/federated-token") => federated_token(state, &body),
+        (&Method::POST, "/_emulator/device/approve") => {
+            let v: Value = match serde_json::from_slice(&body) {
+                Ok(v) => v,
+                Err(e) => return bad_request(&format!("invalid JSON: {e}")),
+            };
+            let result = signin::approve_device(&mut state.rt(), &v);
+            match result {
+                Ok(v) => json_response(StatusCode::OK, &v),
+                Err(msg) if msg.starts_with("no pending") => control_not_found(&msg),
+                Err(msg) => bad_request(&msg),
+            }
+        }
         (&Method::GET, "/_emulator/requests") => {
             let log = state.rt().log.clone();
             json_response(StatusCode::OK, &serde_json::to_value(log).unwrap_or(Value::Null))

@@ -38,6 +38,10 @@ pub struct App {
     pub certificates: Vec<CertCredential>,
     /// Federated identity credentials.
     pub federated: Vec<FederatedCredential>,
+    /// Registered redirect URIs (`http://localhost` / `http://127.0.0.1`: any port).
+    pub redirect_uris: Vec<String>,
+    /// `allowPublicClient`: the app is a public client and must send no credential.
+    pub public_client: bool,
     /// Application ID URIs this app exposes as a resource (e.g. `api://{client_id}`).
     pub identifier_uris: Vec<String>,
 }
@@ -127,32 +131,47 @@ impl Directory {
                     display_name: "Fabrikam".into(),
                 },
             ],
-            apps: vec![App {
-                client_id: fx::CLIENT_ID.into(),
-                home_tenant: fx::TENANT_ID.into(),
-                display_name: "entra-token emulator app".into(),
-                credentials: vec![
-                    Credential::Secret {
-                        id: fx::CLIENT_SECRET_ID.into(),
-                        value: fx::CLIENT_SECRET.into(),
-                        expired: false,
-                    },
-                    Credential::Secret {
-                        id: fx::EXPIRED_CLIENT_SECRET_ID.into(),
-                        value: fx::EXPIRED_CLIENT_SECRET.into(),
-                        expired: true,
-                    },
-                ],
-                identifier_uris: vec![api_uri.clone()],
-                certificates: Vec::new(),
-                federated: vec![FederatedCredential {
-                    id: fx::ACTIONS_FEDERATED_CREDENTIAL_ID.into(),
-                    name: "github-actions-main".into(),
-                    issuer: format!("{base_url}/_actions"),
-                    subject: fx::ACTIONS_SUBJECT.into(),
-                    audiences: vec![TOKEN_EXCHANGE_AUDIENCE.into()],
-                }],
-            }],
+            apps: vec![
+                App {
+                    client_id: fx::CLIENT_ID.into(),
+                    home_tenant: fx::TENANT_ID.into(),
+                    display_name: "entra-token emulator app".into(),
+                    credentials: vec![
+                        Credential::Secret {
+                            id: fx::CLIENT_SECRET_ID.into(),
+                            value: fx::CLIENT_SECRET.into(),
+                            expired: false,
+                        },
+                        Credential::Secret {
+                            id: fx::EXPIRED_CLIENT_SECRET_ID.into(),
+                            value: fx::EXPIRED_CLIENT_SECRET.into(),
+                            expired: true,
+                        },
+                    ],
+                    identifier_uris: vec![api_uri.clone()],
+                    certificates: Vec::new(),
+                    redirect_uris: fx::REDIRECT_URIS.iter().map(|s| s.to_string()).collect(),
+                    public_client: false,
+                    federated: vec![FederatedCredential {
+                        id: fx::ACTIONS_FEDERATED_CREDENTIAL_ID.into(),
+                        name: "github-actions-main".into(),
+                        issuer: format!("{base_url}/_actions"),
+                        subject: fx::ACTIONS_SUBJECT.into(),
+                        audiences: vec![TOKEN_EXCHANGE_AUDIENCE.into()],
+                    }],
+                },
+                App {
+                    client_id: fx::PUBLIC_CLIENT_ID.into(),
+                    home_tenant: fx::TENANT_ID.into(),
+                    display_name: "entra-token emulator public client".into(),
+                    credentials: Vec::new(),
+                    identifier_uris: Vec::new(),
+                    certificates: Vec::new(),
+                    federated: Vec::new(),
+                    redirect_uris: fx::REDIRECT_URIS.iter().map(|s| s.to_string()).collect(),
+                    public_client: true,
+                },
+            ],
             resources: vec![
                 first_party(fx::GRAPH_RESOURCE, &["00000003-0000-0000-c000-000000000000"]),
                 first_party(fx::MANAGE_OFFICE_RESOURCE, &["c5393580-f805-4401-95e8-94b7a6ef2fc2"]),
@@ -165,12 +184,20 @@ impl Directory {
                     owner_app: Some(fx::CLIENT_ID.into()),
                 },
             ],
-            consents: vec![Consent {
-                tenant_id: fx::TENANT_ID.into(),
-                client_id: fx::CLIENT_ID.into(),
-                object_id: fx::SERVICE_PRINCIPAL_ID.into(),
-                roles: home_roles,
-            }],
+            consents: vec![
+                Consent {
+                    tenant_id: fx::TENANT_ID.into(),
+                    client_id: fx::CLIENT_ID.into(),
+                    object_id: fx::SERVICE_PRINCIPAL_ID.into(),
+                    roles: home_roles,
+                },
+                Consent {
+                    tenant_id: fx::TENANT_ID.into(),
+                    client_id: fx::PUBLIC_CLIENT_ID.into(),
+                    object_id: "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f".into(),
+                    roles: BTreeMap::new(),
+                },
+            ],
         }
     }
 
@@ -246,6 +273,22 @@ pub struct Config {
     pub content_blobs: u64,
     /// Content blobs per page (`NextPageUri` paging).
     pub content_page_size: u64,
+    /// The user who "signs in" at /authorize, /adminconsent and device login (a fixture UPN).
+    pub signed_in_user: String,
+    /// The next authorize/consent redirect (or device approval) is a decline (then resets).
+    pub decline_next: bool,
+    /// Refresh tokens are refused (AADSTS50173, as after a revocation).
+    pub revoke_refresh_tokens: bool,
+    /// Refresh tokens are refused with `interaction_required` (AADSTS50076) and a `claims` challenge.
+    pub refresh_interaction_required: bool,
+    /// Device-code `interval` in seconds.
+    pub device_interval: u64,
+    /// Device-code `expires_in` in seconds.
+    pub device_expires_in: u64,
+    /// Device-code replies carry `interval`/`expires_in` as strings (as some v1-style replies do).
+    pub device_numbers_as_strings: bool,
+    /// The next pending device-code poll is answered `slow_down` (then resets).
+    pub device_slow_down: bool,
 }
 
 impl Default for Config {
@@ -260,9 +303,20 @@ impl Default for Config {
             foreign_next_link: None,
             content_blobs: 30,
             content_page_size: 10,
+            signed_in_user: fx::ADMIN_UPN.into(),
+            decline_next: false,
+            revoke_refresh_tokens: false,
+            refresh_interaction_required: false,
+            device_interval: 5,
+            device_expires_in: 900,
+            device_numbers_as_strings: false,
+            device_slow_down: false,
         }
     }
 }
+
+/// Upper bound for `token_lifetime` (ten years), so expiry arithmetic cannot overflow.
+pub const MAX_TOKEN_LIFETIME: u64 = 10 * 365 * 86_400;
 
 /// Upper bound for generated collection sizes.
 pub const MAX_COLLECTION: u64 = 10_000_000;
@@ -270,6 +324,9 @@ pub const MAX_COLLECTION: u64 = 10_000_000;
 impl Config {
     /// Range checks applied after `POST /_emulator/config` merged its fields.
     pub fn validate(&self, max_padding: usize) -> Result<(), String> {
+        if self.token_lifetime == 0 || self.token_lifetime > MAX_TOKEN_LIFETIME {
+            return Err(format!("token_lifetime must be between 1 and {MAX_TOKEN_LIFETIME}"));
+        }
         if self.token_padding > max_padding {
             return Err(format!("token_padding must be at most {max_padding}"));
         }
@@ -287,6 +344,19 @@ impl Config {
         }
         if self.graph_retry_after.is_empty() || hyper::header::HeaderValue::from_str(&self.graph_retry_after).is_err() {
             return Err("graph_retry_after must be a non-empty header value".into());
+        }
+        if super::signin::user_by_upn(&self.signed_in_user).is_none() {
+            return Err(format!(
+                "signed_in_user must be one of the fixture users: {}",
+                super::signin::USERS
+                    .iter()
+                    .map(|u| u.upn)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if self.device_expires_in == 0 || self.device_expires_in > 86_400 || self.device_interval > 3_600 {
+            return Err("device_expires_in must be 1..=86400 and device_interval at most 3600".into());
         }
         if let Some(link) = &self.foreign_next_link
             && url::Url::parse(link).is_err()
@@ -371,6 +441,8 @@ pub struct Runtime {
     pub graph_requests: u64,
     /// Management Activity API subscriptions started per tenant.
     pub subscriptions: super::management::Subscriptions,
+    /// Sign-in grants: authorization codes, refresh tokens, device codes.
+    pub grants: super::signin::Grants,
     pub log: Vec<LoggedRequest>,
     pub next_seq: u64,
     pub faults: VecDeque<FaultSpec>,
@@ -384,6 +456,7 @@ impl Runtime {
             seen_jti: HashMap::new(),
             graph_requests: 0,
             subscriptions: super::management::fixture_subscriptions(),
+            grants: super::signin::Grants::default(),
             log: Vec::new(),
             next_seq: 1,
             faults: VecDeque::new(),
@@ -461,6 +534,7 @@ impl State {
         rt.seen_jti.clear();
         rt.graph_requests = 0;
         rt.subscriptions = super::management::fixture_subscriptions();
+        rt.grants = super::signin::Grants::default();
         rt.log.clear();
         rt.faults.clear();
     }

@@ -11,6 +11,7 @@ use sha1::{Digest as _, Sha1};
 
 use super::assertion::{self, AssertionContext};
 use super::errors::{self, AadError};
+use super::signin;
 use super::state::{App, Config, Consent, Credential, Directory, Resource, Runtime, Tenant, TenantRef};
 use crate::error::{Error, Result};
 
@@ -151,10 +152,52 @@ pub fn handle(
             };
             client_credentials(dir, &mut rt.seen_jti, signer, &rt.config, req, &ctx)
         }
-        // authorization_code, refresh_token, device_code and jwt-bearer slot in here.
+        "authorization_code" | "refresh_token" | DEVICE_CODE_GRANT => {
+            let home = match tenant {
+                TenantRef::Tenant(t) => t.clone(),
+                _ => dir.tenants[0].clone(),
+            };
+            let (client_id, auth) = client_auth(req)?;
+            let app = dir
+                .app(&client_id)
+                .cloned()
+                .ok_or_else(|| errors::app_not_found(&client_id, &home.display_name))?;
+            let ctx = AssertionContext {
+                origin: req.origin,
+                tenant: &home,
+                now,
+                base_url,
+                signer,
+            };
+            let appidacr = if app.public_client {
+                if auth != ClientAuth::None {
+                    return Err(errors::public_client_with_credential());
+                }
+                "0"
+            } else {
+                authenticate(&app, &auth, &ctx, &mut rt.seen_jti)?
+            };
+            let greq = signin::GrantRequest {
+                endpoint: req.endpoint,
+                segment: req.tenant,
+                form: req.form,
+                client_id: &app.client_id,
+                appidacr,
+                origin: req.origin,
+                now,
+            };
+            match grant {
+                "authorization_code" => signin::redeem_code(rt, signer, &greq),
+                "refresh_token" => signin::refresh(rt, signer, &greq),
+                _ => signin::poll_device(rt, signer, &greq),
+            }
+        }
         other => Err(errors::unsupported_grant_type(other)),
     }
 }
+
+/// The device-code grant type.
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 fn client_credentials(
     dir: &Directory,
