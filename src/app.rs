@@ -59,6 +59,10 @@ pub fn run(cli: Cli) -> Result<i32> {
             let settings = Settings::resolve(&global)?;
             commands::user::logout(&settings, &a).map(|_| 0)
         }
+        Command::Api(a) => {
+            let settings = Settings::resolve(&global)?;
+            commands::api::run(&settings, &a).map(|_| 0)
+        }
     }
 }
 

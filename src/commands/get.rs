@@ -1,10 +1,11 @@
 //! `get`: an app-only (client credentials) access token, printed in the chosen format. Served
 //! from the cache when fresh (no network, no TLS, no runtime); otherwise one HTTP request per
 //! token — the token URL is built, not discovered — under a per-key cross-process lock so that
-//! concurrent cold `get`s make a single request. `--user` (delegated tokens) is in `user.rs`.
+//! concurrent cold `get`s make a single request. [`AppTokenSource`] is that path as a value, so
+//! `api` gets its tokens exactly the way `get` does. `--user` (delegated tokens) is in `user.rs`.
 
 use crate::cache::{self, Cache, CacheKey, CachedToken, Freshness, Meta};
-use crate::cli::{GetArgs, OutputFormat};
+use crate::cli::{CredentialArgs, GetArgs, OutputFormat};
 use crate::credential::{self, Credential};
 use crate::error::{Error, Result};
 use crate::http::{self, Deadline, Http, Request};
@@ -36,31 +37,76 @@ pub fn run(settings: &Settings, args: &GetArgs) -> Result<()> {
         Endpoint::V2
     };
     let audience = audience(settings, endpoint, args.scope.as_deref(), args.resource.as_deref())?;
-    let tenant = settings.require_tenant()?.clone();
-    let client_id = settings.require_client_id()?.to_string();
-    authority::check_app_only(&tenant, &audience)?;
-    let credential = credential::from_settings(&args.credential, settings, &client_id)?;
-    let token_url = authority::token_url(&settings.authority, &tenant, endpoint);
-    let req = AppTokenRequest {
-        tenant,
-        client_id,
-        endpoint,
-        audience,
-        token_url,
-    };
-
-    let cache = Cache::open(settings.cache_mode)?;
-    log::info(format!("cache: {}", cache.reason));
-    let key = app_cache_key(settings, &credential, &req);
-    let token = cached_or_fetch(
-        settings,
-        &cache,
-        &key,
-        args.min_validity as i64,
-        args.force_refresh,
-        || crate::app::block_on(acquire_app_token(settings, &credential, &req)),
-    )?;
+    let source = AppTokenSource::prepare(settings, &args.credential, endpoint, audience)?;
+    let token = source.token(args.min_validity as i64, args.force_refresh)?;
     print_cached(args.output, &token)
+}
+
+/// One app-only token, prepared once (credential, token URL, cache and key) and asked for as
+/// often as needed: `get` asks once; `api` asks again when the token runs out mid-run.
+pub struct AppTokenSource<'s> {
+    settings: &'s Settings,
+    credential: Credential,
+    req: AppTokenRequest,
+    cache: Cache,
+    key: CacheKey,
+}
+
+impl<'s> AppTokenSource<'s> {
+    /// Checks the configuration (tenant, client ID, credential: exit 2 when missing) and opens
+    /// the cache. Sends nothing.
+    pub fn prepare(
+        settings: &'s Settings,
+        credential: &CredentialArgs,
+        endpoint: Endpoint,
+        audience: Audience,
+    ) -> Result<AppTokenSource<'s>> {
+        let tenant = settings.require_tenant()?.clone();
+        let client_id = settings.require_client_id()?.to_string();
+        authority::check_app_only(&tenant, &audience)?;
+        let credential = credential::from_settings(credential, settings, &client_id)?;
+        let token_url = authority::token_url(&settings.authority, &tenant, endpoint);
+        let req = AppTokenRequest {
+            tenant,
+            client_id,
+            endpoint,
+            audience,
+            token_url,
+        };
+        let cache = Cache::open(settings.cache_mode)?;
+        log::info(format!("cache: {}", cache.reason));
+        let key = app_cache_key(settings, &credential, &req);
+        Ok(AppTokenSource {
+            settings,
+            credential,
+            req,
+            cache,
+            key,
+        })
+    }
+
+    pub fn audience(&self) -> &Audience {
+        &self.req.audience
+    }
+
+    /// A token valid for `min_validity` more seconds, from the cache or Entra (`force`: skip
+    /// the cache read). Blocking: an async runtime is started only on a miss.
+    pub fn token(&self, min_validity: i64, force: bool) -> Result<CachedToken> {
+        cached_or_fetch(self.settings, &self.cache, &self.key, min_validity, force, || {
+            crate::app::block_on(acquire_app_token(self.settings, &self.credential, &self.req))
+        })
+    }
+
+    /// [`AppTokenSource::token`] for callers already inside the runtime (`api`).
+    pub async fn token_async(&self, min_validity: i64, force: bool) -> Result<CachedToken> {
+        match lookup(self.settings, &self.cache, &self.key, min_validity, force) {
+            Lookup::Hit(t) => Ok(*t),
+            Lookup::Miss(_lock) => {
+                let resp = acquire_app_token(self.settings, &self.credential, &self.req).await?;
+                Ok(store(&self.cache, &self.key, resp))
+            }
+        }
+    }
 }
 
 pub fn app_cache_key(settings: &Settings, credential: &Credential, req: &AppTokenRequest) -> CacheKey {
@@ -89,22 +135,40 @@ pub fn cached_or_fetch(
     force: bool,
     fetch: impl FnOnce() -> Result<TokenResponse>,
 ) -> Result<CachedToken> {
+    match lookup(settings, cache, key, min_validity, force) {
+        Lookup::Hit(t) => Ok(*t),
+        Lookup::Miss(_lock) => Ok(store(cache, key, fetch()?)),
+    }
+}
+
+/// The first half of [`cached_or_fetch`]: a fresh entry, or the per-key lock to hold while the
+/// caller fetches (sync or async) and then calls [`store`].
+pub enum Lookup {
+    Hit(Box<CachedToken>),
+    Miss(Option<cache::file::KeyLock>),
+}
+
+pub fn lookup(settings: &Settings, cache: &Cache, key: &CacheKey, min_validity: i64, force: bool) -> Lookup {
     let now = crate::app::now();
     if !force && let Some(t) = fresh(cache, key, now, min_validity) {
-        return Ok(t);
+        return Lookup::Hit(Box::new(t));
     }
     if force {
         log::info("cache: skipped (--force-refresh)");
     }
-    let _lock = cache.lock(key, settings.timeout);
+    let lock = cache.lock(key, settings.timeout);
     if !force && let Some(t) = fresh(cache, key, crate::app::now(), min_validity) {
         log::info("cache: filled by another process while waiting for the lock");
-        return Ok(t);
+        return Lookup::Hit(Box::new(t));
     }
-    let resp = fetch()?;
+    Lookup::Miss(lock)
+}
+
+/// The second half of [`cached_or_fetch`]: a token reply into the cache.
+pub fn store(cache: &Cache, key: &CacheKey, resp: TokenResponse) -> CachedToken {
     let token = to_cached(key.clone(), resp, crate::app::now());
     cache.put(&token);
-    Ok(token)
+    token
 }
 
 fn fresh(cache: &Cache, key: &CacheKey, now: i64, min_validity: i64) -> Option<CachedToken> {

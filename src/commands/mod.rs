@@ -1,5 +1,6 @@
 //! One file per subcommand. Each receives resolved settings and returns `Result<()>`.
 
+pub mod api;
 pub mod cache;
 pub mod cert;
 pub mod completions;

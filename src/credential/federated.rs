@@ -150,6 +150,8 @@ async fn fetch_github(url: &Url, request_token: &Secret<String>, timeout: Durati
             ("Accept".into(), "application/json".into()),
         ],
         form: None,
+        body: None,
+        bearer: None,
     };
     let reply = client
         .send(

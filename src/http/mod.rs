@@ -1,8 +1,10 @@
 //! The only place entra-token does network I/O as a client: one reqwest/rustls client built on
 //! demand (never on a cache hit), TLS roots including `SSL_CERT_FILE`, environment proxies, a
 //! deadline per logical request that includes its retries, bounded retries of 429/5xx honouring
-//! `Retry-After`, a size cap on every reply, and redacted `-v`/`-vv` logs.
+//! `Retry-After`, a size cap on every reply (or a streamed body for `api`), and redacted
+//! `-v`/`-vv` logs. `pager` follows `api --paginate`'s next links.
 
+pub mod pager;
 pub mod retry;
 
 use crate::error::{Error, Result, chain};
@@ -16,6 +18,9 @@ pub const USER_AGENT: &str = concat!("entra-token/", env!("CARGO_PKG_VERSION"));
 
 /// Replies from token endpoints larger than this are refused (exit 4).
 pub const TOKEN_REPLY_CAP: usize = 4 * 1024 * 1024;
+
+/// At most this many redirects are followed by the `api` client (same origin keeps the token).
+pub const API_MAX_REDIRECTS: usize = 5;
 
 pub struct Http {
     client: reqwest::Client,
@@ -38,21 +43,112 @@ impl Reply {
     }
 }
 
-/// What to send. Form values are secrets until the moment the body is encoded.
+/// What to send. Form values and the bearer token are secrets until the moment they are encoded.
 pub struct Request {
     pub method: reqwest::Method,
     pub url: Url,
     pub headers: Vec<(String, String)>,
     pub form: Option<Vec<(String, Secret<String>)>>,
+    /// A raw body (`api --input`); its `Content-Type` is one of `headers`. Cheap to clone for a retry.
+    pub body: Option<bytes::Bytes>,
+    /// `Authorization: Bearer ...`, marked sensitive on the wire and never logged.
+    pub bearer: Option<Secret<String>>,
 }
 
 impl Request {
-    pub fn post_form(url: Url, form: Vec<(String, Secret<String>)>) -> Request {
+    pub fn new(method: reqwest::Method, url: Url) -> Request {
         Request {
-            method: reqwest::Method::POST,
+            method,
             url,
             headers: Vec::new(),
+            form: None,
+            body: None,
+            bearer: None,
+        }
+    }
+
+    pub fn post_form(url: Url, form: Vec<(String, Secret<String>)>) -> Request {
+        Request {
             form: Some(form),
+            ..Request::new(reqwest::Method::POST, url)
+        }
+    }
+}
+
+/// A reply whose body has not been read yet: streamed chunk by chunk (`api` to stdout), or read
+/// whole with a cap. A reply that was already read (one whose retries ran out) is held in memory.
+pub struct Pending {
+    pub status: u16,
+    pub version: reqwest::Version,
+    pub headers: HeaderMap,
+    /// The URL that answered (after redirects, if the client follows any).
+    pub url: Url,
+    body: PendingBody,
+}
+
+enum PendingBody {
+    Stream(reqwest::Response),
+    Read(Option<Vec<u8>>),
+}
+
+impl Pending {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)?.to_str().ok()
+    }
+
+    pub fn content_type(&self) -> Option<&str> {
+        self.header("content-type")
+    }
+
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    fn read_already(reply: Reply, version: reqwest::Version, url: Url) -> Pending {
+        Pending {
+            status: reply.status,
+            version,
+            headers: reply.headers,
+            url,
+            body: PendingBody::Read(Some(reply.body)),
+        }
+    }
+
+    /// The next piece of the body (`None` at its end). No size cap: the caller streams it on.
+    pub async fn chunk(&mut self) -> Result<Option<bytes::Bytes>> {
+        match &mut self.body {
+            PendingBody::Read(body) => Ok(body.take().filter(|b| !b.is_empty()).map(bytes::Bytes::from)),
+            PendingBody::Stream(resp) => resp.chunk().await.map_err(|e| {
+                Error::network(format!(
+                    "the reply from {} was cut off",
+                    self.url.host_str().unwrap_or("the server")
+                ))
+                .cause(chain(&e))
+            }),
+        }
+    }
+
+    /// The whole body, refusing more than `cap` bytes (exit 4).
+    pub async fn read(self, cap: usize) -> Result<Reply> {
+        let body = match self.body {
+            PendingBody::Read(body) => body.unwrap_or_default(),
+            PendingBody::Stream(resp) => read_capped(resp, cap, &self.url).await?,
+        };
+        let reply = Reply {
+            status: self.status,
+            headers: self.headers,
+            body,
+        };
+        log_body(&reply.body);
+        Ok(reply)
+    }
+
+    /// [`Pending::read`] bounded by the deadline.
+    pub async fn read_by(self, cap: usize, deadline: Deadline) -> Result<Reply> {
+        let url = self.url.clone();
+        match tokio::time::timeout(deadline.remaining(), self.read(cap)).await {
+            Ok(r) => r,
+            Err(_) => Err(deadline.expired_error(&url)),
         }
     }
 }
@@ -95,12 +191,33 @@ fn fmt_secs(d: Duration) -> String {
 
 impl Http {
     /// Builds the client: loads TLS roots (incl. `SSL_CERT_FILE`/`SSL_CERT_DIR`) and proxies.
+    /// A token request is never sent on to another host: redirects are not followed.
     pub fn new(timeout: Duration) -> Result<Http> {
+        Self::build(timeout, reqwest::redirect::Policy::none())
+    }
+
+    /// The `api` client. It follows up to [`API_MAX_REDIRECTS`] redirects (Graph answers some
+    /// downloads with a 302 to pre-authenticated storage) but never to plain `http://` off
+    /// loopback, and reqwest drops `Authorization` (and cookies) whenever a redirect changes the
+    /// scheme, host or port — so the token stays with its origin (architecture example 10).
+    pub fn for_api(timeout: Duration) -> Result<Http> {
+        let policy = reqwest::redirect::Policy::custom(|attempt| {
+            if attempt.previous().len() > API_MAX_REDIRECTS {
+                return attempt.stop();
+            }
+            if crate::protocol::authority::check_transport(attempt.url(), "redirect").is_err() {
+                return attempt.stop();
+            }
+            attempt.follow()
+        });
+        Self::build(timeout, policy)
+    }
+
+    fn build(timeout: Duration, redirect: reqwest::redirect::Policy) -> Result<Http> {
         check_ssl_env()?;
         let builder = reqwest::Client::builder()
             .user_agent(USER_AGENT)
-            // A token request is never sent on to another host: redirects are not followed.
-            .redirect(reqwest::redirect::Policy::none())
+            .redirect(redirect)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .pool_idle_timeout(Duration::from_secs(30));
         let builder = merge_ssl_cert_file(builder)?;
@@ -116,6 +233,22 @@ impl Http {
 
     /// Sends `req`, retrying per `policy` until `deadline`; reads at most `cap` bytes of reply.
     pub async fn send(&self, req: &Request, policy: &retry::Policy, deadline: Deadline, cap: usize) -> Result<Reply> {
+        let pending = self.send_streaming(req, policy, deadline, cap, &|_, _| {}).await?;
+        pending.read_by(cap, deadline).await
+    }
+
+    /// Like [`Http::send`], but the final reply's body is left unread for the caller to stream or
+    /// read with its own cap. The bodies of replies that get retried are read (at most `cap`
+    /// bytes) and dropped. `on_wait(status, wait)` hears about every retry wait (status 0: a
+    /// connection failure), for progress lines.
+    pub async fn send_streaming(
+        &self,
+        req: &Request,
+        policy: &retry::Policy,
+        deadline: Deadline,
+        cap: usize,
+        on_wait: &dyn Fn(u16, Duration),
+    ) -> Result<Pending> {
         let mut attempt = 1u32;
         loop {
             let remaining = deadline.remaining();
@@ -123,7 +256,7 @@ impl Http {
                 return Err(deadline.expired_error(&req.url));
             }
             let started = Instant::now();
-            let outcome = tokio::time::timeout(remaining, self.send_once(req, cap)).await;
+            let outcome = tokio::time::timeout(remaining, self.send_once(req)).await;
             let outcome = match outcome {
                 Err(_) => {
                     log::info(format!("{} {} → no reply before the deadline", req.method, req.url));
@@ -144,6 +277,7 @@ impl Http {
                                 attempt + 1,
                                 policy.max_attempts
                             ));
+                            on_wait(0, wait);
                             tokio::time::sleep(wait).await;
                             attempt += 1;
                             continue;
@@ -155,15 +289,22 @@ impl Http {
                     log::info(format!("{} {} → {} ({elapsed} ms)", req.method, req.url, e.message));
                     return Err(e);
                 }
-                Ok(reply) => {
-                    log::info(format!("{} {} → {} ({elapsed} ms)", req.method, req.url, reply.status));
-                    log_reply(&reply);
-                    if !policy.retries_status(reply.status) {
-                        return Ok(reply);
+                Ok(pending) => {
+                    log::info(format!(
+                        "{} {} → {} ({elapsed} ms)",
+                        req.method, req.url, pending.status
+                    ));
+                    log_head(&pending);
+                    if !policy.retries_status(pending.status) {
+                        return Ok(pending);
                     }
+                    let (version, url) = (pending.version, pending.url.clone());
+                    let reply = pending.read_by(cap, deadline).await?;
                     let advised = reply.header("retry-after").and_then(retry::parse_retry_after);
                     if attempt >= policy.max_attempts {
-                        return policy.exhausted(reply, attempt);
+                        return policy
+                            .exhausted(reply, attempt)
+                            .map(|r| Pending::read_already(r, version, url));
                     }
                     let wait = advised.unwrap_or_else(|| retry::backoff(attempt)).min(retry::MAX_WAIT);
                     if wait >= deadline.remaining() {
@@ -171,7 +312,9 @@ impl Http {
                             "not retrying: waiting {} s would pass the deadline",
                             fmt_secs(wait)
                         ));
-                        return policy.exhausted(reply, attempt);
+                        return policy
+                            .exhausted(reply, attempt)
+                            .map(|r| Pending::read_already(r, version, url));
                     }
                     log::info(format!(
                         "HTTP {}: retrying in {} ms{} (attempt {} of {})",
@@ -181,6 +324,7 @@ impl Http {
                         attempt + 1,
                         policy.max_attempts
                     ));
+                    on_wait(reply.status, wait);
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
@@ -188,7 +332,7 @@ impl Http {
         }
     }
 
-    async fn send_once(&self, req: &Request, cap: usize) -> Result<Reply, SendError> {
+    async fn send_once(&self, req: &Request) -> Result<Pending, SendError> {
         let mut rb = self.client.request(req.method.clone(), req.url.clone());
         let request_id = uuid::Uuid::new_v4().to_string();
         rb = rb
@@ -196,6 +340,10 @@ impl Http {
             .header("return-client-request-id", "true");
         for (k, v) in &req.headers {
             rb = rb.header(k.as_str(), v.as_str());
+        }
+        if let Some(token) = &req.bearer {
+            // reqwest marks it sensitive (kept out of its Debug output).
+            rb = rb.bearer_auth(token.expose());
         }
         if let Some(form) = &req.form {
             let pairs: Vec<(String, String)> = form.iter().map(|(k, v)| (k.clone(), v.expose().clone())).collect();
@@ -206,13 +354,19 @@ impl Http {
             rb = rb
                 .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .body(body);
+        } else if let Some(body) = &req.body {
+            log::debug(format!("> body: {} bytes", body.len()));
+            rb = rb.body(body.clone());
         }
         log::debug(format!("> {} {} client-request-id={request_id}", req.method, req.url));
         let resp = rb.send().await.map_err(|e| classify_send_error(&e, &req.url))?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = read_capped(resp, cap, &req.url).await.map_err(SendError::Other)?;
-        Ok(Reply { status, headers, body })
+        Ok(Pending {
+            status: resp.status().as_u16(),
+            version: resp.version(),
+            headers: resp.headers().clone(),
+            url: resp.url().clone(),
+            body: PendingBody::Stream(resp),
+        })
     }
 }
 
@@ -279,7 +433,7 @@ fn too_large(host: &str, cap: usize, announced: Option<u64>) -> Error {
     ))
 }
 
-fn log_reply(reply: &Reply) {
+fn log_head(reply: &Pending) {
     if log::verbosity() < 2 {
         return;
     }
@@ -292,7 +446,13 @@ fn log_reply(reply: &Reply) {
         };
         log::debug(format!("< {k}: {shown}"));
     }
-    let text = String::from_utf8_lossy(&reply.body[..reply.body.len().min(4096)]);
+}
+
+fn log_body(body: &[u8]) {
+    if log::verbosity() < 2 {
+        return;
+    }
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
     log::debug(format!("< body: {}", log::redact_json_text(&text)));
 }
 

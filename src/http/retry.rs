@@ -16,6 +16,9 @@ pub struct Policy {
     pub retry_connect: bool,
     /// Retry 500/502/503/504 as well as 429 (token endpoints) or only 429/503/504 (`api`).
     pub retry_500: bool,
+    /// Retry 504. A gateway timeout may come after the service acted, so `api` retries it only
+    /// for idempotent methods; 429 and 503 mean the request was not processed.
+    pub retry_504: bool,
     /// After the last attempt: an error (token endpoints, exit 4) or the reply itself (`api`).
     pub exhausted_is_error: bool,
 }
@@ -27,7 +30,20 @@ impl Policy {
             max_attempts: 4,
             retry_connect: true,
             retry_500: true,
+            retry_504: true,
             exhausted_is_error: true,
+        }
+    }
+    /// `api` calls: up to `max_retries` retries of 429 and 503 (and 504 for idempotent methods)
+    /// and of connection failures (nothing was sent); when they run out the last reply is the
+    /// answer (exit 5 with its summary), not an error of its own.
+    pub fn api(max_retries: u32, method: &reqwest::Method) -> Policy {
+        Policy {
+            max_attempts: max_retries.saturating_add(1),
+            retry_connect: true,
+            retry_500: false,
+            retry_504: method.is_idempotent(),
+            exhausted_is_error: false,
         }
     }
     /// Authorization-code redemption: a code is single-use, so never retried.
@@ -36,6 +52,7 @@ impl Policy {
             max_attempts: 1,
             retry_connect: false,
             retry_500: false,
+            retry_504: false,
             exhausted_is_error: false,
         }
     }
@@ -45,7 +62,8 @@ impl Policy {
             return false;
         }
         match status {
-            429 | 503 | 504 => true,
+            429 | 503 => true,
+            504 => self.retry_504 || self.retry_500,
             500 | 502 => self.retry_500,
             _ => false,
         }
@@ -125,6 +143,18 @@ mod tests {
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon"), None);
         assert_eq!(parse_retry_after("-1"), None);
+    }
+
+    #[test]
+    fn api_policy_statuses() {
+        let get = Policy::api(3, &reqwest::Method::GET);
+        assert_eq!(get.max_attempts, 4);
+        assert!(get.retries_status(429) && get.retries_status(503) && get.retries_status(504));
+        assert!(!get.retries_status(500) && !get.retries_status(502) && !get.retries_status(401));
+        let post = Policy::api(3, &reqwest::Method::POST);
+        assert!(post.retries_status(429) && post.retries_status(503) && !post.retries_status(504));
+        assert!(!Policy::api(0, &reqwest::Method::GET).retries_status(429));
+        assert!(Policy::token().retries_status(504) && Policy::token().retries_status(500));
     }
 
     #[test]

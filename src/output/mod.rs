@@ -1,9 +1,12 @@
 //! The only writer to stdout: token / header / json / env / exec-credential formats and JSON
-//! documents. A closed stdout (`| head`) is not an error.
+//! documents, and for `api` a body streamed as it arrives ([`Sink`]) or page items merged into
+//! one document or written one per line ([`ItemWriter`]). A closed stdout (`| head`) is not an
+//! error: writers report it so the caller can stop early.
 
 use crate::cli::OutputFormat;
 use crate::error::{Error, Result};
 use serde_json::json;
+use serde_json::value::RawValue;
 use std::io::Write;
 
 /// What `get`/`redeem` print.
@@ -80,6 +83,261 @@ pub fn write_stdout(bytes: &[u8]) -> Result<()> {
     }
 }
 
+/// A buffered stdout for bodies written piece by piece. `write` answers `false` once stdout is
+/// closed (`| head`), so the caller stops fetching.
+pub struct Sink {
+    out: std::io::BufWriter<std::io::Stdout>,
+    closed: bool,
+}
+
+impl Default for Sink {
+    fn default() -> Self {
+        Sink::stdout()
+    }
+}
+
+impl Sink {
+    pub fn stdout() -> Sink {
+        Sink {
+            out: std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
+            closed: false,
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) -> Result<bool> {
+        if self.closed {
+            return Ok(false);
+        }
+        let r = self.out.write_all(bytes);
+        self.check(r)
+    }
+
+    pub fn flush(&mut self) -> Result<bool> {
+        if self.closed {
+            return Ok(false);
+        }
+        let r = self.out.flush();
+        self.check(r)
+    }
+
+    fn check(&mut self, r: std::io::Result<()>) -> Result<bool> {
+        match r {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(false)
+            }
+            Err(e) => Err(Error::internal("could not write to stdout").cause(e)),
+        }
+    }
+}
+
+/// How `api --paginate` writes items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemFormat {
+    /// One document: `{"value":[...]}` (Graph, ARM) or `[...]` (Management API), one item per
+    /// line as received, or reindented with `pretty`.
+    Merged { pretty: bool },
+    /// One compact item per line.
+    Ndjson,
+}
+
+/// Writes the items of successive pages as they arrive: the document's head when the first page
+/// is known, each item, then the tail. Nothing is held beyond the page being written.
+pub struct ItemWriter {
+    sink: Sink,
+    format: ItemFormat,
+    /// `Some(true)`: a `{"value":[` document; `Some(false)`: a bare array; `None`: not begun.
+    object: Option<bool>,
+    items: u64,
+    scratch: Vec<u8>,
+}
+
+impl ItemWriter {
+    pub fn new(format: ItemFormat) -> ItemWriter {
+        ItemWriter {
+            sink: Sink::stdout(),
+            format,
+            object: None,
+            items: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.sink.is_closed()
+    }
+
+    pub fn items(&self) -> u64 {
+        self.items
+    }
+
+    /// Opens the document: `{"@odata.context":…,"@odata.count":…,"value":[` when `object`, else
+    /// `[` (nothing for NDJSON). `members` are raw JSON values kept from page 1.
+    pub fn begin(&mut self, object: bool, members: &[(&str, &RawValue)]) -> Result<bool> {
+        self.object = Some(object);
+        let pretty = matches!(self.format, ItemFormat::Merged { pretty: true });
+        let head = match self.format {
+            ItemFormat::Ndjson => return Ok(true),
+            ItemFormat::Merged { .. } if !object => "[".to_string(),
+            ItemFormat::Merged { .. } => {
+                let mut h = String::from("{");
+                for (name, value) in members {
+                    let name = serde_json::to_string(name).expect("a string");
+                    if pretty {
+                        h.push_str(&format!("\n  {name}: {},", value.get().trim()));
+                    } else {
+                        h.push_str(&format!("{name}:{},", value.get().trim()));
+                    }
+                }
+                h.push_str(if pretty { "\n  \"value\": [" } else { "\"value\":[" });
+                h
+            }
+        };
+        self.sink.write(head.as_bytes())
+    }
+
+    pub fn item(&mut self, raw: &RawValue) -> Result<bool> {
+        self.scratch.clear();
+        match self.format {
+            ItemFormat::Ndjson => {
+                reformat_json(raw.get(), None, 0, &mut self.scratch);
+                self.scratch.push(b'\n');
+            }
+            ItemFormat::Merged { pretty } => {
+                self.scratch
+                    .extend_from_slice(if self.items == 0 { b"\n" as &[u8] } else { b",\n" });
+                let level = if self.object == Some(true) { 2 } else { 1 };
+                if pretty {
+                    self.scratch.extend(std::iter::repeat_n(b' ', level * 2));
+                    reformat_json(raw.get(), Some(2), level, &mut self.scratch);
+                } else {
+                    self.scratch.extend_from_slice(raw.get().trim().as_bytes());
+                }
+            }
+        }
+        self.items += 1;
+        let scratch = std::mem::take(&mut self.scratch);
+        let open = self.sink.write(&scratch);
+        self.scratch = scratch;
+        open
+    }
+
+    /// A page's end: flushes so a reader sees items page by page.
+    pub fn page_done(&mut self) -> Result<bool> {
+        self.sink.flush()
+    }
+
+    /// Closes the document, adding `trailer` members (e.g. `@odata.deltaLink`) to an object.
+    pub fn finish(&mut self, trailer: &[(&str, &str)]) -> Result<bool> {
+        let pretty = matches!(self.format, ItemFormat::Merged { pretty: true });
+        let tail = match (self.format, self.object) {
+            (ItemFormat::Ndjson, _) | (_, None) => String::new(),
+            (_, Some(false)) => "\n]\n".to_string(),
+            (_, Some(true)) => {
+                let mut t = String::from(if pretty { "\n  ]" } else { "\n]" });
+                for (name, value) in trailer {
+                    let (n, v) = (json!(name), json!(value));
+                    t.push_str(&if pretty {
+                        format!(",\n  {n}: {v}")
+                    } else {
+                        format!(",{n}:{v}")
+                    });
+                }
+                t.push_str(if pretty { "\n}\n" } else { "}\n" });
+                t
+            }
+        };
+        self.sink.write(tail.as_bytes())?;
+        self.sink.flush()
+    }
+
+    /// A reply that is not a collection, written alone: as received (or reindented with
+    /// `pretty`), on one line for NDJSON.
+    pub fn single(&mut self, body: &[u8]) -> Result<bool> {
+        let text = String::from_utf8_lossy(body);
+        let mut out = Vec::with_capacity(body.len() + 1);
+        match self.format {
+            ItemFormat::Ndjson => reformat_json(&text, None, 0, &mut out),
+            ItemFormat::Merged { pretty: true } => reformat_json(&text, Some(2), 0, &mut out),
+            ItemFormat::Merged { pretty: false } => out.extend_from_slice(text.trim_end().as_bytes()),
+        }
+        out.push(b'\n');
+        self.sink.write(&out)?;
+        self.sink.flush()
+    }
+}
+
+/// Rewrites JSON text without parsing it into a map (so member order and number spelling are
+/// kept): `indent: None` removes the whitespace between tokens (one line); `Some(n)` puts each
+/// member and element on its own line, indented `n` spaces per level from `level`. The input is
+/// assumed to be valid JSON; whitespace inside strings is never touched.
+pub fn reformat_json(text: &str, indent: Option<usize>, level: usize, out: &mut Vec<u8>) {
+    let bytes = text.trim().as_bytes();
+    let mut depth = level;
+    let mut i = 0;
+    let newline = |out: &mut Vec<u8>, depth: usize| {
+        if let Some(n) = indent {
+            out.push(b'\n');
+            out.extend(std::iter::repeat_n(b' ', depth * n));
+        }
+    };
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i = (i + 1).min(bytes.len());
+                out.extend_from_slice(&bytes[start..i]);
+                continue;
+            }
+            b' ' | b'\t' | b'\n' | b'\r' => {}
+            b'{' | b'[' => {
+                // an empty container stays on one line
+                let close = if b == b'{' { b'}' } else { b']' };
+                let mut j = i + 1;
+                while j < bytes.len() && matches!(bytes[j], b' ' | b'\t' | b'\n' | b'\r') {
+                    j += 1;
+                }
+                if bytes.get(j) == Some(&close) {
+                    out.push(b);
+                    out.push(close);
+                    i = j + 1;
+                    continue;
+                }
+                out.push(b);
+                depth += 1;
+                newline(out, depth);
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                newline(out, depth);
+                out.push(b);
+            }
+            b',' => {
+                out.push(b);
+                newline(out, depth);
+            }
+            b':' => {
+                out.push(b);
+                if indent.is_some() {
+                    out.push(b' ');
+                }
+            }
+            _ => out.push(b),
+        }
+        i += 1;
+    }
+}
+
 /// RFC 3339 for an epoch second, UTC: `2026-11-23T05:00:00+00:00` (or `...Z`).
 pub fn rfc3339(epoch: i64, offset_form: bool) -> String {
     let days = epoch.div_euclid(86_400);
@@ -105,7 +363,27 @@ pub fn rfc3339(epoch: i64, offset_form: bool) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::rfc3339;
+    use super::{reformat_json, rfc3339};
+
+    fn re(text: &str, indent: Option<usize>) -> String {
+        let mut out = Vec::new();
+        reformat_json(text, indent, 0, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn reformat_keeps_order_strings_and_numbers() {
+        let src = "{ \"b\" : 1.50, \"a\":[ 1 , {} , [] ],\n \"s\":\"x , { y\\\" :\" }";
+        assert_eq!(re(src, None), r#"{"b":1.50,"a":[1,{},[]],"s":"x , { y\" :"}"#);
+        assert_eq!(
+            re(src, Some(2)),
+            "{\n  \"b\": 1.50,\n  \"a\": [\n    1,\n    {},\n    []\n  ],\n  \"s\": \"x , { y\\\" :\"\n}"
+        );
+        let compact = re(src, None);
+        let v1: serde_json::Value = serde_json::from_str(src).unwrap();
+        let v2: serde_json::Value = serde_json::from_str(&compact).unwrap();
+        assert_eq!(v1, v2);
+    }
 
     #[test]
     fn rfc3339_known_instants() {

@@ -1,0 +1,475 @@
+//! End-to-end: `api` — Graph, Intune and Management Activity API calls through the real binary
+//! against the real emulator: pagination merged and as NDJSON (every page request checked,
+//! custom headers re-sent), retries of 429/503, the token kept on its origin (cross-origin next
+//! links and redirects), scope inference and refusal, request bodies from a file and stdin, exit-5
+//! summaries, `--max-pages`, `-i`, a user's own Authorization, and a token that expires mid-run.
+
+mod common;
+use common::*;
+use serde_json::{Value, json};
+
+/// `entra-token api --graph-url <emulator> ARGS...` (relative paths go to the emulator's Graph).
+fn api(env: &Env, emu: &Emulator, args: &[&str]) -> Run {
+    let mut full = vec!["api", "--graph-url", emu.base.as_str()];
+    full.extend_from_slice(args);
+    env.run(&full)
+}
+
+fn graph_requests(emu: &Emulator) -> Vec<Value> {
+    emu.requests()
+        .into_iter()
+        .filter(|r| {
+            let p = r["path"].as_str().unwrap_or("");
+            p.starts_with("/v1.0/") || p.starts_with("/beta/")
+        })
+        .collect()
+}
+
+fn management_requests(emu: &Emulator) -> Vec<Value> {
+    emu.requests()
+        .into_iter()
+        .filter(|r| r["path"].as_str().unwrap_or("").starts_with("/api/"))
+        .collect()
+}
+
+fn query(r: &Value) -> &str {
+    r["query"].as_str().unwrap_or("")
+}
+
+fn bearer(r: &Value) -> Option<&str> {
+    r["headers"]["authorization"].as_str()
+}
+
+fn ndjson(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON item per line ({e}): {l}")))
+        .collect()
+}
+
+fn management_url(emu: &Emulator, rest: &str) -> String {
+    format!("{}/api/v1.0/{}/activity/feed/{rest}", emu.base, fx::TENANT_ID)
+}
+
+const MANAGE_SCOPE: &str = "https://manage.office.com/.default";
+
+#[test]
+fn graph_pages_are_merged_with_custom_headers_resent() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    let r = api(
+        &env,
+        &emu,
+        &[
+            "--paginate",
+            "-H",
+            "ConsistencyLevel: eventual",
+            "/v1.0/users?$top=100&$count=true",
+        ],
+    );
+    r.ok();
+    let doc = r.json();
+    let items = doc["value"].as_array().unwrap();
+    assert_eq!(items.len(), 250, "all pages merged");
+    let ids: std::collections::BTreeSet<&str> = items.iter().map(|u| u["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 250, "no page twice");
+    assert_eq!(items[0]["id"], fx::ADMIN_USER_ID);
+    assert_eq!(doc["@odata.count"], 250, "page 1's count is kept");
+    assert!(doc["@odata.context"].as_str().unwrap().ends_with("$metadata#users"));
+    assert!(doc.get("@odata.nextLink").is_none());
+    assert!(
+        r.stderr.is_empty(),
+        "nothing on stderr when it is not a terminal: {}",
+        r.stderr
+    );
+
+    let tokens = emu.token_requests();
+    assert_eq!(tokens.len(), 1, "one token for the whole run");
+    assert_eq!(tokens[0]["form"]["scope"], "https://graph.microsoft.com/.default");
+    let pages = graph_requests(&emu);
+    assert_eq!(pages.len(), 3, "{pages:#?}");
+    assert_eq!(query(&pages[0]), "$top=100&$count=true");
+    for (i, p) in pages.iter().enumerate() {
+        assert_eq!(p["method"], "GET");
+        assert_eq!(p["status"], 200);
+        assert_eq!(
+            p["headers"]["consistencylevel"],
+            "eventual",
+            "page {} re-sends it",
+            i + 1
+        );
+        assert!(bearer(p).unwrap().starts_with("Bearer ey"));
+        if i > 0 {
+            assert!(
+                query(p).contains("$skiptoken="),
+                "page {} follows the next link: {}",
+                i + 1,
+                query(p)
+            );
+            assert!(query(p).starts_with("$top=100&$count=true&"), "verbatim: {}", query(p));
+        }
+    }
+}
+
+#[test]
+fn intune_devices_stream_as_ndjson() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    let r = api(
+        &env,
+        &emu,
+        &[
+            "--paginate",
+            "--ndjson",
+            "-H",
+            "X-Trace: abc",
+            "/beta/deviceManagement/managedDevices",
+        ],
+    );
+    r.ok();
+    let items = ndjson(&r.stdout);
+    assert_eq!(items.len(), 120);
+    assert!(
+        items
+            .iter()
+            .all(|d| d["@odata.type"] == "#microsoft.graph.managedDevice")
+    );
+    let pages = graph_requests(&emu);
+    assert_eq!(pages.len(), 5, "25 per page");
+    assert!(pages.iter().all(|p| p["headers"]["x-trace"] == "abc"));
+    assert!(
+        pages
+            .iter()
+            .all(|p| p["path"] == "/beta/deviceManagement/managedDevices")
+    );
+}
+
+#[test]
+fn management_content_pages_merge_into_one_array_via_next_page_uri() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    let url = management_url(&emu, "subscriptions/content?contentType=Audit.General");
+    let r = env.run(&["api", "--scope", MANAGE_SCOPE, "--paginate", &url]);
+    r.ok();
+    let blobs = r.json();
+    let blobs = blobs.as_array().expect("one JSON array");
+    assert_eq!(blobs.len(), 30);
+    let reqs = management_requests(&emu);
+    assert_eq!(reqs.len(), 3);
+    assert!(reqs[0]["path"].as_str().unwrap().starts_with("/api/v1.0/"));
+    for p in &reqs[1..] {
+        assert!(
+            p["path"].as_str().unwrap().starts_with("/api/v1/"),
+            "NextPageUri as given"
+        );
+        assert!(query(p).contains("nextPage="));
+        assert!(bearer(p).is_some());
+    }
+    assert_eq!(emu.token_requests()[0]["form"]["scope"], MANAGE_SCOPE);
+
+    // then the events of one blob (the token now comes from the cache)
+    let uri = blobs[0]["contentUri"].as_str().unwrap();
+    let r = env.run(&["api", "--scope", MANAGE_SCOPE, uri]);
+    r.ok();
+    let events = r.json();
+    assert_eq!(events.as_array().unwrap().len(), 3);
+    assert_eq!(events[0]["OrganizationId"], fx::TENANT_ID);
+    assert_eq!(emu.token_requests().len(), 1, "cached token reused");
+
+    let r = env.run(&["api", "--scope", MANAGE_SCOPE, "--paginate", "--ndjson", &url]);
+    r.ok();
+    assert_eq!(ndjson(&r.stdout).len(), 30);
+}
+
+#[test]
+fn throttling_and_unavailability_are_retried_to_success() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    emu.config(json!({"graph_throttle_every": 2, "graph_retry_after": "0.1"}));
+    emu.fault(json!({"kind": "status", "status": 503, "path": "/v1.0/users", "headers": {"Retry-After": "0"}}));
+    let r = api(&env, &emu, &["--paginate", "--ndjson", "/v1.0/users?$top=100"]);
+    r.ok();
+    assert_eq!(ndjson(&r.stdout).len(), 250);
+    let statuses: Vec<u64> = graph_requests(&emu)
+        .iter()
+        .map(|p| p["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 3, "{statuses:?}");
+    assert!(statuses.contains(&429) && statuses.contains(&503), "{statuses:?}");
+
+    // without Retry-After: exponential backoff with jitter (short first waits)
+    emu.config(json!({"graph_throttle_every": 0}));
+    emu.fault(json!({"kind": "status", "status": 504, "path": "/v1.0/users", "count": 1}));
+    api(&env, &emu, &["/v1.0/users?$top=1"]).ok();
+}
+
+#[test]
+fn retries_run_out_with_exit_5() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    emu.fault(json!({"kind": "throttle", "retry_after": "0", "path": "/v1.0/users", "count": 10}));
+    let r = api(&env, &emu, &["--max-retries", "2", "/v1.0/users"]);
+    r.fails(5).stderr_has("HTTP 429").stderr_has("--max-retries");
+    assert_eq!(graph_requests(&emu).len(), 3, "1 + 2 retries");
+}
+
+#[test]
+fn a_next_link_to_another_origin_is_refused_and_never_sent() {
+    let emu = Emulator::start();
+    let foreign = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    emu.config(json!({"foreign_next_link": format!("{}/v1.0/users?$skiptoken=stolen", foreign.base)}));
+    let r = api(&env, &emu, &["--paginate", "/v1.0/users"]);
+    r.fails(4)
+        .stderr_has("another origin")
+        .stderr_has(&foreign.base)
+        .stderr_has("refusing");
+    assert!(foreign.requests().is_empty(), "the foreign origin saw nothing");
+    assert_eq!(graph_requests(&emu).len(), 1);
+}
+
+#[test]
+fn redirects_to_another_origin_lose_the_token() {
+    let emu = Emulator::start();
+    let foreign = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    let target = format!("{}/v1.0/users", foreign.base);
+    emu.fault(json!({"kind": "status", "status": 302, "path": "/v1.0/reports", "headers": {"Location": target}}));
+    let r = api(&env, &emu, &["/v1.0/reports/getOffice365ActiveUserDetail(period='D7')"]);
+    // the foreign Graph wants a token it never got
+    r.fails(5).stderr_has("HTTP 401");
+    let seen = foreign.requests();
+    assert_eq!(seen.len(), 1, "{seen:#?}");
+    assert!(
+        bearer(&seen[0]).is_none(),
+        "Authorization stripped: {:?}",
+        seen[0]["headers"]
+    );
+    assert!(
+        bearer(&graph_requests(&emu)[0]).is_some(),
+        "the token went to its own origin"
+    );
+}
+
+#[test]
+fn unknown_hosts_need_a_scope_and_nothing_is_sent() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    let r = env.run(&["api", "https://api.example.com/items"]);
+    r.fails(2).stderr_has("no token scope").stderr_has("--scope");
+    let r = env.run(&["api", &format!("{}/v1.0/users", emu.base)]);
+    r.fails(2).stderr_has("--scope");
+    let r = env.run(&["api", "--scope", "https://x/.default", "http://api.example.com/items"]);
+    r.fails(2).stderr_has("plain http");
+    let r = api(&env, &emu, &["--paginate", "-X", "POST", "/v1.0/groups"]);
+    r.fails(2).stderr_has("--paginate");
+    let r = api(&env, &emu, &["--paginate", "--input", "missing.json", "/v1.0/groups"]);
+    r.fails(2);
+    let r = api(
+        &env,
+        &emu,
+        &["-X", "POST", "--input", "/nonexistent/group.json", "/v1.0/groups"],
+    );
+    r.fails(2).stderr_has("--input");
+    let r = api(&env, &emu, &["-H", "no-colon", "/v1.0/users"]);
+    r.fails(2).stderr_has("Name: value");
+    assert!(emu.requests().is_empty(), "no token request, no API request");
+}
+
+#[test]
+fn post_a_group_from_a_file_and_from_stdin() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    let group = br#"{"displayName":"Ops","mailNickname":"ops","mailEnabled":false,"securityEnabled":true}"#;
+    let file = env.write("group.json", group);
+    let r = api(&env, &emu, &["--input", file.to_str().unwrap(), "/v1.0/groups"]);
+    r.ok();
+    assert_eq!(r.json()["displayName"], "Ops");
+    let posts = graph_requests(&emu);
+    assert_eq!(posts[0]["method"], "POST", "--input means POST");
+    assert_eq!(posts[0]["headers"]["content-type"], "application/json");
+    assert_eq!(posts[0]["body"].as_str().unwrap().as_bytes(), group);
+    assert_eq!(posts[0]["status"], 201);
+
+    let mut full = vec!["api", "--graph-url", emu.base.as_str()];
+    full.extend_from_slice(&[
+        "-X",
+        "post",
+        "-H",
+        "Content-Type: application/json; charset=utf-8",
+        "--input",
+        "-",
+        "/v1.0/groups",
+    ]);
+    let r = env.run_stdin(&full, group);
+    r.ok();
+    assert_eq!(r.json()["mailNickname"], "ops");
+    let posts = graph_requests(&emu);
+    assert_eq!(posts.len(), 2);
+    assert_eq!(
+        posts[1]["headers"]["content-type"], "application/json; charset=utf-8",
+        "-H wins"
+    );
+    assert_eq!(posts[1]["body"].as_str().unwrap().as_bytes(), group);
+}
+
+#[test]
+fn error_summaries_name_status_code_message_request_id_and_a_hint() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+
+    // 400 from Graph itself: /me needs a delegated token
+    let r = api(&env, &emu, &["/v1.0/me"]);
+    r.fails(5)
+        .stderr_has("HTTP 400 Bad Request")
+        .stderr_has("BadRequest: /me request is only valid with delegated authentication flow.")
+        .stderr_has("(request-id ");
+
+    // 401: a token for the wrong audience, fetched just now, is not retried
+    emu.control("DELETE", "/_emulator/requests", None);
+    let r = api(&env, &emu, &["--scope", MANAGE_SCOPE, "/v1.0/users"]);
+    r.fails(5)
+        .stderr_has("HTTP 401")
+        .stderr_has("InvalidAuthenticationToken: Invalid audience.")
+        .stderr_has("audience");
+    assert_eq!(graph_requests(&emu).len(), 1, "no second try with a fresh token");
+
+    // 403: the missing application permission
+    let graph_403 = json!({"error": {"code": "Authorization_RequestDenied",
+        "message": "Insufficient privileges to complete the operation.",
+        "innerError": {"request-id": "body-request-id"}}});
+    emu.fault(
+        json!({"kind": "status", "status": 403, "path": "/v1.0/users", "body": graph_403.to_string(),
+        "headers": {"request-id": "3f0c0f8e-0000-4000-8000-000000000403"}}),
+    );
+    let r = api(&env, &emu, &["/v1.0/users"]);
+    r.fails(5)
+        .stderr_has("HTTP 403 Forbidden")
+        .stderr_has("Authorization_RequestDenied: Insufficient privileges")
+        .stderr_has("request-id 3f0c0f8e-0000-4000-8000-000000000403")
+        .stderr_has("User.Read.All");
+    emu.fault(json!({"kind": "status", "status": 403, "path": "/v1.0/groups", "body": graph_403.to_string()}));
+    let file = env.write("g.json", br#"{"displayName":"x"}"#);
+    let r = api(&env, &emu, &["--input", file.to_str().unwrap(), "/v1.0/groups"]);
+    r.fails(5)
+        .stderr_has("Group.ReadWrite.All")
+        .stderr_has("request-id body-request-id");
+    emu.fault(json!({"kind": "status", "status": 403, "path": "managedDevices", "body": graph_403.to_string()}));
+    api(&env, &emu, &["/beta/deviceManagement/managedDevices"])
+        .fails(5)
+        .stderr_has("DeviceManagementManagedDevices.Read.All");
+    emu.fault(json!({"kind": "status", "status": 403, "path": "/activity/feed/",
+        "body": json!({"error": {"code": "AF10001", "message": "The permission set () sent in the request does not include the expected permission."}}).to_string()}));
+    let url = management_url(&emu, "subscriptions/content?contentType=Audit.General");
+    env.run(&["api", "--scope", MANAGE_SCOPE, &url])
+        .fails(5)
+        .stderr_has("AF10001")
+        .stderr_has("ActivityFeed.Read");
+
+    // 404 and 400 with AF codes from the Management API itself
+    let r = env.run(&["api", "--scope", MANAGE_SCOPE, &management_url(&emu, "nothing/here")]);
+    r.fails(5).stderr_has("HTTP 404 Not Found").stderr_has("AF20000");
+    let url = management_url(&emu, "subscriptions/content?contentType=Audit.Exchange");
+    let r = env.run(&["api", "--scope", MANAGE_SCOPE, "--paginate", &url]);
+    r.fails(5)
+        .stderr_has("Office 365 Management Activity API answered HTTP 400")
+        .stderr_has("AF20022: No subscription found for the specified content type.");
+
+    // --include-error-body: the body on stdout too
+    let r = api(&env, &emu, &["--include-error-body", "/v1.0/me"]);
+    assert_eq!(r.code, 5);
+    let body: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(body["error"]["code"], "BadRequest");
+    assert!(r.stderr.contains("HTTP 400"), "{}", r.stderr);
+}
+
+#[test]
+fn max_pages_stops_early_with_a_complete_document() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    let r = api(&env, &emu, &["--paginate", "--max-pages", "2", "/v1.0/users?$top=100"]);
+    r.ok().stderr_has("--max-pages");
+    assert_eq!(r.json()["value"].as_array().unwrap().len(), 200);
+    assert_eq!(graph_requests(&emu).len(), 2);
+    api(&env, &emu, &["--max-pages", "2", "/v1.0/users"]).fails(2);
+}
+
+#[test]
+fn include_prints_the_head_on_stderr_and_pretty_reindents() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    let r = api(&env, &emu, &["-i", "/v1.0/users?$top=3"]);
+    r.ok().stderr_has("HTTP/1.1 200 OK\n").stderr_has("request-id: ");
+    let plain = r.json();
+    assert_eq!(plain["value"].as_array().unwrap().len(), 3);
+    assert_eq!(r.stdout.lines().count(), 1, "the body as received");
+    assert!(plain["@odata.nextLink"].is_string(), "no paging without --paginate");
+    let r = api(&env, &emu, &["--pretty", "/v1.0/users?$top=3"]);
+    r.ok();
+    assert!(r.stdout.lines().count() > 20);
+    assert!(r.stdout.find("\"businessPhones\"").unwrap() < r.stdout.find("\"displayName\"").unwrap());
+    assert_eq!(r.json()["value"], plain["value"]);
+    let r = api(&env, &emu, &["--paginate", "--pretty", "/v1.0/users?$top=100"]);
+    r.ok();
+    assert_eq!(r.json()["value"].as_array().unwrap().len(), 250);
+}
+
+#[test]
+fn a_users_own_authorization_header_wins() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    let token = env.run(&["get"]).ok().token();
+    emu.control("DELETE", "/_emulator/requests", None);
+    let mut bare = Env::new();
+    bare.set("AZURE_TENANT_ID", fx::TENANT_ID);
+    let auth = format!("Authorization: Bearer {token}");
+    let r = api(&bare, &emu, &["-H", &auth, "/v1.0/users?$top=2"]);
+    r.ok();
+    assert_eq!(r.json()["value"].as_array().unwrap().len(), 2);
+    assert!(emu.token_requests().is_empty(), "no token fetched");
+    let sent = graph_requests(&emu);
+    assert_eq!(bearer(&sent[0]), Some(format!("Bearer {token}").as_str()));
+    // and a bad one is reported as the user's
+    let r = api(&bare, &emu, &["-H", "authorization: Bearer nope", "/v1.0/users"]);
+    r.fails(5)
+        .stderr_has("HTTP 401")
+        .stderr_has("Authorization header you passed");
+}
+
+#[test]
+fn a_token_that_expires_mid_run_is_renewed_once() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    emu.config(json!({"token_lifetime": 2}));
+    emu.fault(json!({"kind": "delay", "delay_ms": 2500, "path": "/v1.0/users"}));
+    let r = api(&env, &emu, &["--paginate", "--ndjson", "/v1.0/users?$top=100"]);
+    r.ok();
+    assert_eq!(ndjson(&r.stdout).len(), 250);
+    let pages = graph_requests(&emu);
+    assert_eq!(
+        pages[0]["status"], 401,
+        "the delayed request arrived with an expired token"
+    );
+    assert_eq!(pages[1]["status"], 200);
+    assert_ne!(bearer(&pages[0]), bearer(&pages[1]), "a new token");
+    assert!(emu.token_requests().len() >= 2);
+    assert!(pages.iter().skip(1).all(|p| p["status"] == 200), "{pages:#?}");
+}
+
+#[test]
+fn help_mentions_the_contract() {
+    let r = Env::new().run(&["api", "--help"]);
+    r.ok();
+    for flag in [
+        "--paginate",
+        "--ndjson",
+        "--max-pages",
+        "--include-error-body",
+        "--graph-url",
+        "--max-retries",
+        "--pretty",
+        "--input",
+    ] {
+        assert!(r.stdout.contains(flag), "{flag}");
+    }
+}
