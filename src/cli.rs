@@ -551,6 +551,12 @@ pub struct ApiArgs {
     /// On a non-2xx answer, write its body to stdout as well as the summary to stderr
     #[arg(long)]
     pub include_error_body: bool,
+    /// A delegated token of the account signed in with `login` (from its refresh token)
+    #[arg(long)]
+    pub user: bool,
+    /// With --user: which signed-in account, when there are several
+    #[arg(long, value_name = "UPN", requires = "user")]
+    pub account: Option<String>,
     #[command(flatten)]
     pub credential: CredentialArgs,
 }

@@ -901,3 +901,38 @@ fn headless_chromium_signs_in_through_the_loopback_listener() {
     t.ok();
     assert_eq!(claims(&t.token())["upn"], fx::ADMIN_UPN);
 }
+
+#[test]
+fn api_with_user_sends_the_delegated_token() {
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    login(&env, &[]).0.ok();
+    let r = env.run(&["api", "/v1.0/me", "--user", "--graph-url", &emu.base]);
+    r.ok();
+    let me: Value = serde_json::from_str(&r.stdout).expect("JSON body");
+    assert_eq!(me["userPrincipalName"], fx::ADMIN_UPN, "{me}");
+    let call = emu
+        .requests()
+        .into_iter()
+        .rfind(|q| q["path"] == "/v1.0/me")
+        .expect("the Graph call");
+    let bearer = call["headers"]["authorization"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("Bearer ")
+        .to_string();
+    let c = claims(&bearer);
+    assert_eq!(c["upn"], fx::ADMIN_UPN);
+    assert_eq!(c["idtyp"], "user");
+    // an unknown account is exit 2 before anything is sent
+    env.run(&[
+        "api",
+        "/v1.0/me",
+        "--user",
+        "--account",
+        "nobody@contoso.com",
+        "--graph-url",
+        &emu.base,
+    ])
+    .fails(2);
+}

@@ -50,12 +50,20 @@ enum Auth<'s> {
     /// The user passed `-H 'Authorization: ...'`: it is sent as given, nothing is fetched.
     UserHeader,
     App(Box<AppTokenSource<'s>>),
+    /// `--user`: the signed-in account's delegated token (from its refresh token).
+    User(Box<crate::commands::user::UserTokenSource<'s>>),
 }
 
 pub fn run(settings: &Settings, args: &ApiArgs) -> Result<()> {
     let plan = plan(settings, args)?;
     let auth = match &plan.scope {
         None => Auth::UserHeader,
+        Some(scope) if args.user => Auth::User(Box::new(crate::commands::user::UserTokenSource::prepare(
+            settings,
+            &args.credential,
+            scope.clone(),
+            args.account.as_deref(),
+        )?)),
         Some(scope) => Auth::App(Box::new(AppTokenSource::prepare(
             settings,
             &args.credential,
@@ -208,9 +216,9 @@ struct Session<'a, 's> {
 impl Session<'_, '_> {
     /// The token to send to `url`: only to the token's own origin, renewed when nearly expired.
     async fn bearer(&mut self, url: &Url, force: bool) -> Result<Option<Secret<String>>> {
-        let Auth::App(source) = self.auth else {
+        if matches!(self.auth, Auth::UserHeader) {
             return Ok(None);
-        };
+        }
         if url.origin() != self.origin {
             return Ok(None);
         }
@@ -220,7 +228,11 @@ impl Session<'_, '_> {
                 .as_ref()
                 .is_none_or(|t| t.meta.expires_on - crate::app::now() < RENEW_BELOW);
         if renew {
-            self.token = Some(source.token_async(MIN_VALIDITY, force).await?);
+            self.token = Some(match self.auth {
+                Auth::App(source) => source.token_async(MIN_VALIDITY, force).await?,
+                Auth::User(source) => source.token_async(MIN_VALIDITY, force).await?,
+                Auth::UserHeader => return Ok(None),
+            });
         }
         Ok(self.token.as_ref().and_then(|t| t.access_token.clone()))
     }

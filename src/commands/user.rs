@@ -228,32 +228,87 @@ pub fn get_user(settings: &Settings, args: &GetArgs) -> Result<()> {
             "--user tokens come from the v2 endpoint: use --scope (or --resource) without --v1",
         ));
     }
-    let client_id = settings.require_client_id()?.to_string();
     let Audience::Scope(scope) =
         get::audience(settings, Endpoint::V2, args.scope.as_deref(), args.resource.as_deref())?
     else {
         return Err(Error::internal("v2 audience is a scope"));
     };
-    let cache = Cache::open(settings.cache_mode)?;
-    log::info(format!("cache: {}", cache.reason));
-    if cache.dir.is_none() {
-        return Err(
-            Error::usage("--user needs the token cache, and it is off (--cache none)")
-                .hint("signed-in accounts live in the cache: use --cache auto or file"),
-        );
-    }
-    let account = choose_account(accounts(&cache, settings, &client_id), args.account.as_deref())?;
-    let credential = credential::optional_from_settings(&args.credential, settings, &client_id)?;
-    let key = user_key(&account.key, &scope);
-    let token = get::cached_or_fetch(
-        settings,
-        &cache,
-        &key,
-        args.min_validity as i64,
-        args.force_refresh,
-        || crate::app::block_on(refresh(settings, &cache, &account, &scope, credential.as_ref())),
-    )?;
+    let source = UserTokenSource::prepare(settings, &args.credential, scope, args.account.as_deref())?;
+    let token = source.token(args.min_validity as i64, args.force_refresh)?;
     get::print_cached(args.output, &token)
+}
+
+/// One signed-in account's delegated token for one scope, prepared once (cache, account,
+/// credential, key) and asked for as often as needed: `get --user` asks once; `api --user` asks
+/// again when the token runs out mid-run.
+pub struct UserTokenSource<'s> {
+    settings: &'s Settings,
+    cache: Cache,
+    account: Meta,
+    scope: String,
+    credential: Option<Credential>,
+    key: CacheKey,
+}
+
+impl<'s> UserTokenSource<'s> {
+    /// Finds the account (`--account` when several are signed in) and loads the optional client
+    /// credential. Sends nothing.
+    pub fn prepare(
+        settings: &'s Settings,
+        credential: &crate::cli::CredentialArgs,
+        scope: String,
+        account: Option<&str>,
+    ) -> Result<UserTokenSource<'s>> {
+        let client_id = settings.require_client_id()?.to_string();
+        let cache = Cache::open(settings.cache_mode)?;
+        log::info(format!("cache: {}", cache.reason));
+        if cache.dir.is_none() {
+            return Err(
+                Error::usage("--user needs the token cache, and it is off (--cache none)")
+                    .hint("signed-in accounts live in the cache: use --cache auto or file"),
+            );
+        }
+        let account = choose_account(accounts(&cache, settings, &client_id), account)?;
+        let credential = credential::optional_from_settings(credential, settings, &client_id)?;
+        let key = user_key(&account.key, &scope);
+        Ok(UserTokenSource {
+            settings,
+            cache,
+            account,
+            scope,
+            credential,
+            key,
+        })
+    }
+
+    /// A token valid for `min_validity` more seconds, from the cache or the refresh token.
+    pub fn token(&self, min_validity: i64, force: bool) -> Result<CachedToken> {
+        get::cached_or_fetch(self.settings, &self.cache, &self.key, min_validity, force, || {
+            crate::app::block_on(self.refresh())
+        })
+    }
+
+    /// [`UserTokenSource::token`] for callers already inside the runtime (`api --user`).
+    pub async fn token_async(&self, min_validity: i64, force: bool) -> Result<CachedToken> {
+        match get::lookup(self.settings, &self.cache, &self.key, min_validity, force) {
+            get::Lookup::Hit(t) => Ok(*t),
+            get::Lookup::Miss(_lock) => {
+                let resp = self.refresh().await?;
+                Ok(get::store(&self.cache, &self.key, resp))
+            }
+        }
+    }
+
+    async fn refresh(&self) -> Result<TokenResponse> {
+        refresh(
+            self.settings,
+            &self.cache,
+            &self.account,
+            &self.scope,
+            self.credential.as_ref(),
+        )
+        .await
+    }
 }
 
 /// The refresh-token grant for `account`; stores the rotated refresh token and returns the reply
