@@ -30,40 +30,28 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
 
 pub fn run(cli: Cli) -> Result<i32> {
     let Cli { global, command } = cli;
+    // Commands that need no settings (and must work with none configured).
+    let command = match command {
+        Command::Cert(c) => return commands::cert::run(&c).map(|_| 0),
+        Command::Completions(a) => return commands::completions::run(&a).map(|_| 0),
+        Command::Decode(a) => return commands::decode::run(&a).map(|_| 0),
+        Command::Emulator(a) => return crate::emulator::run(a),
+        other => other,
+    };
+    let settings = Settings::resolve(&global)?;
     match command {
-        Command::Cert(c) => commands::cert::run(&c).map(|_| 0),
-        Command::Completions(a) => commands::completions::run(&a).map(|_| 0),
-        Command::Decode(a) => commands::decode::run(&a).map(|_| 0),
-        Command::Emulator(a) => crate::emulator::run(a),
-        Command::Cache(c) => {
-            let settings = Settings::resolve(&global)?;
-            commands::cache::run(&global, &settings, &c).map(|_| 0)
-        }
-        Command::Get(a) => {
-            let settings = Settings::resolve(&global)?;
-            commands::get::run(&settings, &a).map(|_| 0)
-        }
-        Command::ConsentUrl(a) => {
-            let settings = Settings::resolve(&global)?;
-            commands::consent::run(&settings, &a).map(|_| 0)
-        }
-        Command::Redeem(a) => {
-            let settings = Settings::resolve(&global)?;
-            commands::redeem::run(&settings, &a).map(|_| 0)
-        }
-        Command::Login(a) => {
-            let settings = Settings::resolve(&global)?;
-            commands::login::run(&settings, &a).map(|_| 0)
-        }
-        Command::Logout(a) => {
-            let settings = Settings::resolve(&global)?;
-            commands::user::logout(&settings, &a).map(|_| 0)
-        }
-        Command::Api(a) => {
-            let settings = Settings::resolve(&global)?;
-            commands::api::run(&settings, &a).map(|_| 0)
+        Command::Get(a) => commands::get::run(&settings, &a),
+        Command::Api(a) => commands::api::run(&settings, &a),
+        Command::Cache(c) => commands::cache::run(&global, &settings, &c),
+        Command::ConsentUrl(a) => commands::consent::run(&settings, &a),
+        Command::Redeem(a) => commands::redeem::run(&settings, &a),
+        Command::Login(a) => commands::login::run(&settings, &a),
+        Command::Logout(a) => commands::user::logout(&settings, &a),
+        Command::Cert(_) | Command::Completions(_) | Command::Decode(_) | Command::Emulator(_) => {
+            unreachable!("handled above")
         }
     }
+    .map(|_| 0)
 }
 
 /// Runs a future on a current-thread runtime built only now (never on --help or a cache hit).

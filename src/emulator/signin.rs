@@ -357,26 +357,43 @@ fn declined(params: &mut Vec<(&str, String)>, state: Option<&String>, admin_cons
     }
 }
 
+/// What /authorize and /adminconsent check before anything else, as Entra does: the tenant, the
+/// app, and a registered redirect URI (a mismatch is an error page, never a redirect).
+fn check_redirect_request(
+    rt: &Runtime,
+    segment: &str,
+    q: &BTreeMap<String, String>,
+) -> Result<(App, String, Option<String>), WebReply> {
+    let get = |k: &str| q.get(k).filter(|v| !v.is_empty());
+    if let TenantRef::Unknown = rt.directory.resolve_tenant(segment) {
+        return Err(error_page(&errors::tenant_not_found(segment)));
+    }
+    let Some(client_id) = get("client_id") else {
+        return Err(error_page(&errors::missing_parameter("client_id")));
+    };
+    let Some(app) = rt.directory.app(client_id).cloned() else {
+        return Err(error_page(&errors::app_not_found(client_id, segment)));
+    };
+    let Some(redirect_uri) = get("redirect_uri").cloned() else {
+        return Err(error_page(&errors::missing_parameter("redirect_uri")));
+    };
+    if !redirect_allowed(&app, &redirect_uri) {
+        return Err(error_page(&errors::redirect_uri_mismatch(
+            &redirect_uri,
+            &app.client_id,
+        )));
+    }
+    Ok((app, redirect_uri, get("state").cloned()))
+}
+
 /// `GET /{tenant}/oauth2/v2.0/authorize` and `/{tenant}/oauth2/authorize`.
 pub fn authorize(rt: &mut Runtime, segment: &str, endpoint: Endpoint, query: Option<&str>, now: u64) -> WebReply {
     let q = query_map(query);
     let get = |k: &str| q.get(k).filter(|v| !v.is_empty());
-    if let TenantRef::Unknown = rt.directory.resolve_tenant(segment) {
-        return error_page(&errors::tenant_not_found(segment));
-    }
-    let Some(client_id) = get("client_id") else {
-        return error_page(&errors::missing_parameter("client_id"));
+    let (app, redirect_uri, state) = match check_redirect_request(rt, segment, &q) {
+        Ok(v) => v,
+        Err(page) => return page,
     };
-    let Some(app) = rt.directory.app(client_id).cloned() else {
-        return error_page(&errors::app_not_found(client_id, segment));
-    };
-    let Some(redirect_uri) = get("redirect_uri").cloned() else {
-        return error_page(&errors::missing_parameter("redirect_uri"));
-    };
-    if !redirect_allowed(&app, &redirect_uri) {
-        return error_page(&errors::redirect_uri_mismatch(&redirect_uri, &app.client_id));
-    }
-    let state = get("state").cloned();
     let mode = match get("response_mode").map(String::as_str) {
         None | Some("query") => Mode::Query,
         Some("fragment") => Mode::Fragment,
@@ -503,22 +520,10 @@ pub fn grant_admin_consent(dir: &mut Directory, tenant_id: &str, client_id: &str
 pub fn admin_consent(rt: &mut Runtime, segment: &str, v2: bool, query: Option<&str>) -> WebReply {
     let q = query_map(query);
     let get = |k: &str| q.get(k).filter(|v| !v.is_empty());
-    if let TenantRef::Unknown = rt.directory.resolve_tenant(segment) {
-        return error_page(&errors::tenant_not_found(segment));
-    }
-    let Some(client_id) = get("client_id") else {
-        return error_page(&errors::missing_parameter("client_id"));
+    let (app, redirect_uri, state) = match check_redirect_request(rt, segment, &q) {
+        Ok(v) => v,
+        Err(page) => return page,
     };
-    let Some(app) = rt.directory.app(client_id).cloned() else {
-        return error_page(&errors::app_not_found(client_id, segment));
-    };
-    let Some(redirect_uri) = get("redirect_uri").cloned() else {
-        return error_page(&errors::missing_parameter("redirect_uri"));
-    };
-    if !redirect_allowed(&app, &redirect_uri) {
-        return error_page(&errors::redirect_uri_mismatch(&redirect_uri, &app.client_id));
-    }
-    let state = get("state").cloned();
     let mut params: Vec<(&str, String)> = Vec::new();
     if v2 && get("scope").is_none() {
         let e = errors::missing_parameter("scope");
