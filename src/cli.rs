@@ -35,7 +35,7 @@ Examples:
 
 Environment: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH,
 AZURE_CLIENT_CERTIFICATE_PASSWORD, AZURE_CLIENT_SEND_CERTIFICATE_CHAIN, AZURE_FEDERATED_TOKEN_FILE,
-AZURE_AUTHORITY_HOST, ENTRA_TOKEN_PROFILE; SSL_CERT_FILE/SSL_CERT_DIR add trusted CAs; HTTPS_PROXY/NO_PROXY are honoured.
+AZURE_AUTHORITY_HOST, ENTRA_TOKEN_PROFILE, ENTRA_TOKEN_CACHE; SSL_CERT_FILE/SSL_CERT_DIR add trusted CAs; HTTPS_PROXY/NO_PROXY are honoured.
 Exit codes: 0 ok, 1 internal error, 2 usage or local input, 3 rejected by Entra, 4 network or protocol,
 5 the API answered non-2xx (api).";
 
@@ -178,7 +178,7 @@ pub struct CredentialArgs {
     /// PEM (key + certificate) or PFX/PKCS#12 file [env: AZURE_CLIENT_CERTIFICATE_PATH]
     #[arg(long, value_name = "PATH")]
     pub certificate: Option<PathBuf>,
-    /// Read the certificate/key password from PATH ('-' = stdin) [env: AZURE_CLIENT_CERTIFICATE_PASSWORD]
+    /// Read the certificate/key password from PATH ('-' = stdin); or the password itself in AZURE_CLIENT_CERTIFICATE_PASSWORD
     #[arg(long, value_name = "PATH")]
     pub certificate_password_file: Option<PathBuf>,
     /// Client assertion signature: ps256 (with x5t#S256) or rs256 (with x5t) [default: ps256]
@@ -238,7 +238,7 @@ pub struct GetArgs {
     #[arg(short, long, value_name = "FORMAT", default_value = "token")]
     pub output: OutputFormat,
     /// Serve a cached token only if it stays valid this many more seconds
-    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(0..=31_536_000))]
     pub min_validity: u64,
     /// Skip the cache read and get a new token (it is still stored)
     #[arg(long)]
@@ -448,7 +448,7 @@ pub struct CertInspectArgs {
     /// Output format
     #[arg(short, long, value_name = "FORMAT", default_value = "text")]
     pub output: CertOutputFormat,
-    /// Read the file's password from PATH ('-' = stdin) [env: AZURE_CLIENT_CERTIFICATE_PASSWORD]
+    /// Read the file's password from PATH ('-' = stdin); or the password itself in AZURE_CLIENT_CERTIFICATE_PASSWORD
     #[arg(long, value_name = "PATH")]
     pub certificate_password_file: Option<PathBuf>,
 }
@@ -473,7 +473,7 @@ pub struct CertCreateArgs {
     /// Also write a PFX/PKCS#12 file (AES-256, mode 0600); needs a password
     #[arg(long, value_name = "PATH")]
     pub pfx: Option<PathBuf>,
-    /// Read the PFX password from PATH ('-' = stdin) [env: AZURE_CLIENT_CERTIFICATE_PASSWORD]
+    /// Read the PFX password from PATH ('-' = stdin); or the password itself in AZURE_CLIENT_CERTIFICATE_PASSWORD
     #[arg(long, value_name = "PATH", requires = "pfx")]
     pub pfx_password_file: Option<PathBuf>,
     /// Replace existing files
@@ -489,7 +489,7 @@ pub struct CertManifestArgs {
     /// PEM, PFX/PKCS#12 or DER certificate file ('-' = stdin)
     #[arg(value_name = "PATH")]
     pub path: PathBuf,
-    /// Read the file's password from PATH ('-' = stdin) [env: AZURE_CLIENT_CERTIFICATE_PASSWORD]
+    /// Read the file's password from PATH ('-' = stdin); or the password itself in AZURE_CLIENT_CERTIFICATE_PASSWORD
     #[arg(long, value_name = "PATH")]
     pub certificate_password_file: Option<PathBuf>,
 }

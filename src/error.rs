@@ -79,14 +79,17 @@ impl Error {
         self.kind.exit_code()
     }
 
-    /// The text printed on stderr: `error: ...`, `caused by: ...`, `hint: ...`.
+    /// The text printed on stderr: `error: ...`, `caused by: ...`, `hint: ...`. Every line goes
+    /// through the log redaction (a server's error text may echo a secret or a token) and is cut
+    /// to a readable length (a hostile or broken input must not flood the terminal).
     pub fn render(&self) -> String {
-        let mut out = format!("error: {}\n", self.message);
+        let line = |prefix: &str, text: &str| format!("{prefix}{}\n", shorten(&crate::log::redact_text(text)));
+        let mut out = line("error: ", &self.message);
         for c in &self.causes {
-            out.push_str(&format!("  caused by: {c}\n"));
+            out.push_str(&line("  caused by: ", c));
         }
         if let Some(h) = &self.hint {
-            out.push_str(&format!("  hint: {h}\n"));
+            out.push_str(&line("  hint: ", h));
         }
         out
     }
@@ -99,6 +102,23 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The longest line an error prints.
+const MAX_LINE: usize = 600;
+
+/// Cuts `text` to [`MAX_LINE`] characters (saying how much was left out) and flattens newlines.
+fn shorten(text: &str) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+        .collect();
+    let count = flat.chars().count();
+    if count <= MAX_LINE {
+        return flat;
+    }
+    let kept: String = flat.chars().take(MAX_LINE).collect();
+    format!("{kept}… ({} more characters)", count - MAX_LINE)
+}
 
 /// Formats an error with its whole `source()` chain on one line (reqwest/hyper errors hide the
 /// useful part, e.g. "connection refused" or "invalid peer certificate", in the chain).
@@ -114,4 +134,18 @@ pub fn chain(err: &dyn std::error::Error) -> String {
         cur = e.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_redacts_and_shortens() {
+        let e = Error::rejected("x").cause("bad client_secret=s3cr3t! and eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.sig");
+        let r = e.render();
+        assert!(!r.contains("s3cr3t") && !r.contains("eyJzdWIi"), "{r}");
+        let long = Error::usage("y".repeat(10_000)).render();
+        assert!(long.len() < 800 && long.contains("more characters"), "{}", long.len());
+    }
 }

@@ -58,7 +58,70 @@ pub fn is_sensitive(name: &str) -> bool {
     SENSITIVE_NAMES.contains(&lower.as_str())
 }
 
+/// JSON members that hold secrets. Unlike form fields, `code` is left alone here: in JSON it is
+/// a service's error code (Graph's `error.code`), while authorization codes only travel in forms
+/// and redirect queries.
+fn is_sensitive_json(name: &str) -> bool {
+    is_sensitive(name) && !name.eq_ignore_ascii_case("code")
+}
+
 pub const REDACTED: &str = "[REDACTED]";
+
+/// Secret values known to this process (the client secret, passwords, tokens received): removed
+/// from every log line and error message wherever they appear, in any context.
+static KNOWN_SECRETS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Registers a secret value (and its form-encoded spelling) for redaction. Short values are
+/// skipped: they would blank ordinary words.
+pub fn register_secret(value: &str) {
+    if value.len() < 8 {
+        return;
+    }
+    let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+    if let Ok(mut known) = KNOWN_SECRETS.lock() {
+        for v in [value.to_string(), encoded] {
+            if !known.contains(&v) {
+                known.push(v);
+            }
+        }
+    }
+}
+
+fn redact_known(text: &str) -> String {
+    let Ok(known) = KNOWN_SECRETS.lock() else {
+        return text.to_string();
+    };
+    let mut out = text.to_string();
+    for secret in known.iter() {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), REDACTED);
+        }
+    }
+    out
+}
+
+/// `scheme://user:password@host` → `scheme://[REDACTED]@host`.
+fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find("://") {
+        let (head, tail) = rest.split_at(pos + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace())
+            .unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(at) => {
+                out.push_str(REDACTED);
+                out.push_str(&tail[at..end]);
+            }
+            None => out.push_str(&tail[..end]),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
 
 /// Redacts a form body (`a=b&c=d`): sensitive values become `[REDACTED]`.
 pub fn redact_form(pairs: &[(String, String)]) -> String {
@@ -90,7 +153,7 @@ pub fn redact_json(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::Object(map) => {
             for (k, val) in map.iter_mut() {
-                if is_sensitive(k) && !val.is_null() {
+                if is_sensitive_json(k) && !val.is_null() {
                     *val = serde_json::Value::String(REDACTED.into());
                 } else {
                     redact_json(val);
@@ -110,6 +173,8 @@ fn is_b64url(c: char) -> bool {
 /// becomes `[REDACTED-JWT]`, and the value after a sensitive `"name":"` or `name=` is removed up
 /// to its end even when the text is cut short (a truncated reply).
 pub fn redact_text(text: &str) -> String {
+    let text = redact_userinfo(&redact_known(text));
+    let text = text.as_str();
     let mut out = String::with_capacity(text.len());
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
@@ -140,7 +205,12 @@ pub fn redact_text(text: &str) -> String {
 fn redact_named_values(text: &str) -> String {
     let mut result = text.to_string();
     for name in SENSITIVE_NAMES {
-        for pattern in [format!("\"{name}\":\""), format!("\"{name}\": \""), format!("{name}=")] {
+        let json_patterns = if *name == "code" {
+            vec![]
+        } else {
+            vec![format!("\"{name}\":\""), format!("\"{name}\": \"")]
+        };
+        for pattern in json_patterns.into_iter().chain([format!("{name}=")]) {
             let mut search_from = 0;
             loop {
                 let lower = result.to_ascii_lowercase();
@@ -229,8 +299,23 @@ mod tests {
     }
 
     #[test]
+    fn known_secrets_userinfo_and_error_codes() {
+        register_secret("Known~Secret/Value+1");
+        let r = redact_text("echo Known~Secret/Value+1 and Known%7ESecret%2FValue%2B1");
+        assert!(!r.contains("Known"), "{r}");
+        let u = redact_text("POST http://user:pw123@127.0.0.1:1/t → 200 and https://h/x");
+        assert!(
+            !u.contains("pw123") && u.contains("@127.0.0.1:1/t") && u.contains("https://h/x"),
+            "{u}"
+        );
+        let g = redact_json_text(r#"{"error":{"code":"Authorization_RequestDenied"}}"#);
+        assert!(g.contains("Authorization_RequestDenied"), "{g}");
+        assert!(!redact_text("code=abc123&state=x").contains("abc123"));
+    }
+
+    #[test]
     fn json_members_redacted_by_name() {
-        let r = redact_json_text(r#"{"a":1,"refresh_token":"xyz","nested":{"code":"c0de"}}"#);
+        let r = redact_json_text(r#"{"a":1,"refresh_token":"xyz","nested":{"client_secret":"c0de"}}"#);
         assert!(!r.contains("xyz") && !r.contains("c0de"), "{r}");
         assert!(r.contains("\"a\":1"));
     }

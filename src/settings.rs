@@ -15,6 +15,9 @@ use url::Url;
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The largest config.toml read (a profile is a few lines).
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
 /// A `[profiles.NAME]` table of config.toml. Unknown keys are errors (typos should not be silent).
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,6 +85,36 @@ pub struct Settings {
     pub profile: Profile,
 }
 
+/// Every variable entra-token reads as text. A value that is not UTF-8 is an error naming the
+/// variable (exit 2), never silently "unset": that would fall back to another authority or
+/// credential.
+const TEXT_VARIABLES: &[&str] = &[
+    env::TENANT_ID,
+    env::CLIENT_ID,
+    env::CLIENT_SECRET,
+    env::CLIENT_CERTIFICATE_PATH,
+    env::CLIENT_CERTIFICATE_PASSWORD,
+    env::CLIENT_SEND_CERTIFICATE_CHAIN,
+    env::FEDERATED_TOKEN_FILE,
+    env::AUTHORITY_HOST,
+    env::CACHE,
+    env::PROFILE,
+    env::ACTIONS_ID_TOKEN_REQUEST_URL,
+    env::ACTIONS_ID_TOKEN_REQUEST_TOKEN,
+    "ENTRA_TOKEN_NO_KEYRING",
+];
+
+pub fn check_env_encoding() -> Result<()> {
+    for name in TEXT_VARIABLES {
+        if let Err(std::env::VarError::NotUnicode(_)) = std::env::var(name) {
+            return Err(Error::usage(format!(
+                "{name} is set to a value that is not valid UTF-8"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// An environment variable, treating an empty value as unset (CI systems often export "").
 pub fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -104,6 +137,13 @@ pub fn home_dir() -> Option<PathBuf> {
 fn load_profile(name: &str, source: &str) -> Result<Profile> {
     let path = config_path()
         .ok_or_else(|| Error::usage("cannot locate the config file: neither XDG_CONFIG_HOME nor HOME is set"))?;
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_CONFIG_BYTES) {
+        return Err(Error::usage(format!(
+            "{} is larger than {} KiB: not an entra-token config",
+            path.display(),
+            MAX_CONFIG_BYTES / 1024
+        )));
+    }
     let text = std::fs::read_to_string(&path).map_err(|e| {
         Error::usage(format!(
             "{source} selects profile '{name}', but {} cannot be read",
@@ -128,6 +168,7 @@ fn load_profile(name: &str, source: &str) -> Result<Profile> {
 
 impl Settings {
     pub fn resolve(g: &GlobalArgs) -> Result<Settings> {
+        check_env_encoding()?;
         if let Some(value) = &g.client_secret {
             let _ = value; // the value is never looked at, echoed or logged
             return Err(Error::usage("--client-secret is not accepted: a secret on the command line is visible to other users (ps, shell history)")
@@ -217,12 +258,19 @@ impl Settings {
         }
         let client_id = client_id.map(|(id, s)| (id.trim().to_string(), s));
 
-        let timeout_secs = g.timeout.or(profile.timeout);
+        let timeout_secs = g.timeout.map(|t| (t, "--timeout".to_string())).or_else(|| {
+            profile.timeout.map(|t| {
+                (
+                    t,
+                    format!("profile '{}': timeout", profile_name.as_deref().unwrap_or("")),
+                )
+            })
+        });
         let timeout = match timeout_secs {
-            Some(t) if t.is_finite() && t > 0.0 && t <= 86_400.0 => Duration::from_secs_f64(t),
-            Some(t) => {
+            Some((t, _)) if t.is_finite() && t > 0.0 && t <= 86_400.0 => Duration::from_secs_f64(t),
+            Some((t, src)) => {
                 return Err(Error::usage(format!(
-                    "--timeout {t}: must be a number of seconds above 0"
+                    "{src} {t}: must be a number of seconds above 0 and at most 86400"
                 )));
             }
             None => DEFAULT_TIMEOUT,

@@ -517,3 +517,91 @@ fn help_version_and_completions() {
     assert!(env.run(&["emulator", "--help"]).ok().stdout.contains("TEST DOUBLE"));
     env.run(&["get", "--no-such-flag"]).fails(2);
 }
+
+#[test]
+fn hostile_token_replies_are_exit_4_never_a_panic_or_an_injection() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    let bodies = [
+        r#"{"access_token":"abc.def.ghi","token_type":"Bearer","expires_in":99999999999999999999}"#.to_string(),
+        r#"{"access_token":"abc.def.ghi","token_type":"Bearer","expires_in":1e300}"#.to_string(),
+        r#"{"access_token":"abc.def.ghi","expires_in":3599,"refresh_in":9223372036854775807}"#.to_string(),
+        "{\"access_token\":\"a\\nb' ; touch pwned\",\"token_type\":\"Bearer\",\"expires_in\":3599}".to_string(),
+        "{\"access_token\":\"a\\r\\nX-Injected: 1\",\"expires_in\":3599}".to_string(),
+    ];
+    for body in &bodies {
+        emu.fault(json!({"kind": "status", "status": 200, "content_type": "application/json", "body": body}));
+        for out in ["env", "header"] {
+            let r = env.run(&["get", "--cache", "none", "-o", out]);
+            r.fails(4).stderr_has("not a token reply");
+            emu.fault(json!({"kind": "status", "status": 200, "content_type": "application/json", "body": body}));
+        }
+        emu.control("DELETE", "/_emulator/faults", None);
+    }
+}
+
+#[test]
+fn secrets_echoed_by_a_server_are_redacted_in_errors() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    let body = json!({
+        "error": "invalid_request",
+        "error_description": format!("AADSTS900144: bad client_secret {} and assertion eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln", fx::CLIENT_SECRET),
+        "error_codes": [900144]
+    });
+    emu.fault(json!({"kind": "status", "status": 400, "body": body.to_string()}));
+    let r = env.run(&["get", "--cache", "none"]);
+    r.fails(3).stderr_has("AADSTS900144");
+    assert!(
+        !r.stderr.contains(fx::CLIENT_SECRET) && !r.stderr.contains("eyJzdWIi"),
+        "{}",
+        r.stderr
+    );
+    // a password in the authority URL never reaches a log line
+    let r = env.run(&[
+        "get",
+        "--cache",
+        "none",
+        "-vv",
+        "--authority-host",
+        &emu.base.replace("http://", "http://user:pa55w0rd-x@"),
+    ]);
+    assert!(!r.stderr.contains("pa55w0rd-x"), "{}", r.stderr);
+}
+
+#[cfg(unix)]
+#[test]
+fn bad_local_environment_is_exit_2_naming_it() {
+    use std::os::unix::ffi::OsStrExt;
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    let mut c = env.command(&["get"]);
+    c.env("AZURE_AUTHORITY_HOST", std::ffi::OsStr::from_bytes(b"a\xffb"));
+    Run::from(c.output().unwrap())
+        .fails(2)
+        .stderr_has("AZURE_AUTHORITY_HOST");
+    let garbage = env.write("garbage-ca.pem", b"not a certificate\n");
+    let mut e = Env {
+        dir: tempfile::tempdir().unwrap(),
+        vars: env.vars.clone(),
+    };
+    e.set("SSL_CERT_FILE", garbage.to_str().unwrap());
+    e.run(&["get", "--cache", "none"]).fails(2).stderr_has("SSL_CERT_FILE");
+    env.run(&["get", "--min-validity", "18446744073709551615"])
+        .fails(2)
+        .stderr_has("--min-validity");
+    // a huge bad value gives a short error, not the value back
+    let r = env.run(&["get", "--tenant", &"x".repeat(100_000)]);
+    r.fails(2);
+    assert!(r.stderr.len() < 2000, "{} bytes of error", r.stderr.len());
+    // stdout that cannot take the token is a local failure, never exit 1
+    if std::path::Path::new("/dev/full").exists() {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let out = env.command(&["get"]).stdout(full).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(
+        emu.token_requests().len() <= 1,
+        "only the /dev/full run may reach Entra"
+    );
+}

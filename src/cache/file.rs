@@ -41,6 +41,9 @@ impl Drop for SecretPart {
     }
 }
 
+/// The largest entry file read; a larger one is treated as corrupt.
+const MAX_ENTRY_BYTES: u64 = 4 * 1024 * 1024;
+
 pub fn tokens_dir(dir: &Path) -> PathBuf {
     dir.join("tokens")
 }
@@ -171,6 +174,10 @@ fn decode_secret(blob: Blob, backend: &Backend, aad: &str) -> Result<SecretPart,
 
 pub fn read_entry(dir: &Path, key: &CacheKey, backend: &Backend) -> Result<Option<CachedToken>, String> {
     let path = entry_path(dir, key);
+    // An entry is a few KiB (a 12 KB token included); anything far larger is not ours.
+    if fs::metadata(&path).is_ok_and(|m| m.len() > MAX_ENTRY_BYTES) {
+        return Err("entry file is too large".into());
+    }
     let bytes = match fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -185,6 +192,10 @@ pub fn read_entry(dir: &Path, key: &CacheKey, backend: &Backend) -> Result<Optio
     }
     let stem = key.stem();
     let part = decode_secret(record.secret, backend, &stem)?;
+    let safe = |t: &Option<String>| t.as_deref().is_none_or(crate::protocol::token::is_safe_token);
+    if !safe(&part.access_token) || !safe(&part.refresh_token) {
+        return Err("entry holds a value that is not a token".into());
+    }
     Ok(Some(CachedToken {
         meta: record.meta,
         access_token: part.access_token.clone().map(Secret::new),

@@ -78,6 +78,10 @@ pub fn run(settings: &Settings, args: &RedeemArgs) -> Result<()> {
         }
         (None, None) => return Err(Error::usage("pass --code CODE or --redirect-url URL")),
     };
+    log::register_secret(code.expose());
+    if let Some(v) = &args.code_verifier {
+        log::register_secret(v);
+    }
     let redirect_uri = args.redirect_uri.clone().or(derived_redirect).ok_or_else(|| {
         Error::usage("--redirect-uri is required with --code")
             .hint("it must be exactly the redirect_uri sent to /authorize")

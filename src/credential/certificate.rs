@@ -65,7 +65,10 @@ struct AssertionClaims<'a> {
 /// Reads the password: a file (one trailing newline removed) or the environment variable.
 pub fn read_password(src: &PasswordSource) -> Result<Secret<String>> {
     match src {
-        PasswordSource::Env(s) => Ok(s.clone()),
+        PasswordSource::Env(s) => {
+            crate::log::register_secret(s.expose());
+            Ok(s.clone())
+        }
         PasswordSource::File(path, source) => {
             let what = format!("certificate password file (from {})", source.describe());
             let bytes = Secret::new(read_input(path, &what)?);
@@ -76,6 +79,7 @@ pub fn read_password(src: &PasswordSource) -> Result<Secret<String>> {
             } else if text.ends_with('\n') {
                 text.truncate(text.len() - 1);
             }
+            crate::log::register_secret(&text);
             Ok(Secret::new(text))
         }
     }

@@ -30,6 +30,7 @@ impl ClientSecret {
                 text
             }
         };
+        crate::log::register_secret(&secret);
         Ok(ClientSecret {
             secret: Secret::new(secret),
         })

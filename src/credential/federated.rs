@@ -92,6 +92,7 @@ impl Federated {
 
     pub async fn auth_fields(&self) -> Result<super::AuthFields> {
         let assertion = self.assertion().await?;
+        crate::log::register_secret(assertion.expose());
         Ok(vec![
             ("client_assertion_type".to_string(), Secret::new(JWT_BEARER.to_string())),
             ("client_assertion".to_string(), assertion),

@@ -345,8 +345,21 @@ impl Http {
             // reqwest marks it sensitive (kept out of its Debug output).
             rb = rb.bearer_auth(token.expose());
         }
+        if log::verbosity() >= 2 {
+            log::debug(format!("> {} {}", req.method, req.url));
+            log::debug(format!("> user-agent: {USER_AGENT}"));
+            log::debug(format!("> client-request-id: {request_id}"));
+            for (k, v) in &req.headers {
+                let sensitive = log::is_sensitive(k) || k.eq_ignore_ascii_case("cookie");
+                log::debug(format!("> {k}: {}", if sensitive { log::REDACTED } else { v.as_str() }));
+            }
+            if req.bearer.is_some() {
+                log::debug(format!("> authorization: Bearer {}", log::REDACTED));
+            }
+        }
         if let Some(form) = &req.form {
             let pairs: Vec<(String, String)> = form.iter().map(|(k, v)| (k.clone(), v.expose().clone())).collect();
+            log::debug("> content-type: application/x-www-form-urlencoded");
             log::debug(format!("> body (form): {}", log::redact_form(&pairs)));
             let body = url::form_urlencoded::Serializer::new(String::new())
                 .extend_pairs(pairs.iter())
@@ -358,7 +371,6 @@ impl Http {
             log::debug(format!("> body: {} bytes", body.len()));
             rb = rb.body(body.clone());
         }
-        log::debug(format!("> {} {} client-request-id={request_id}", req.method, req.url));
         let resp = rb.send().await.map_err(|e| classify_send_error(&e, &req.url))?;
         Ok(Pending {
             status: resp.status().as_u16(),
@@ -460,12 +472,28 @@ fn log_body(body: &[u8]) {
 /// mysterious TLS failure later.
 fn check_ssl_env() -> Result<()> {
     if let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) {
+        let shown = std::path::Path::new(&path).display().to_string();
         let meta = std::fs::metadata(&path);
         if !meta.as_ref().is_ok_and(|m| m.is_file()) {
             return Err(Error::usage(format!(
-                "SSL_CERT_FILE points to '{}', which is not a readable file",
-                std::path::Path::new(&path).display()
+                "SSL_CERT_FILE points to '{shown}', which is not a readable file"
             )));
+        }
+        // A file that holds no certificate would silently leave no trusted root at all.
+        let has_cert = meta.as_ref().is_ok_and(|m| m.len() <= 64 * 1024 * 1024)
+            && std::fs::read(&path)
+                .ok()
+                .and_then(|b| pem::parse_many(b).ok())
+                .is_some_and(|blocks| {
+                    blocks
+                        .iter()
+                        .any(|b| b.tag() == "CERTIFICATE" || b.tag() == "TRUSTED CERTIFICATE")
+                });
+        if !has_cert {
+            return Err(Error::usage(format!(
+                "SSL_CERT_FILE points to '{shown}', which holds no PEM certificate"
+            ))
+            .hint("SSL_CERT_FILE must be a PEM bundle of CA certificates (-----BEGIN CERTIFICATE-----)"));
         }
     }
     if let Some(path) = std::env::var_os("SSL_CERT_DIR").filter(|p| !p.is_empty()) {

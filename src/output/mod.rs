@@ -79,7 +79,7 @@ pub fn write_stdout(bytes: &[u8]) -> Result<()> {
     match out.write_all(bytes).and_then(|_| out.flush()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Error::internal("could not write to stdout").cause(e)),
+        Err(e) => Err(stdout_error(e)),
     }
 }
 
@@ -131,7 +131,7 @@ impl Sink {
                 self.closed = true;
                 Ok(false)
             }
-            Err(e) => Err(Error::internal("could not write to stdout").cause(e)),
+            Err(e) => Err(stdout_error(e)),
         }
     }
 }
@@ -359,6 +359,12 @@ pub fn rfc3339(epoch: i64, offset_form: bool) -> String {
         secs % 3600 / 60,
         secs % 60
     )
+}
+
+/// stdout could not take the result (a full disk, an I/O error): a local failure, exit 2 —
+/// not a bug.
+fn stdout_error(e: std::io::Error) -> Error {
+    Error::usage("could not write the result to stdout").cause(e)
 }
 
 #[cfg(test)]

@@ -30,25 +30,74 @@ pub fn int_field(obj: &Value, name: &str) -> Option<i64> {
         .or_else(|| v.as_str()?.trim().parse().ok())
 }
 
+/// The longest lifetime a token reply may claim (a larger one is a broken or hostile reply).
+pub const MAX_LIFETIME: i64 = 10 * 365 * 86_400;
+
+/// A token is printed into shell (`-o env`) and header (`-o header`) text: only visible ASCII
+/// without quotes or backslashes, as every Entra token (JWT or opaque) is.
+pub fn is_safe_token(t: &str) -> bool {
+    !t.is_empty()
+        && t.bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'\'' | b'"' | b'\\' | b'`' | b'$'))
+}
+
+/// A lifetime field (`expires_in`, `refresh_in`): absent → `Ok(None)`; present but not a number
+/// of seconds between 0 and [`MAX_LIFETIME`] → `Err`.
+fn lifetime(v: &Value, name: &str) -> Result<Option<i64>, String> {
+    match v.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => match int_field(v, name) {
+            Some(n) if (0..=MAX_LIFETIME).contains(&n) => Ok(Some(n)),
+            _ => Err(format!("its {name} is not a plausible number of seconds")),
+        },
+    }
+}
+
 impl TokenResponse {
-    pub fn from_json(v: &Value, now: i64) -> Option<TokenResponse> {
-        let at = v.get("access_token")?.as_str()?;
-        if at.is_empty() {
-            return None;
+    /// A token reply, or why this JSON is not a usable one.
+    pub fn from_json(v: &Value, now: i64) -> Result<TokenResponse, String> {
+        let Some(at) = v.get("access_token").and_then(Value::as_str).filter(|t| !t.is_empty()) else {
+            let keys = v
+                .as_object()
+                .map(|o| o.keys().cloned().collect::<Vec<_>>().join(", "))
+                .unwrap_or_else(|| "not an object".into());
+            return Err(format!("it has no access_token (members: {keys})"));
+        };
+        if !is_safe_token(at) {
+            return Err("its access_token has characters no token has (spaces, quotes or control characters)".into());
         }
         let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        let expires_in = lifetime(v, "expires_in")?;
+        let refresh_in = lifetime(v, "refresh_in")?;
         let expires_on = int_field(v, "expires_on")
-            .filter(|e| *e > 1_000_000_000)
-            .or_else(|| int_field(v, "expires_in").map(|e| now + e))
-            .or_else(|| jwt::decode(at).and_then(|d| jwt::claim_i64(&d.claims, "exp")))
+            .filter(|e| *e > 1_000_000_000 && *e <= now.saturating_add(MAX_LIFETIME))
+            .or_else(|| expires_in.map(|e| now + e))
+            .or_else(|| {
+                jwt::decode(at)
+                    .and_then(|d| jwt::claim_i64(&d.claims, "exp"))
+                    .filter(|e| *e <= now.saturating_add(MAX_LIFETIME))
+            })
             .unwrap_or(now + 600);
-        let refresh_on = int_field(v, "refresh_in").map(|r| now + r);
-        Some(TokenResponse {
+        let refresh_token = s("refresh_token");
+        if refresh_token.as_deref().is_some_and(|r| !is_safe_token(r)) {
+            return Err("its refresh_token has characters no token has".into());
+        }
+        for t in [
+            Some(at),
+            refresh_token.as_deref(),
+            v.get("id_token").and_then(Value::as_str),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            crate::log::register_secret(t);
+        }
+        Ok(TokenResponse {
             access_token: Secret::new(at.to_string()),
             token_type: s("token_type").unwrap_or_else(|| "Bearer".into()),
             expires_on,
-            refresh_on,
-            refresh_token: s("refresh_token").map(Secret::new),
+            refresh_on: refresh_in.map(|r| now + r),
+            refresh_token: refresh_token.map(Secret::new),
             id_token: s("id_token").map(Secret::new),
             scope: s("scope"),
             resource: s("resource"),
@@ -64,17 +113,12 @@ pub fn classify(status: u16, content_type: Option<&str>, body: &[u8], now: i64) 
             return Err(e.into_error("token request"));
         }
         if (200..300).contains(&status) {
-            if let Some(t) = TokenResponse::from_json(v, now) {
-                return Ok(t);
-            }
-            let keys = v
-                .as_object()
-                .map(|o| o.keys().cloned().collect::<Vec<_>>().join(", "))
-                .unwrap_or_else(|| "not an object".into());
-            return Err(Error::network(format!(
-                "the token endpoint answered HTTP {status} with JSON that is not a token reply (members: {keys})"
-            ))
-            .hint("a proxy or a wrong --authority-host may be answering instead of Entra"));
+            return TokenResponse::from_json(v, now).map_err(|why| {
+                Error::network(format!(
+                    "the token endpoint answered HTTP {status} with JSON that is not a token reply: {why}"
+                ))
+                .hint("a proxy or a wrong --authority-host may be answering instead of Entra")
+            });
         }
     }
     Err(unexpected_reply(status, content_type, body, "token endpoint"))
@@ -113,12 +157,35 @@ mod tests {
     #[test]
     fn v1_strings_and_v2_integers() {
         let v1 = serde_json::json!({"token_type":"Bearer","expires_in":"3599","expires_on":"2000000000","resource":"r","access_token":"a"});
-        let t = TokenResponse::from_json(&v1, 100).unwrap();
+        let t = TokenResponse::from_json(&v1, 1_999_996_401).unwrap();
         assert_eq!(t.expires_on, 2_000_000_000);
         let v2 = serde_json::json!({"token_type":"Bearer","expires_in":3599,"access_token":"a","refresh_in":1800});
         let t = TokenResponse::from_json(&v2, 100).unwrap();
         assert_eq!(t.expires_on, 3699);
         assert_eq!(t.refresh_on, Some(1900));
+    }
+
+    #[test]
+    fn hostile_replies_are_refused_not_panics() {
+        for body in [
+            r#"{"access_token":"abc","expires_in":99999999999999999999}"#,
+            r#"{"access_token":"abc","expires_in":1e300}"#,
+            r#"{"access_token":"abc","expires_in":-5}"#,
+            r#"{"access_token":"abc","expires_in":3599,"refresh_in":9223372036854775807}"#,
+            "{\"access_token\":\"a\\nb' ; rm -rf x\",\"expires_in\":3599}",
+            r#"{"access_token":"a b","expires_in":3599}"#,
+        ] {
+            let e = classify(200, Some("application/json"), body.as_bytes(), 1_800_000_000).unwrap_err();
+            assert_eq!(e.exit_code(), 4, "{body}: {}", e.render());
+        }
+        let ok = classify(
+            200,
+            None,
+            br#"{"access_token":"abc.def-_~+/=","expires_on":"99999999999999"}"#,
+            100,
+        )
+        .unwrap();
+        assert!(ok.expires_on <= 100 + MAX_LIFETIME);
     }
 
     #[test]
