@@ -410,6 +410,25 @@ fn a_next_link_back_to_a_page_already_fetched_ends_with_exit_4() {
 }
 
 #[test]
+fn a_page_over_32_mib_ends_with_exit_4() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    // 40 MiB streamed without Content-Length: the cap is noticed while reading
+    emu.fault(json!({"kind": "oversized", "bytes": 40u64 << 20, "content_length": false, "path": "/v1.0/users"}));
+    let r = api(&env, &emu, &["--paginate", "--ndjson", "/v1.0/users?$top=100"]);
+    r.fails(4)
+        .stderr_has("page 1")
+        .stderr_has("too large")
+        .stderr_has("32 MiB");
+    // announced by Content-Length: refused before the body is read
+    emu.fault(json!({"kind": "oversized", "bytes": 40u64 << 20, "content_length": true, "path": "/v1.0/users"}));
+    let r = api(&env, &emu, &["--paginate", "/v1.0/users?$top=100"]);
+    r.fails(4)
+        .stderr_has("too large")
+        .stderr_has("announced 41943040 bytes");
+}
+
+#[test]
 fn include_prints_the_head_on_stderr_and_pretty_reindents() {
     let emu = Emulator::start();
     let env = Env::for_emulator(&emu);
