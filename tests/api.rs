@@ -395,6 +395,40 @@ fn max_pages_stops_early_with_a_complete_document() {
 }
 
 #[test]
+fn a_next_link_back_to_a_page_already_fetched_ends_with_exit_4() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    // page 1's @odata.nextLink is page 1 itself: following it would never end
+    let first = format!("{}/v1.0/users?$top=100", emu.base);
+    emu.config(json!({ "foreign_next_link": first }));
+    let r = timed(|| api(&env, &emu, &["--paginate", "--timeout", "10", "/v1.0/users?$top=100"]));
+    r.fails(4)
+        .stderr_has("the next link repeats a page already fetched")
+        .stderr_has(&first);
+    assert!(r.elapsed < std::time::Duration::from_secs(10), "took {:?}", r.elapsed);
+    assert_eq!(graph_requests(&emu).len(), 1, "the page is fetched once");
+}
+
+#[test]
+fn a_page_over_32_mib_ends_with_exit_4() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    // 40 MiB streamed without Content-Length: the cap is noticed while reading
+    emu.fault(json!({"kind": "oversized", "bytes": 40u64 << 20, "content_length": false, "path": "/v1.0/users"}));
+    let r = api(&env, &emu, &["--paginate", "--ndjson", "/v1.0/users?$top=100"]);
+    r.fails(4)
+        .stderr_has("page 1")
+        .stderr_has("too large")
+        .stderr_has("32 MiB");
+    // announced by Content-Length: refused before the body is read
+    emu.fault(json!({"kind": "oversized", "bytes": 40u64 << 20, "content_length": true, "path": "/v1.0/users"}));
+    let r = api(&env, &emu, &["--paginate", "/v1.0/users?$top=100"]);
+    r.fails(4)
+        .stderr_has("too large")
+        .stderr_has("announced 41943040 bytes");
+}
+
+#[test]
 fn include_prints_the_head_on_stderr_and_pretty_reindents() {
     let emu = Emulator::start();
     let env = Env::for_emulator(&emu);

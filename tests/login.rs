@@ -822,12 +822,55 @@ fn device_code_slow_down_adds_five_seconds() {
 
 #[test]
 fn device_code_expiry_is_exit_3() {
+    // the code's own lifetime runs out well inside --wait: Entra answers expired_token (exit 3)
     let emu = Emulator::start();
     let env = public_env(&emu);
     emu.config(json!({"device_interval": 2, "device_expires_in": 1}));
-    let mut bg = spawn(&env, &["login", "--device-code"]);
+    let mut bg = spawn(&env, &["login", "--device-code", "--wait", "60"]);
     user_code(&mut bg);
-    bg.finish().fails(3).stderr_has("expired");
+    bg.finish()
+        .fails(3)
+        .stderr_has("expired_token")
+        .stderr_has("AADSTS70019");
+}
+
+#[test]
+fn device_code_wait_running_out_is_exit_4() {
+    // --wait ends long before the code's expires_in (900 s): our own timeout, not an expiry
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    emu.config(json!({"device_interval": 1}));
+    let started = Instant::now();
+    let mut bg = spawn(&env, &["login", "--device-code", "--wait", "2"]);
+    user_code(&mut bg);
+    let r = bg.finish();
+    r.fails(4)
+        .stderr_has("no sign-in within --wait 2 s")
+        .stderr_has("900 s");
+    assert!(!r.stderr.contains("expired"), "not reported as an expiry: {}", r.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    let polls = emu
+        .token_requests()
+        .iter()
+        .filter(|t| t["form"]["grant_type"] == "urn:ietf:params:oauth:grant-type:device_code")
+        .count();
+    assert!((1..=3).contains(&polls), "polled until --wait ran out: {polls}");
+
+    // --wait shorter than the interval: one poll when --wait runs out, no longer
+    emu.config(json!({"device_interval": 30}));
+    let started = Instant::now();
+    let mut bg = spawn(&env, &["login", "--device-code", "--wait", "1"]);
+    user_code(&mut bg);
+    bg.finish().fails(4).stderr_has("--wait 1 s");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 // ---- a real browser -----------------------------------------------------------------------------

@@ -23,8 +23,11 @@ use std::time::Duration;
 use url::Url;
 
 /// A page of a paginated collection larger than this is refused (exit 4). Pages are held one at
-/// a time, so this bounds memory, not the collection.
-pub const PAGE_CAP: usize = 256 * 1024 * 1024;
+/// a time, so this bounds memory, not the collection: a page's bytes plus its parsed items come
+/// to several times the page size. Services page far below it (Graph: at most 999 items).
+pub const PAGE_CAP: usize = 32 * 1024 * 1024;
+/// The most of a single (not paginated) reply that `--pretty` reads whole to reindent it.
+pub const PRETTY_CAP: usize = 256 * 1024 * 1024;
 /// The most of an error reply (or a retried reply) that is read.
 pub const ERROR_BODY_CAP: usize = 4 * 1024 * 1024;
 /// A token is renewed before a request when it has less than this many seconds left.
@@ -284,7 +287,7 @@ async fn single(session: &mut Session<'_, '_>, plan: &Plan, args: &ApiArgs) -> R
         return Err(failure(pending, deadline, plan, args).await);
     }
     if args.pretty {
-        let reply = pending.read_by(PAGE_CAP, deadline).await?;
+        let reply = pending.read_by(PRETTY_CAP, deadline).await?;
         let text = String::from_utf8_lossy(&reply.body);
         let mut out = Vec::with_capacity(reply.body.len() + 1);
         if serde_json::from_str::<&serde_json::value::RawValue>(&text).is_ok() {
@@ -338,11 +341,15 @@ async fn paginate(session: &mut Session<'_, '_>, plan: &Plan, args: &ApiArgs) ->
         }
         let next_page_uri = pending.header("nextpageuri").map(str::to_string);
         let page_url = pending.url.clone();
-        let reply = pending.read_by(PAGE_CAP, deadline).await?;
+        let number = pager.pages + 1;
+        let reply = pending.read_by(PAGE_CAP, deadline).await.map_err(|mut e| {
+            // e.g. "page 3: the reply from graph.microsoft.com is too large (...; the limit is 32 MiB)"
+            e.message = format!("page {number}: {}", e.message);
+            e
+        })?;
         let page = pager::parse_page(&reply.body, next_page_uri.as_deref()).map_err(|why| {
             Error::network(format!(
-                "page {} from {} is not a JSON page: {why}",
-                pager.pages + 1,
+                "page {number} from {} is not a JSON page: {why}",
                 host(&page_url)
             ))
         })?;

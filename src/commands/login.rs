@@ -194,11 +194,18 @@ async fn device_code(
     eprintln!("{}", auth.instructions());
 
     let token_url = authority::token_url(&settings.authority, tenant, Endpoint::V2);
+    // Two limits: our own --wait (exit 4 when it runs out, like the browser flow's) and the
+    // code's expires_in, which is Entra's to enforce: it answers `expired_token` (exit 3).
     let started = Instant::now();
-    let lifetime = Duration::from_secs(auth.expires_in.min(args.wait));
+    let wait = Duration::from_secs(args.wait);
     let mut interval = Duration::from_secs(auth.interval.max(1));
     loop {
-        tokio::time::sleep(interval).await;
+        let left = wait.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return Err(waited_out(args.wait, auth.expires_in));
+        }
+        // The last poll comes when --wait runs out, even if sooner than the interval.
+        tokio::time::sleep(interval.min(left)).await;
         let mut form = vec![
             field("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
             field("client_id", client_id),
@@ -216,12 +223,8 @@ async fn device_code(
         let body: Option<serde_json::Value> = serde_json::from_slice(&reply.body).ok();
         if let Some(e) = body.as_ref().and_then(EntraError::from_json) {
             match e.error.as_str() {
-                // Entra's own expired_token wins; past the lifetime (or --wait) stop asking.
-                "authorization_pending" | "slow_down" if started.elapsed() >= lifetime => {
-                    return Err(
-                        Error::rejected("the device code expired before the sign-in was completed")
-                            .hint("run `entra-token login --device-code` again and enter the new code sooner"),
-                    );
+                "authorization_pending" | "slow_down" if started.elapsed() >= wait => {
+                    return Err(waited_out(args.wait, auth.expires_in));
                 }
                 "authorization_pending" => continue,
                 "slow_down" => {
@@ -247,6 +250,14 @@ async fn device_code(
         }
         return token::classify(reply.status, reply.content_type(), &reply.body, crate::app::now());
     }
+}
+
+/// Our own `--wait` ran out while Entra still waited for the code to be entered (exit 4, as for
+/// the browser flow's `--wait`); the code itself may still be valid.
+fn waited_out(wait: u64, expires_in: u64) -> Error {
+    Error::network(format!("no sign-in within --wait {wait} s")).hint(format!(
+        "enter the code sooner, or run the login again with a larger --wait (the device code lasts {expires_in} s)"
+    ))
 }
 
 fn with_hint(e: EntraError, hint: &str) -> Error {

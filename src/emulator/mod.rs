@@ -16,7 +16,7 @@ pub mod token;
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
@@ -163,16 +163,11 @@ async fn prepare(ip: IpAddr, port: u16, tls: bool, ca_file: Option<PathBuf>, tok
         .map_err(|e| Error::network("emulator: cannot read the listening address").cause(e))?;
     let (acceptor, ca) = if tls {
         let t = server::make_tls()?;
-        let (path, ours) = match ca_file {
-            Some(p) => (p, false),
-            None => (
-                std::env::temp_dir().join(format!("entra-token-emulator-ca-{}.pem", std::process::id())),
-                true,
-            ),
+        let written = match ca_file {
+            Some(p) => replace_ca_file(&p, t.ca_pem.as_bytes()).map(|()| (p, false)),
+            None => new_ca_file(&std::env::temp_dir(), t.ca_pem.as_bytes()).map(|p| (p, true)),
         };
-        std::fs::write(&path, &t.ca_pem)
-            .map_err(|e| Error::usage(format!("cannot write the emulator CA file {}", path.display())).cause(e))?;
-        (Some(t.acceptor), Some((path, ours)))
+        (Some(t.acceptor), Some(written?))
     } else {
         (None, None)
     };
@@ -195,6 +190,52 @@ async fn prepare(ip: IpAddr, port: u16, tls: bool, ca_file: Option<PathBuf>, tok
         base_url,
         ca_file: ca,
     })
+}
+
+/// Writes the test CA to a new file with an unguessable name in `dir` (the temp dir), removed
+/// when the emulator stops. `create_new` never follows a symlink or reuses a file that someone
+/// else (another local user, in a shared temp dir) put there first.
+fn new_ca_file(dir: &Path, pem: &[u8]) -> Result<PathBuf> {
+    let path = dir.join(format!("entra-token-emulator-ca-{}.pem", random_hex()?));
+    create_ca_file(&path, pem)
+        .map_err(|e| Error::usage(format!("cannot create the emulator CA file {}", path.display())).cause(e))?;
+    Ok(path)
+}
+
+/// Writes the test CA to `--ca-file PATH`, replacing what is there (the user chose the path):
+/// through a new file beside it, renamed into place, so a symlink at PATH is replaced, never
+/// followed.
+fn replace_ca_file(path: &Path, pem: &[u8]) -> Result<()> {
+    let fail =
+        |e: std::io::Error| Error::usage(format!("cannot write the emulator CA file {}", path.display())).cause(e);
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::usage(format!("--ca-file {} names no file", path.display())))?;
+    let tmp = path.with_file_name(format!(".{}.{}.tmp", name.to_string_lossy(), random_hex()?));
+    create_ca_file(&tmp, pem).map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        fail(e)
+    })
+}
+
+/// Creates `path` (0644: a certificate is public) and writes `pem`; fails if anything, a
+/// symlink included, is already there.
+fn create_ca_file(path: &Path, pem: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o644);
+    let mut file = options.open(path)?;
+    file.write_all(pem).and_then(|()| file.sync_all()).inspect_err(|_| {
+        let _ = std::fs::remove_file(path);
+    })
+}
+
+fn random_hex() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| Error::internal("the OS random source failed").cause(e))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn banner(p: &Prepared) -> String {
@@ -418,5 +459,74 @@ mod tests {
         assert_eq!(loopback("0.0.0.0").unwrap_err().exit_code(), 2);
         assert_eq!(loopback("192.168.1.2").unwrap_err().exit_code(), 2);
         assert_eq!(loopback("example.com").unwrap_err().exit_code(), 2);
+    }
+
+    #[test]
+    fn the_default_ca_file_is_new_and_unguessable() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = new_ca_file(dir.path(), b"PEM A").unwrap();
+        let b = new_ca_file(dir.path(), b"PEM B").unwrap();
+        assert_ne!(a, b, "a random name each time, not the pid");
+        assert_eq!(a.parent(), Some(dir.path()));
+        let name = a.file_name().unwrap().to_str().unwrap();
+        assert!(
+            name.starts_with("entra-token-emulator-ca-") && name.len() > 50,
+            "{name}"
+        );
+        assert_eq!(std::fs::read(&a).unwrap(), b"PEM A");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&a).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode & 0o022, 0, "writable by others: {mode:o}");
+        }
+    }
+
+    #[test]
+    fn creating_a_ca_file_refuses_an_existing_file_or_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        // a file someone created first is neither reused nor overwritten
+        let planted = dir.path().join("planted.pem");
+        std::fs::write(&planted, b"theirs").unwrap();
+        let e = create_ca_file(&planted, b"ours").unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&planted).unwrap(), b"theirs");
+        // nor is a symlink followed, dangling or not
+        #[cfg(unix)]
+        {
+            let target = dir.path().join("target");
+            let link = dir.path().join("link.pem");
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+            assert!(create_ca_file(&link, b"ours").is_err());
+            assert!(!target.exists(), "the dangling link's target was not created");
+            std::fs::write(&target, b"victim").unwrap();
+            assert!(create_ca_file(&link, b"ours").is_err());
+            assert_eq!(std::fs::read(&target).unwrap(), b"victim");
+        }
+    }
+
+    #[test]
+    fn an_explicit_ca_file_is_replaced_not_written_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        replace_ca_file(&path, b"one").unwrap();
+        replace_ca_file(&path, b"two").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two", "the user's path is overwritten");
+        #[cfg(unix)]
+        {
+            let victim = dir.path().join("victim");
+            std::fs::write(&victim, b"keep").unwrap();
+            let link = dir.path().join("link.pem");
+            std::os::unix::fs::symlink(&victim, &link).unwrap();
+            replace_ca_file(&link, b"pem").unwrap();
+            assert_eq!(std::fs::read(&victim).unwrap(), b"keep", "the symlink was not followed");
+            assert!(!std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+            assert_eq!(std::fs::read(&link).unwrap(), b"pem");
+        }
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 3, "no temporary file left behind: {names:?}");
     }
 }

@@ -1,12 +1,14 @@
 //! `api --paginate`: what a page holds and where the next one is — Graph's `@odata.nextLink`
 //! (followed verbatim), Azure Resource Manager's `nextLink`, the Management Activity API's
-//! `NextPageUri` response header — and the rule that a next link never leaves the origin the
-//! token is for (exit 4 before anything is sent there). Pages are parsed one at a time and their
+//! `NextPageUri` response header — and the rules that a next link never leaves the origin the
+//! token is for (exit 4 before anything is sent there) and never leads back to a page this run
+//! already fetched (exit 4 instead of looping forever). Pages are parsed one at a time and their
 //! items borrowed from the page's bytes, so memory follows the page size, not the collection.
 
 use crate::error::{Error, Result};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::collections::HashSet;
 use url::Url;
 
 /// The shape of a page; every page of one run must have the first page's.
@@ -108,6 +110,9 @@ pub fn parse_page<'a>(body: &'a [u8], next_page_uri: Option<&str>) -> std::resul
 pub struct Pager {
     origin: url::Origin,
     next: Option<Url>,
+    /// Every URL requested in this run, and the URLs that answered (after redirects): a next
+    /// link to one of them would loop.
+    fetched: HashSet<String>,
     shape: Option<Shape>,
     pub pages: u64,
     pub items: u64,
@@ -122,6 +127,7 @@ impl Pager {
         Pager {
             origin: first.origin(),
             next: Some(first),
+            fetched: HashSet::new(),
             shape: None,
             pages: 0,
             items: 0,
@@ -135,11 +141,16 @@ impl Pager {
         self.next.as_ref()
     }
 
-    /// Takes in the page that `page_url` answered: checks its shape against page 1's and its next
-    /// link's origin (exit 4 naming the foreign origin), and moves on. Call before writing the
-    /// page's items, so a refused link leaves nothing of that page on stdout.
+    /// Takes in the page that `page_url` answered: checks its shape against page 1's, its next
+    /// link's origin (exit 4 naming the foreign origin) and that the next link is not a page
+    /// already fetched (exit 4), and moves on. Call before writing the page's items, so a refused
+    /// link leaves nothing of that page on stdout.
     pub fn advance(&mut self, page: &Page<'_>, page_url: &Url) -> Result<()> {
         let number = self.pages + 1;
+        if let Some(requested) = &self.next {
+            self.fetched.insert(requested.as_str().to_string());
+        }
+        self.fetched.insert(page_url.as_str().to_string());
         match self.shape {
             None => self.shape = Some(page.shape),
             Some(first) if first == page.shape => {}
@@ -165,6 +176,13 @@ impl Pager {
                         self.origin.ascii_serialization()
                     ))
                     .hint("a next link must stay on the scheme, host and port of the first request; fetch it separately if you trust it"));
+                }
+                if self.fetched.contains(url.as_str()) {
+                    return Err(Error::network(format!(
+                        "page {number} from {}: the next link repeats a page already fetched: {url}",
+                        host(page_url)
+                    ))
+                    .hint("the service's paging loops; --max-pages N stops after N pages"));
                 }
                 Some(url)
             }
@@ -244,6 +262,47 @@ mod tests {
         }
         let arr = parse_page(b"[]", None).unwrap();
         assert!(pager.advance(&arr, &first).is_err(), "shape change");
+    }
+
+    #[test]
+    fn a_next_link_to_a_page_already_fetched_is_refused() {
+        let first = u("https://graph.microsoft.com/v1.0/users?$top=2");
+        // a self-link
+        let mut pager = Pager::new(first.clone(), None);
+        let body = br#"{"value":[1,2],"@odata.nextLink":"https://graph.microsoft.com/v1.0/users?$top=2"}"#;
+        let e = pager.advance(&parse_page(body, None).unwrap(), &first).unwrap_err();
+        assert_eq!(e.exit_code(), 4);
+        assert!(e.message.contains("repeats a page already fetched"), "{}", e.message);
+        assert!(
+            pager.next_url().is_some() && pager.pages == 0,
+            "the page is not counted"
+        );
+        // a cycle through a later page (relative link, resolved against the page's URL)
+        let mut pager = Pager::new(first.clone(), None);
+        let b = br#"{"value":[1],"@odata.nextLink":"https://graph.microsoft.com/v1.0/users?$skiptoken=b"}"#;
+        pager.advance(&parse_page(b, None).unwrap(), &first).unwrap();
+        let second = pager.next_url().unwrap().clone();
+        let back = br#"{"value":[2],"@odata.nextLink":"/v1.0/users?$top=2"}"#;
+        let e = pager.advance(&parse_page(back, None).unwrap(), &second).unwrap_err();
+        assert!(e.message.contains(first.as_str()), "{}", e.message);
+        // a link back to the URL that answered after a redirect
+        let mut pager = Pager::new(first.clone(), None);
+        let moved = u("https://graph.microsoft.com/v1.0/moved");
+        let b = br#"{"value":[],"@odata.nextLink":"https://graph.microsoft.com/v1.0/moved"}"#;
+        assert!(pager.advance(&parse_page(b, None).unwrap(), &moved).is_err());
+        // distinct pages are followed
+        let mut pager = Pager::new(first.clone(), None);
+        for i in 0..5 {
+            let url = pager.next_url().unwrap().clone();
+            let body = format!(
+                r#"{{"value":[{i}],"nextLink":"https://graph.microsoft.com/v1.0/users?page={}"}}"#,
+                i + 1
+            );
+            pager
+                .advance(&parse_page(body.as_bytes(), None).unwrap(), &url)
+                .unwrap();
+        }
+        assert_eq!(pager.pages, 5);
     }
 
     #[test]
