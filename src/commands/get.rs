@@ -260,10 +260,17 @@ pub async fn acquire_app_token(
         Audience::Scope(s) => form.push(("scope".into(), Secret::new(s.clone()))),
         Audience::Resource(r) => form.push(("resource".into(), Secret::new(r.clone()))),
     }
-    form.extend(credential.auth_fields(&req.token_url).await?);
-    let request = Request::post_form(req.token_url.clone(), form);
+    // Each attempt (a retry after 429/5xx included) carries fresh credential fields.
+    let build = || -> http::BuiltRequest<'_> {
+        let form = form.clone();
+        Box::pin(async move {
+            let mut form = form;
+            form.extend(credential.auth_fields(&req.token_url).await?);
+            Ok(Request::post_form(req.token_url.clone(), form))
+        })
+    };
     let reply = http
-        .send(&request, &http::retry::Policy::token(), deadline, http::TOKEN_REPLY_CAP)
+        .send_rebuilt(&build, &http::retry::Policy::token(), deadline, http::TOKEN_REPLY_CAP)
         .await?;
     token::classify(reply.status, reply.content_type(), &reply.body, crate::app::now())
 }

@@ -50,17 +50,19 @@ pub async fn send_form(
     policy: &http::retry::Policy,
 ) -> Result<http::Reply> {
     let http = Http::new(settings.timeout)?;
-    if let Some(c) = credential {
-        form.extend(c.auth_fields(url).await?);
-    }
-    let request = Request::post_form(url.clone(), std::mem::take(form));
-    http.send(
-        &request,
-        policy,
-        Deadline::after(settings.timeout),
-        http::TOKEN_REPLY_CAP,
-    )
-    .await
+    let base = std::mem::take(form);
+    // Each attempt carries fresh credential fields (a client assertion is single-use).
+    let build = || -> http::BuiltRequest<'_> {
+        let mut form = base.clone();
+        Box::pin(async move {
+            if let Some(c) = credential {
+                form.extend(c.auth_fields(url).await?);
+            }
+            Ok(Request::post_form(url.clone(), form))
+        })
+    };
+    http.send_rebuilt(&build, policy, Deadline::after(settings.timeout), http::TOKEN_REPLY_CAP)
+        .await
 }
 
 /// The tenant segment for user sign-in: the configured tenant, else `organizations`.

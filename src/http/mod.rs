@@ -44,6 +44,7 @@ impl Reply {
 }
 
 /// What to send. Form values and the bearer token are secrets until the moment they are encoded.
+#[derive(Clone)]
 pub struct Request {
     pub method: reqwest::Method,
     pub url: Url,
@@ -153,6 +154,11 @@ impl Pending {
     }
 }
 
+/// A request being built (e.g. signing a fresh client assertion).
+pub type BuiltRequest<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Request>> + 'a>>;
+/// Builds the request for one attempt.
+pub type BuildRequest<'a> = dyn Fn() -> BuiltRequest<'a> + 'a;
+
 /// When a logical request must be done, retries included (`--timeout`).
 #[derive(Debug, Clone, Copy)]
 pub struct Deadline {
@@ -249,8 +255,34 @@ impl Http {
         cap: usize,
         on_wait: &dyn Fn(u16, Duration),
     ) -> Result<Pending> {
+        let same = || -> BuiltRequest<'_> { Box::pin(std::future::ready(Ok(req.clone()))) };
+        self.send_built(&same, policy, deadline, cap, on_wait).await
+    }
+
+    /// [`Http::send`] for a request built anew for every attempt: a token request authenticated
+    /// by a client assertion must carry a fresh one (new `jti`) each time it is sent.
+    pub async fn send_rebuilt(
+        &self,
+        build: &BuildRequest<'_>,
+        policy: &retry::Policy,
+        deadline: Deadline,
+        cap: usize,
+    ) -> Result<Reply> {
+        let pending = self.send_built(build, policy, deadline, cap, &|_, _| {}).await?;
+        pending.read_by(cap, deadline).await
+    }
+
+    async fn send_built(
+        &self,
+        build: &BuildRequest<'_>,
+        policy: &retry::Policy,
+        deadline: Deadline,
+        cap: usize,
+        on_wait: &dyn Fn(u16, Duration),
+    ) -> Result<Pending> {
         let mut attempt = 1u32;
         loop {
+            let req = &build().await?;
             let remaining = deadline.remaining();
             if remaining.is_zero() {
                 return Err(deadline.expired_error(&req.url));

@@ -351,3 +351,36 @@ pub fn run_with_peak_rss(env: &Env, args: &[&str]) -> (Run, i64) {
     }
     (run, kib)
 }
+
+/// A stand-in for an HTTPS proxy on loopback: records the first request line of every
+/// connection (`CONNECT host:443 HTTP/1.1`) and closes it. Set `HTTPS_PROXY` to [`ProxyTrap::url`]
+/// to see which host a command would reach, without reaching it.
+pub struct ProxyTrap {
+    pub url: String,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ProxyTrap {
+    pub fn start() -> ProxyTrap {
+        use std::io::BufRead;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut line = String::new();
+                if BufReader::new(&stream).read_line(&mut line).is_ok() {
+                    log.lock().unwrap().push(line.trim().to_string());
+                }
+            }
+        });
+        ProxyTrap { url, seen }
+    }
+
+    /// The request lines received so far.
+    pub fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
