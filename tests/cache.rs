@@ -62,7 +62,22 @@ fn scope_tenant_client_and_credential_never_share_an_entry() {
     wrong.set("AZURE_CLIENT_SECRET", "another~secret");
     wrong.run(&["get"]).fails(3).stderr_has("AADSTS7000215");
     // another authority (cloud) too
-    env.run(&["get", "--cloud", "usgov", "--timeout", "1"]).fails(4);
+    // (through a proxy trap: nothing leaves this machine, and the trap shows the host chosen)
+    let trap = ProxyTrap::start();
+    let mut via_trap = Env {
+        dir: tempfile::tempdir().unwrap(),
+        vars: env.vars.clone(),
+    };
+    via_trap.set("HTTPS_PROXY", &trap.url);
+    via_trap.set("XDG_CACHE_HOME", &env.home().join(".cache").display().to_string());
+    via_trap.run(&["get", "--cloud", "usgov", "--timeout", "3"]).fails(4);
+    assert!(
+        trap.seen()
+            .iter()
+            .any(|l| l.starts_with("CONNECT login.microsoftonline.us:443")),
+        "{:?}",
+        trap.seen()
+    );
     assert_eq!(emu.token_requests().len(), 6);
     assert_eq!(env.run(&["get"]).ok().token(), graph, "the original entry is intact");
 }
@@ -143,6 +158,8 @@ fn files_and_directories_are_private() {
         }
     }
     assert_eq!(entry_files(&env).len(), 1);
+    // the credential is in the key only as a digest: the secret is nowhere on disk
+    assert_nowhere_under(&env.home(), fx::CLIENT_SECRET);
 }
 
 #[test]
@@ -437,4 +454,80 @@ echo done
     }
     assert_nowhere_under(Path::new(&home), &t1);
     assert_nowhere_under(Path::new(&home), t1.rsplit('.').next().unwrap());
+}
+
+#[test]
+fn refresh_in_is_honoured() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    emu.config(json!({"refresh_in": 1}));
+    let t1 = env.run(&["get"]).ok().token();
+    std::thread::sleep(Duration::from_millis(2100));
+    let r = env.run(&["get", "-v"]);
+    let t2 = r.ok().token();
+    r.stderr_has("RefreshDue");
+    assert_ne!(
+        t1, t2,
+        "refreshed once refresh_in passed, although the token had an hour left"
+    );
+    emu.config(json!({"refresh_in": 1800}));
+    let t3 = env.run(&["get", "--force-refresh"]).ok().token();
+    assert_eq!(env.run(&["get"]).ok().token(), t3, "within refresh_in it is a hit");
+    assert_eq!(emu.token_requests().len(), 3);
+}
+
+#[test]
+fn a_hit_builds_no_http_client() {
+    let emu = Emulator::start();
+    let mut env = Env::for_emulator(&emu);
+    let t = env.run(&["get"]).ok().token();
+    // building the client checks SSL_CERT_FILE (exit 2 if it points nowhere): a hit never gets there
+    env.set("SSL_CERT_FILE", "/nonexistent/ca.pem");
+    assert_eq!(env.run(&["get"]).ok().token(), t);
+    env.run(&["get", "--force-refresh"])
+        .fails(2)
+        .stderr_has("SSL_CERT_FILE");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_lock_held_by_a_killed_or_stuck_process_never_blocks_forever() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    // a process that holds the key's lock while its token request hangs, then is killed
+    emu.fault(json!({"kind": "delay", "delay_ms": 60000}));
+    let mut holder = env
+        .command(&["get"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let locks = cache_root(&env).join("locks");
+    let start = std::time::Instant::now();
+    while files_under(&locks).is_empty() && start.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    holder.kill().unwrap(); // SIGKILL: no cleanup runs
+    holder.wait().unwrap();
+    let r = timed(|| env.run(&["get"]));
+    r.ok();
+    assert!(
+        r.elapsed < Duration::from_secs(3),
+        "the OS released the dead holder's lock: {:?}",
+        r.elapsed
+    );
+    // a live process that holds the lock and never lets go: the wait is bounded by --timeout
+    let lock_file = files_under(&locks).pop().expect("a lock file");
+    let held = std::fs::OpenOptions::new().write(true).open(&lock_file).unwrap();
+    held.lock().unwrap();
+    let r = timed(|| env.run(&["get", "--timeout", "2", "--force-refresh", "-v"]));
+    r.ok().stderr_has("going on without it");
+    assert!(
+        r.elapsed >= Duration::from_millis(1900),
+        "it did wait for the lock: {:?}",
+        r.elapsed
+    );
+    assert!(r.elapsed < Duration::from_secs(6), "bounded wait: {:?}", r.elapsed);
+    held.unlock().unwrap();
 }

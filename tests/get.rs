@@ -605,3 +605,110 @@ fn bad_local_environment_is_exit_2_naming_it() {
         "only the /dev/full run may reach Entra"
     );
 }
+
+#[test]
+fn entra_refusals_of_app_only_rules_are_shown_with_their_codes() {
+    // entra-token explains these locally; when a server still answers them, the code is shown
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    for (code, error) in [
+        (1002012, "invalid_scope"),
+        (9001023, "invalid_request"),
+        (700022, "invalid_scope"),
+    ] {
+        let body = json!({"error": error, "error_description": format!("AADSTS{code}: refused. Trace ID: t"), "error_codes": [code], "trace_id": "t-1", "correlation_id": "c-1"});
+        emu.fault(json!({"kind": "status", "status": 400, "body": body.to_string()}));
+        env.run(&["get", "--cache", "none"])
+            .fails(3)
+            .stderr_has(&format!("AADSTS{code}"))
+            .stderr_has("hint:")
+            .stderr_has("c-1");
+    }
+}
+
+#[test]
+fn cloud_and_proxy_choose_the_host() {
+    let trap = ProxyTrap::start();
+    let mut env = Env::new();
+    env.set("AZURE_TENANT_ID", fx::TENANT_ID)
+        .set("AZURE_CLIENT_ID", fx::CLIENT_ID)
+        .set("AZURE_CLIENT_SECRET", fx::CLIENT_SECRET);
+    env.set("HTTPS_PROXY", &trap.url);
+    for (cloud, host) in [
+        (None, "login.microsoftonline.com"),
+        (Some("usgov"), "login.microsoftonline.us"),
+        (Some("china"), "login.chinacloudapi.cn"),
+    ] {
+        let mut args = vec!["get", "--cache", "none", "--timeout", "1"];
+        if let Some(c) = cloud {
+            args.extend(["--cloud", c]);
+        }
+        env.run(&args).fails(4);
+        let seen = trap.seen();
+        assert_eq!(
+            seen.last().map(String::as_str),
+            Some(format!("CONNECT {host}:443 HTTP/1.1").as_str()),
+            "{cloud:?}: {seen:?}"
+        );
+    }
+    // --cloud beats AZURE_AUTHORITY_HOST; --authority-host beats both
+    env.set("AZURE_AUTHORITY_HOST", "https://login.example.test");
+    env.run(&["get", "--cache", "none", "--timeout", "1", "--cloud", "usgov"])
+        .fails(4);
+    assert!(
+        trap.seen()
+            .last()
+            .unwrap()
+            .starts_with("CONNECT login.microsoftonline.us:443")
+    );
+    env.run(&[
+        "get",
+        "--cache",
+        "none",
+        "--timeout",
+        "1",
+        "--authority-host",
+        "https://authority.example.test",
+    ])
+    .fails(4);
+    assert!(
+        trap.seen()
+            .last()
+            .unwrap()
+            .starts_with("CONNECT authority.example.test:443")
+    );
+}
+
+#[test]
+fn exec_with_tls_points_everything_at_the_emulator() {
+    let env = Env::new();
+    let script = r#"case "$AZURE_AUTHORITY_HOST" in https://*) ;; *) exit 9 ;; esac
+test -f "$SSL_CERT_FILE" || exit 8
+printf '%s\n' "$SSL_CERT_FILE" > ca-path
+entra-token get -o json"#;
+    let mut c = env.command(&["emulator", "exec", "--tls", "--", "sh", "-c", script]);
+    c.current_dir(env.dir.path());
+    let r = Run::from(c.output().unwrap());
+    assert_eq!(r.json()["tenant"], fx::TENANT_ID);
+    r.ok();
+    let ca = std::fs::read_to_string(env.dir.path().join("ca-path")).unwrap();
+    assert!(
+        !std::path::Path::new(ca.trim()).exists(),
+        "the generated CA file is removed when exec ends"
+    );
+}
+
+#[test]
+fn user_agent_and_proxy_page_details() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    env.run(&["get", "--cache", "none"]).ok();
+    assert_eq!(
+        emu.token_requests()[0]["headers"]["user-agent"],
+        concat!("entra-token/", env!("CARGO_PKG_VERSION"))
+    );
+    emu.fault(json!({"kind": "html"}));
+    env.run(&["get", "--cache", "none"])
+        .fails(4)
+        .stderr_has("reply begins: <!DOCTYPE html>");
+}

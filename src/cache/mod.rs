@@ -264,3 +264,99 @@ impl Cache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(expires_on: i64, refresh_on: Option<i64>) -> Meta {
+        Meta {
+            key: CacheKey {
+                kind: "app".into(),
+                authority: "https://login.microsoftonline.com".into(),
+                tenant: "contoso.com".into(),
+                client_id: "c".into(),
+                credential: "secret:ab".into(),
+                endpoint: "v2".into(),
+                audience: "scope:x/.default".into(),
+                account: None,
+            },
+            expires_on,
+            refresh_on,
+            token_type: "Bearer".into(),
+            tid: None,
+            scope: None,
+            resource: None,
+            stored_at: 0,
+            oid: None,
+        }
+    }
+
+    #[test]
+    fn freshness_says_why() {
+        let now = 1_000_000;
+        assert_eq!(check_fresh(None, now, 300, false), Freshness::Stale(Stale::Missing));
+        let m = meta(now + 3600, None);
+        assert_eq!(check_fresh(Some(&m), now, 300, false), Freshness::Fresh);
+        assert_eq!(check_fresh(Some(&m), now, 300, true), Freshness::Stale(Stale::Forced));
+        assert_eq!(
+            check_fresh(Some(&m), now, 3601, false),
+            Freshness::Stale(Stale::ExpiringSoon)
+        );
+        assert_eq!(
+            check_fresh(Some(&meta(now, None)), now, 0, false),
+            Freshness::Stale(Stale::Expired)
+        );
+        assert_eq!(
+            check_fresh(Some(&meta(now + 3600, Some(now))), now, 300, false),
+            Freshness::Stale(Stale::RefreshDue)
+        );
+        assert_eq!(
+            check_fresh(Some(&meta(now + 3600, Some(now + 1))), now, 300, false),
+            Freshness::Fresh
+        );
+    }
+
+    #[test]
+    fn every_key_field_changes_the_entry() {
+        let base = meta(0, None).key;
+        let stem = base.stem();
+        let variants = [
+            CacheKey {
+                kind: "user".into(),
+                ..base.clone()
+            },
+            CacheKey {
+                authority: "https://login.microsoftonline.us".into(),
+                ..base.clone()
+            },
+            CacheKey {
+                tenant: "fabrikam.com".into(),
+                ..base.clone()
+            },
+            CacheKey {
+                client_id: "d".into(),
+                ..base.clone()
+            },
+            CacheKey {
+                credential: "secret:cd".into(),
+                ..base.clone()
+            },
+            CacheKey {
+                endpoint: "v1".into(),
+                ..base.clone()
+            },
+            CacheKey {
+                audience: "scope:y/.default".into(),
+                ..base.clone()
+            },
+            CacheKey {
+                account: Some("a@b".into()),
+                ..base.clone()
+            },
+        ];
+        for v in variants {
+            assert_ne!(v.stem(), stem, "{v:?}");
+        }
+    }
+}

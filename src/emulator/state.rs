@@ -289,6 +289,9 @@ pub struct Config {
     pub device_numbers_as_strings: bool,
     /// The next pending device-code poll is answered `slow_down` (then resets).
     pub device_slow_down: bool,
+    /// When > 0, v2 token replies carry `refresh_in` (seconds: refresh the token after that long).
+    #[serde(default)]
+    pub refresh_in: u64,
 }
 
 impl Default for Config {
@@ -311,6 +314,7 @@ impl Default for Config {
             device_expires_in: 900,
             device_numbers_as_strings: false,
             device_slow_down: false,
+            refresh_in: 0,
         }
     }
 }

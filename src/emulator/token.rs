@@ -424,12 +424,18 @@ fn random_uti() -> String {
 fn success(endpoint: Endpoint, config: &Config, aud: &str, token: String, now: u64) -> Value {
     let life = config.token_lifetime;
     match endpoint {
-        Endpoint::V2 => json!({
-            "token_type": "Bearer",
-            "expires_in": life,
-            "ext_expires_in": life,
-            "access_token": token,
-        }),
+        Endpoint::V2 => {
+            let mut body = json!({
+                "token_type": "Bearer",
+                "expires_in": life,
+                "ext_expires_in": life,
+                "access_token": token,
+            });
+            if config.refresh_in > 0 {
+                body["refresh_in"] = json!(config.refresh_in.min(life));
+            }
+            body
+        }
         Endpoint::V1 => json!({
             "token_type": "Bearer",
             "expires_in": life.to_string(),
