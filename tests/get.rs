@@ -712,3 +712,32 @@ fn user_agent_and_proxy_page_details() {
         .fails(4)
         .stderr_has("reply begins: <!DOCTYPE html>");
 }
+
+#[test]
+fn in_github_actions_with_no_credential_the_oidc_token_is_used() {
+    let emu = Emulator::start();
+    let mut env = Env::for_emulator(&emu);
+    env.unset("AZURE_CLIENT_SECRET");
+    env.set(
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        &format!("{}/_actions/idtoken?api-version=2.0", emu.base),
+    );
+    env.set("ACTIONS_ID_TOKEN_REQUEST_TOKEN", fx::ACTIONS_REQUEST_TOKEN);
+    let t = env.run(&["get", "-v"]);
+    t.ok().stderr_has("GitHub Actions");
+    let reqs = emu.requests();
+    assert!(reqs.iter().any(|r| r["path"] == "/_actions/idtoken"));
+    let tok = reqs
+        .iter()
+        .find(|r| r["path"].as_str().unwrap().ends_with("/token"))
+        .unwrap();
+    assert_eq!(
+        claims(tok["form"]["client_assertion"].as_str().unwrap())["sub"],
+        fx::ACTIONS_SUBJECT
+    );
+    // a configured secret still wins over the ambient Actions token
+    env.set("AZURE_CLIENT_SECRET", fx::CLIENT_SECRET);
+    env.run(&["get", "--force-refresh"]).ok();
+    let last = emu.token_requests().pop().unwrap();
+    assert_eq!(last["form"]["client_secret"], fx::CLIENT_SECRET);
+}

@@ -57,13 +57,34 @@ impl Credential {
 /// assertions name it in `iss`/`sub`); none configured is exit 2 saying how to set one. Every
 /// local check (unreadable file, wrong password, unsuitable key) happens here, before any request.
 pub fn from_settings(args: &CredentialArgs, settings: &Settings, client_id: &str) -> Result<Credential> {
-    match optional_from_settings(args, settings, client_id)? {
-        Some(c) => Ok(c),
-        None => Err(Error::usage("no client credential configured").hint(
-            "set AZURE_CLIENT_CERTIFICATE_PATH or pass --certificate PATH (PEM or PFX); or set AZURE_CLIENT_SECRET / \
-             --client-secret-file PATH ('-' reads stdin); or AZURE_FEDERATED_TOKEN_FILE / --federated-token-file PATH",
-        )),
+    if let Some(c) = optional_from_settings(args, settings, client_id)? {
+        return Ok(c);
     }
+    // Nothing configured, but running in GitHub Actions with `permissions: id-token: write`:
+    // the job's OIDC token is the credential (as workload identity federation intends).
+    let actions_url = settings::env_var(crate::cli::env::ACTIONS_ID_TOKEN_REQUEST_URL);
+    let actions_token = settings::env_var(crate::cli::env::ACTIONS_ID_TOKEN_REQUEST_TOKEN);
+    if actions_url.is_some() && actions_token.is_some() {
+        crate::log::info("no credential configured; in GitHub Actions: using its OIDC token (federated)");
+        let audience = args
+            .federated_audience
+            .clone()
+            .or_else(|| settings.profile.federated_audience.clone())
+            .unwrap_or_else(|| federated::DEFAULT_AUDIENCE.to_string());
+        let src = settings::FederatedSource::GitHub {
+            audience,
+            source: settings::Source::Env(crate::cli::env::ACTIONS_ID_TOKEN_REQUEST_URL),
+        };
+        return Ok(Credential::Federated(federated::Federated::load(
+            &src,
+            settings.timeout,
+        )?));
+    }
+    Err(Error::usage("no client credential configured").hint(
+        "set AZURE_CLIENT_CERTIFICATE_PATH or pass --certificate PATH (PEM or PFX); or set AZURE_CLIENT_SECRET / \
+         --client-secret-file PATH ('-' reads stdin); or AZURE_FEDERATED_TOKEN_FILE / --federated-token-file PATH; \
+         in GitHub Actions, grant `permissions: id-token: write`",
+    ))
 }
 
 /// The configured credential, or `None` when none is configured: user sign-in flows then act as
