@@ -264,6 +264,27 @@ fn local_refusals_send_nothing() {
     );
 }
 
+#[test]
+fn a_retried_request_carries_a_fresh_assertion() {
+    let emu = Emulator::start();
+    let env = cert_env(&emu);
+    emu.fault(json!({"kind": "status", "status": 503, "headers": {"Retry-After": "0"}, "path": "/oauth2/"}));
+    env.run(&["get", "--certificate", &fixture("pkcs8.pem"), "--cache", "none"])
+        .ok();
+    let reqs = emu.token_requests();
+    assert_eq!(reqs.len(), 2, "one retry after the 503: {reqs:#?}");
+    assert_eq!(reqs[0]["status"], 503);
+    assert_eq!(reqs[1]["status"], 200);
+    let (first, second) = (assertion_of(&reqs[0]), assertion_of(&reqs[1]));
+    assert_ne!(first, second, "the retry is not a replay of the first assertion");
+    let (c1, c2) = (claims(&first), claims(&second));
+    assert!(c1["jti"].is_string() && c2["jti"].is_string());
+    assert_ne!(c1["jti"], c2["jti"], "a fresh jti on the retry");
+    let url = format!("{}/{}/oauth2/v2.0/token", emu.base, fx::TENANT_ID);
+    assert_eq!(c1["aud"], url.as_str());
+    assert_eq!(c2["aud"], url.as_str());
+}
+
 fn mint(emu: &Emulator, issuer: &str, subject: &str) -> String {
     let v = emu.control(
         "POST",
