@@ -285,6 +285,44 @@ fn a_retried_request_carries_a_fresh_assertion() {
     assert_eq!(c2["aud"], url.as_str());
 }
 
+#[test]
+fn an_expired_certificate_only_warns() {
+    let emu = Emulator::start();
+    let mut env = Env::for_emulator(&emu);
+    env.unset("AZURE_CLIENT_SECRET");
+    // the fixture key with a certificate that was valid in 2020 only
+    let key_pem = std::fs::read_to_string(fixtures().join("key8.pem")).unwrap();
+    let key = rcgen::KeyPair::from_pem(&key_pem).unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "entra-token-expired");
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    let cert = params.self_signed(&key).unwrap();
+    let file = env.write("expired.pem", format!("{key_pem}{}", cert.pem()).as_bytes());
+    // registered (the emulator, like Entra, keeps it; it refuses to validate with it)
+    emu.control(
+        "POST",
+        &format!("/_emulator/apps/{}/certificates", fx::CLIENT_ID),
+        Some(json!({ "pem": cert.pem() })),
+    );
+    let r = env.run(&["get", "--certificate", file.to_str().unwrap()]);
+    r.stderr_has("expired.pem")
+        .stderr_has("the certificate expired on 2021-01-01")
+        .stderr_has("Entra will refuse it unless a newer one is uploaded");
+    assert_ne!(r.code, 2, "not a local refusal: {}", r.stderr);
+    // Entra decides: AADSTS700027 (the key used is expired)
+    r.fails(3).stderr_has("AADSTS700027");
+    let reqs = emu.token_requests();
+    assert_eq!(reqs.len(), 1, "exactly one token request: {reqs:#?}");
+    assert_eq!(reqs[0]["status"], 401);
+    assert_eq!(
+        header(&assertion_of(&reqs[0]))["x5t#S256"],
+        x5t(cert.der(), true).as_str()
+    );
+}
+
 fn mint(emu: &Emulator, issuer: &str, subject: &str) -> String {
     let v = emu.control(
         "POST",
