@@ -65,7 +65,12 @@ fn x5t(der: &[u8], sha256: bool) -> String {
 }
 
 fn cert_der() -> Vec<u8> {
-    let pem = std::fs::read_to_string(fixtures().join("cert.pem")).unwrap();
+    pem_der("cert.pem")
+}
+
+/// The DER of a fixture file holding one PEM certificate.
+fn pem_der(name: &str) -> Vec<u8> {
+    let pem = std::fs::read_to_string(fixtures().join(name)).unwrap();
     let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     STANDARD.decode(b64).unwrap()
 }
@@ -204,7 +209,14 @@ fn every_format_gets_a_token() {
         env.run(&["get", "--certificate", &fixture(f), "--cache", "none"]).ok();
     }
     env.set("AZURE_CLIENT_CERTIFICATE_PASSWORD", PW);
-    for f in ["enc-default.pem", "default.pfx", "legacy.pfx"] {
+    for f in [
+        "enc-default.pem",
+        "enc-3des.pem",
+        "enc-scrypt.pem",
+        "default.pfx",
+        "legacy.pfx",
+        "3des.pfx",
+    ] {
         env.run(&["get", "--certificate", &fixture(f), "--cache", "none"]).ok();
     }
     env.unset("AZURE_CLIENT_CERTIFICATE_PASSWORD");
@@ -218,8 +230,44 @@ fn every_format_gets_a_token() {
         "none",
     ])
     .ok();
-    assert_eq!(emu.token_requests().len(), 8);
-    assert!(emu.token_requests().iter().all(|r| r["status"] == 200));
+    env.unset("AZURE_CLIENT_CERTIFICATE_PATH");
+    let reqs = emu.token_requests();
+    assert_eq!(reqs.len(), 11);
+    assert!(reqs.iter().all(|r| r["status"] == 200), "{reqs:#?}");
+    // every one signed with the fixture certificate's key and named by its thumbprint
+    let s256 = x5t(&cert_der(), true);
+    for r in &reqs {
+        assert_eq!(header(&assertion_of(r))["x5t#S256"], s256.as_str());
+    }
+
+    // a chain (stored CA first): the leaf is found by its key, and --send-x5c (the flag) sends
+    // the leaf first, then the CA
+    let leaf = std::fs::read_to_string(fixtures().join("leaf.crt")).unwrap();
+    emu.control(
+        "POST",
+        &format!("/_emulator/apps/{}/certificates", fx::CLIENT_ID),
+        Some(json!({ "pem": leaf })),
+    );
+    let (leaf_der, ca_der) = (pem_der("leaf.crt"), pem_der("ca.crt"));
+    env.set("AZURE_CLIENT_CERTIFICATE_PASSWORD", PW);
+    for f in ["chain.pem", "chain.pfx"] {
+        env.run(&["get", "--certificate", &fixture(f), "--send-x5c", "--cache", "none"])
+            .ok();
+        let r = emu.token_requests().pop().unwrap();
+        assert_eq!(r["status"], 200, "{f}: {r}");
+        let h = header(&assertion_of(&r));
+        assert_eq!(
+            h["x5t#S256"],
+            x5t(&leaf_der, true).as_str(),
+            "{f}: the leaf's thumbprint"
+        );
+        assert_eq!(
+            h["x5c"],
+            json!([STANDARD.encode(&leaf_der), STANDARD.encode(&ca_der)]),
+            "{f}: leaf first, then the CA"
+        );
+    }
+    assert_eq!(emu.token_requests().len(), 13);
 }
 
 #[test]
