@@ -271,6 +271,32 @@ fn every_format_gets_a_token() {
 }
 
 #[test]
+fn format_is_detected_from_content_not_extension() {
+    let emu = Emulator::start();
+    let mut env = cert_env(&emu);
+    let pfx_as_pem = env.write("app.pem", &std::fs::read(fixtures().join("default.pfx")).unwrap());
+    let pem_as_pfx = env.write("app.pfx", &std::fs::read(fixtures().join("pkcs8.pem")).unwrap());
+    let bare_pfx = env.write("app-pfx", &std::fs::read(fixtures().join("default.pfx")).unwrap());
+    let bare_pem = env.write("app-pem", &std::fs::read(fixtures().join("pkcs8.pem")).unwrap());
+    for p in [&pem_as_pfx, &bare_pem] {
+        env.run(&["get", "--certificate", p.to_str().unwrap(), "--cache", "none"])
+            .ok();
+    }
+    env.set("AZURE_CLIENT_CERTIFICATE_PASSWORD", PW);
+    for p in [&pfx_as_pem, &bare_pfx] {
+        env.run(&["get", "--certificate", p.to_str().unwrap(), "--cache", "none"])
+            .ok();
+    }
+    let reqs = emu.token_requests();
+    assert_eq!(reqs.len(), 4);
+    assert!(reqs.iter().all(|r| r["status"] == 200), "{reqs:#?}");
+    let s256 = x5t(&cert_der(), true);
+    for r in &reqs {
+        assert_eq!(header(&assertion_of(r))["x5t#S256"], s256.as_str());
+    }
+}
+
+#[test]
 fn local_refusals_send_nothing() {
     let emu = Emulator::start();
     let mut env = cert_env(&emu);
