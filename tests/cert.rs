@@ -308,13 +308,22 @@ fn local_refusals_send_nothing() {
         .stderr_has("2048");
     env.run(&["get", "--certificate", &fixture("mismatch.pem")])
         .fails(2)
-        .stderr_has("mismatch.pem");
+        .stderr_has("mismatch.pem")
+        .stderr_has("the certificate does not match the private key");
     env.run(&["get", "--certificate", &fixture("garbage.pem")])
         .fails(2)
-        .stderr_has("garbage.pem");
+        .stderr_has("garbage.pem")
+        .stderr_has("is not a PEM, PKCS#12 (PFX) or DER certificate file");
     env.run(&["get", "--certificate", "/nonexistent/app.pem"])
         .fails(2)
-        .stderr_has("/nonexistent/app.pem");
+        .stderr_has("/nonexistent/app.pem")
+        .stderr_has("does not exist");
+    // unreadable: a directory cannot be read, even by root
+    let dir = env.dir.path().join("not-a-file.pem");
+    std::fs::create_dir(&dir).unwrap();
+    env.run(&["get", "--certificate", dir.to_str().unwrap()])
+        .fails(2)
+        .stderr_has(&format!("'{}' could not be read", dir.display()));
     env.run(&["get", "--certificate", &fixture("enc-default.pem")])
         .fails(2)
         .stderr_has("password");
@@ -328,9 +337,15 @@ fn local_refusals_send_nothing() {
         .fails(2)
         .stderr_has("openssl pkcs8 -topk8");
     env.set("AZURE_CLIENT_CERTIFICATE_PASSWORD", "wrong-password");
-    let r = env.run(&["get", "--certificate", &fixture("default.pfx")]);
-    r.fails(2).stderr_has("password");
-    assert!(!r.stderr.contains("wrong-password"));
+    for f in ["default.pfx", "enc-default.pem"] {
+        let r = env.run(&["get", "--certificate", &fixture(f)]);
+        r.fails(2).stderr_has(f).stderr_has("wrong password");
+        assert!(
+            !r.stderr.contains("wrong-password"),
+            "{f}: the password is echoed: {}",
+            r.stderr
+        );
+    }
     assert!(
         emu.token_requests().is_empty(),
         "nothing sent: {:#?}",
