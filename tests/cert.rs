@@ -494,6 +494,59 @@ fn github_actions_oidc_token() {
 }
 
 #[test]
+fn github_actions_audience_and_a_fresh_assertion_per_request() {
+    let emu = Emulator::start();
+    let mut env = Env::for_emulator(&emu);
+    env.unset("AZURE_CLIENT_SECRET");
+    env.set(
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        &format!("{}/_actions/idtoken?api-version=2.0", emu.base),
+    );
+    env.set("ACTIONS_ID_TOKEN_REQUEST_TOKEN", fx::ACTIONS_REQUEST_TOKEN);
+    let oidc_calls = || -> Vec<Value> {
+        emu.requests()
+            .into_iter()
+            .filter(|r| r["path"] == "/_actions/idtoken")
+            .collect()
+    };
+
+    // two token requests: a new OIDC token, a new assertion each time
+    env.run(&["get", "--federated-github"]).ok();
+    env.run(&["get", "--federated-github", "--force-refresh"]).ok();
+    assert_eq!(oidc_calls().len(), 2, "one OIDC call per token request");
+    let reqs = emu.token_requests();
+    assert_eq!(reqs.len(), 2);
+    assert!(reqs.iter().all(|r| r["status"] == 200), "{reqs:#?}");
+    let (a1, a2) = (assertion_of(&reqs[0]), assertion_of(&reqs[1]));
+    assert_ne!(a1, a2, "a fresh assertion for the second request");
+    assert_ne!(claims(&a1)["jti"], claims(&a2)["jti"]);
+    // the assertions are never stored
+    for a in [&a1, &a2] {
+        assert_nowhere_under(&env.home(), a.rsplit('.').next().unwrap());
+    }
+
+    // another audience: asked of the OIDC endpoint, and Entra (whose federated credential
+    // expects api://AzureADTokenExchange) refuses the exchange; not a local error
+    let r = env.run(&[
+        "get",
+        "--federated-github",
+        "--federated-audience",
+        "api://custom-aud",
+        "--force-refresh",
+    ]);
+    let calls = oidc_calls();
+    assert_eq!(calls.len(), 3);
+    let q = calls[2]["query"].as_str().unwrap();
+    assert!(q.contains("audience=api%3A%2F%2Fcustom-aud"), "{q}");
+    let tok = emu.token_requests().pop().unwrap();
+    let a3 = assertion_of(&tok);
+    assert_eq!(claims(&a3)["aud"], "api://custom-aud");
+    assert_eq!(tok["status"], 401);
+    r.fails(3).stderr_has("AADSTS700212");
+    assert_nowhere_under(&env.home(), a3.rsplit('.').next().unwrap());
+}
+
+#[test]
 fn cert_inspect_matches_openssl() {
     let env = Env::new();
     let v = env
