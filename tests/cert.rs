@@ -547,6 +547,70 @@ fn github_actions_audience_and_a_fresh_assertion_per_request() {
 }
 
 #[test]
+fn cert_create_pfx_default_key_size_then_get() {
+    let emu = Emulator::start();
+    let mut env = Env::for_emulator(&emu);
+    env.unset("AZURE_CLIENT_SECRET");
+    let pw = env.write("pw.txt", format!("{PW}\n").as_bytes());
+    let (pem, pfx) = (env.dir.path().join("a.pem"), env.dir.path().join("a.pfx"));
+    let (pem_s, pfx_s, pw_s) = (pem.to_str().unwrap(), pfx.to_str().unwrap(), pw.to_str().unwrap());
+    env.run(&[
+        "cert",
+        "create",
+        "--subject",
+        "CN=x",
+        "--out",
+        pem_s,
+        "--pfx",
+        pfx_s,
+        "--pfx-password-file",
+        pw_s,
+    ])
+    .ok();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for p in [&pem, &pfx] {
+            let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", p.display());
+        }
+    }
+    // an independent reader opens the PFX with the password
+    let o = Command::new("openssl")
+        .args(["pkcs12", "-in", pfx_s, "-passin", &format!("file:{pw_s}"), "-noout"])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "openssl pkcs12: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let inspect = env.run(&["cert", "inspect", pem_s, "-o", "json"]).ok().json();
+    assert_eq!(inspect["keySize"], 3072, "{inspect}");
+    assert_eq!(inspect["keyType"], "RSA", "{inspect}");
+    let manifest = env.run(&["cert", "manifest", pem_s]).ok().json();
+    emu.control(
+        "POST",
+        &format!("/_emulator/apps/{}/certificates", fx::CLIENT_ID),
+        Some(manifest),
+    );
+    assert!(
+        emu.token_requests().is_empty(),
+        "cert create/inspect/manifest send nothing"
+    );
+    env.run(&["get", "--certificate", pfx_s, "--certificate-password-file", pw_s])
+        .ok();
+    let reqs = emu.token_requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0]["status"], 200);
+    assert_eq!(
+        header(&assertion_of(&reqs[0]))["x5t#S256"],
+        inspect["x5t#S256"],
+        "signed with the created certificate's key"
+    );
+}
+
+#[test]
 fn cert_inspect_matches_openssl() {
     let env = Env::new();
     let v = env
