@@ -65,7 +65,12 @@ fn x5t(der: &[u8], sha256: bool) -> String {
 }
 
 fn cert_der() -> Vec<u8> {
-    let pem = std::fs::read_to_string(fixtures().join("cert.pem")).unwrap();
+    pem_der("cert.pem")
+}
+
+/// The DER of a fixture file holding one PEM certificate.
+fn pem_der(name: &str) -> Vec<u8> {
+    let pem = std::fs::read_to_string(fixtures().join(name)).unwrap();
     let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     STANDARD.decode(b64).unwrap()
 }
@@ -204,7 +209,14 @@ fn every_format_gets_a_token() {
         env.run(&["get", "--certificate", &fixture(f), "--cache", "none"]).ok();
     }
     env.set("AZURE_CLIENT_CERTIFICATE_PASSWORD", PW);
-    for f in ["enc-default.pem", "default.pfx", "legacy.pfx"] {
+    for f in [
+        "enc-default.pem",
+        "enc-3des.pem",
+        "enc-scrypt.pem",
+        "default.pfx",
+        "legacy.pfx",
+        "3des.pfx",
+    ] {
         env.run(&["get", "--certificate", &fixture(f), "--cache", "none"]).ok();
     }
     env.unset("AZURE_CLIENT_CERTIFICATE_PASSWORD");
@@ -218,8 +230,70 @@ fn every_format_gets_a_token() {
         "none",
     ])
     .ok();
-    assert_eq!(emu.token_requests().len(), 8);
-    assert!(emu.token_requests().iter().all(|r| r["status"] == 200));
+    env.unset("AZURE_CLIENT_CERTIFICATE_PATH");
+    let reqs = emu.token_requests();
+    assert_eq!(reqs.len(), 11);
+    assert!(reqs.iter().all(|r| r["status"] == 200), "{reqs:#?}");
+    // every one signed with the fixture certificate's key and named by its thumbprint
+    let s256 = x5t(&cert_der(), true);
+    for r in &reqs {
+        assert_eq!(header(&assertion_of(r))["x5t#S256"], s256.as_str());
+    }
+
+    // a chain (stored CA first): the leaf is found by its key, and --send-x5c (the flag) sends
+    // the leaf first, then the CA
+    let leaf = std::fs::read_to_string(fixtures().join("leaf.crt")).unwrap();
+    emu.control(
+        "POST",
+        &format!("/_emulator/apps/{}/certificates", fx::CLIENT_ID),
+        Some(json!({ "pem": leaf })),
+    );
+    let (leaf_der, ca_der) = (pem_der("leaf.crt"), pem_der("ca.crt"));
+    env.set("AZURE_CLIENT_CERTIFICATE_PASSWORD", PW);
+    for f in ["chain.pem", "chain.pfx"] {
+        env.run(&["get", "--certificate", &fixture(f), "--send-x5c", "--cache", "none"])
+            .ok();
+        let r = emu.token_requests().pop().unwrap();
+        assert_eq!(r["status"], 200, "{f}: {r}");
+        let h = header(&assertion_of(&r));
+        assert_eq!(
+            h["x5t#S256"],
+            x5t(&leaf_der, true).as_str(),
+            "{f}: the leaf's thumbprint"
+        );
+        assert_eq!(
+            h["x5c"],
+            json!([STANDARD.encode(&leaf_der), STANDARD.encode(&ca_der)]),
+            "{f}: leaf first, then the CA"
+        );
+    }
+    assert_eq!(emu.token_requests().len(), 13);
+}
+
+#[test]
+fn format_is_detected_from_content_not_extension() {
+    let emu = Emulator::start();
+    let mut env = cert_env(&emu);
+    let pfx_as_pem = env.write("app.pem", &std::fs::read(fixtures().join("default.pfx")).unwrap());
+    let pem_as_pfx = env.write("app.pfx", &std::fs::read(fixtures().join("pkcs8.pem")).unwrap());
+    let bare_pfx = env.write("app-pfx", &std::fs::read(fixtures().join("default.pfx")).unwrap());
+    let bare_pem = env.write("app-pem", &std::fs::read(fixtures().join("pkcs8.pem")).unwrap());
+    for p in [&pem_as_pfx, &bare_pem] {
+        env.run(&["get", "--certificate", p.to_str().unwrap(), "--cache", "none"])
+            .ok();
+    }
+    env.set("AZURE_CLIENT_CERTIFICATE_PASSWORD", PW);
+    for p in [&pfx_as_pem, &bare_pfx] {
+        env.run(&["get", "--certificate", p.to_str().unwrap(), "--cache", "none"])
+            .ok();
+    }
+    let reqs = emu.token_requests();
+    assert_eq!(reqs.len(), 4);
+    assert!(reqs.iter().all(|r| r["status"] == 200), "{reqs:#?}");
+    let s256 = x5t(&cert_der(), true);
+    for r in &reqs {
+        assert_eq!(header(&assertion_of(r))["x5t#S256"], s256.as_str());
+    }
 }
 
 #[test]
@@ -234,13 +308,22 @@ fn local_refusals_send_nothing() {
         .stderr_has("2048");
     env.run(&["get", "--certificate", &fixture("mismatch.pem")])
         .fails(2)
-        .stderr_has("mismatch.pem");
+        .stderr_has("mismatch.pem")
+        .stderr_has("the certificate does not match the private key");
     env.run(&["get", "--certificate", &fixture("garbage.pem")])
         .fails(2)
-        .stderr_has("garbage.pem");
+        .stderr_has("garbage.pem")
+        .stderr_has("is not a PEM, PKCS#12 (PFX) or DER certificate file");
     env.run(&["get", "--certificate", "/nonexistent/app.pem"])
         .fails(2)
-        .stderr_has("/nonexistent/app.pem");
+        .stderr_has("/nonexistent/app.pem")
+        .stderr_has("does not exist");
+    // unreadable: a directory cannot be read, even by root
+    let dir = env.dir.path().join("not-a-file.pem");
+    std::fs::create_dir(&dir).unwrap();
+    env.run(&["get", "--certificate", dir.to_str().unwrap()])
+        .fails(2)
+        .stderr_has(&format!("'{}' could not be read", dir.display()));
     env.run(&["get", "--certificate", &fixture("enc-default.pem")])
         .fails(2)
         .stderr_has("password");
@@ -254,13 +337,78 @@ fn local_refusals_send_nothing() {
         .fails(2)
         .stderr_has("openssl pkcs8 -topk8");
     env.set("AZURE_CLIENT_CERTIFICATE_PASSWORD", "wrong-password");
-    let r = env.run(&["get", "--certificate", &fixture("default.pfx")]);
-    r.fails(2).stderr_has("password");
-    assert!(!r.stderr.contains("wrong-password"));
+    for f in ["default.pfx", "enc-default.pem"] {
+        let r = env.run(&["get", "--certificate", &fixture(f)]);
+        r.fails(2).stderr_has(f).stderr_has("wrong password");
+        assert!(
+            !r.stderr.contains("wrong-password"),
+            "{f}: the password is echoed: {}",
+            r.stderr
+        );
+    }
     assert!(
         emu.token_requests().is_empty(),
         "nothing sent: {:#?}",
         emu.token_requests()
+    );
+}
+
+#[test]
+fn a_retried_request_carries_a_fresh_assertion() {
+    let emu = Emulator::start();
+    let env = cert_env(&emu);
+    emu.fault(json!({"kind": "status", "status": 503, "headers": {"Retry-After": "0"}, "path": "/oauth2/"}));
+    env.run(&["get", "--certificate", &fixture("pkcs8.pem"), "--cache", "none"])
+        .ok();
+    let reqs = emu.token_requests();
+    assert_eq!(reqs.len(), 2, "one retry after the 503: {reqs:#?}");
+    assert_eq!(reqs[0]["status"], 503);
+    assert_eq!(reqs[1]["status"], 200);
+    let (first, second) = (assertion_of(&reqs[0]), assertion_of(&reqs[1]));
+    assert_ne!(first, second, "the retry is not a replay of the first assertion");
+    let (c1, c2) = (claims(&first), claims(&second));
+    assert!(c1["jti"].is_string() && c2["jti"].is_string());
+    assert_ne!(c1["jti"], c2["jti"], "a fresh jti on the retry");
+    let url = format!("{}/{}/oauth2/v2.0/token", emu.base, fx::TENANT_ID);
+    assert_eq!(c1["aud"], url.as_str());
+    assert_eq!(c2["aud"], url.as_str());
+}
+
+#[test]
+fn an_expired_certificate_only_warns() {
+    let emu = Emulator::start();
+    let mut env = Env::for_emulator(&emu);
+    env.unset("AZURE_CLIENT_SECRET");
+    // the fixture key with a certificate that was valid in 2020 only
+    let key_pem = std::fs::read_to_string(fixtures().join("key8.pem")).unwrap();
+    let key = rcgen::KeyPair::from_pem(&key_pem).unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "entra-token-expired");
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    let cert = params.self_signed(&key).unwrap();
+    let file = env.write("expired.pem", format!("{key_pem}{}", cert.pem()).as_bytes());
+    // registered (the emulator, like Entra, keeps it; it refuses to validate with it)
+    emu.control(
+        "POST",
+        &format!("/_emulator/apps/{}/certificates", fx::CLIENT_ID),
+        Some(json!({ "pem": cert.pem() })),
+    );
+    let r = env.run(&["get", "--certificate", file.to_str().unwrap()]);
+    r.stderr_has("expired.pem")
+        .stderr_has("the certificate expired on 2021-01-01")
+        .stderr_has("Entra will refuse it unless a newer one is uploaded");
+    assert_ne!(r.code, 2, "not a local refusal: {}", r.stderr);
+    // Entra decides: AADSTS700027 (the key used is expired)
+    r.fails(3).stderr_has("AADSTS700027");
+    let reqs = emu.token_requests();
+    assert_eq!(reqs.len(), 1, "exactly one token request: {reqs:#?}");
+    assert_eq!(reqs[0]["status"], 401);
+    assert_eq!(
+        header(&assertion_of(&reqs[0]))["x5t#S256"],
+        x5t(cert.der(), true).as_str()
     );
 }
 
@@ -343,6 +491,123 @@ fn github_actions_oidc_token() {
     };
     e.unset("ACTIONS_ID_TOKEN_REQUEST_URL");
     e.run(&["get", "--federated-github"]).fails(2).stderr_has("id-token");
+}
+
+#[test]
+fn github_actions_audience_and_a_fresh_assertion_per_request() {
+    let emu = Emulator::start();
+    let mut env = Env::for_emulator(&emu);
+    env.unset("AZURE_CLIENT_SECRET");
+    env.set(
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        &format!("{}/_actions/idtoken?api-version=2.0", emu.base),
+    );
+    env.set("ACTIONS_ID_TOKEN_REQUEST_TOKEN", fx::ACTIONS_REQUEST_TOKEN);
+    let oidc_calls = || -> Vec<Value> {
+        emu.requests()
+            .into_iter()
+            .filter(|r| r["path"] == "/_actions/idtoken")
+            .collect()
+    };
+
+    // two token requests: a new OIDC token, a new assertion each time
+    env.run(&["get", "--federated-github"]).ok();
+    env.run(&["get", "--federated-github", "--force-refresh"]).ok();
+    assert_eq!(oidc_calls().len(), 2, "one OIDC call per token request");
+    let reqs = emu.token_requests();
+    assert_eq!(reqs.len(), 2);
+    assert!(reqs.iter().all(|r| r["status"] == 200), "{reqs:#?}");
+    let (a1, a2) = (assertion_of(&reqs[0]), assertion_of(&reqs[1]));
+    assert_ne!(a1, a2, "a fresh assertion for the second request");
+    assert_ne!(claims(&a1)["jti"], claims(&a2)["jti"]);
+    // the assertions are never stored
+    for a in [&a1, &a2] {
+        assert_nowhere_under(&env.home(), a.rsplit('.').next().unwrap());
+    }
+
+    // another audience: asked of the OIDC endpoint, and Entra (whose federated credential
+    // expects api://AzureADTokenExchange) refuses the exchange; not a local error
+    let r = env.run(&[
+        "get",
+        "--federated-github",
+        "--federated-audience",
+        "api://custom-aud",
+        "--force-refresh",
+    ]);
+    let calls = oidc_calls();
+    assert_eq!(calls.len(), 3);
+    let q = calls[2]["query"].as_str().unwrap();
+    assert!(q.contains("audience=api%3A%2F%2Fcustom-aud"), "{q}");
+    let tok = emu.token_requests().pop().unwrap();
+    let a3 = assertion_of(&tok);
+    assert_eq!(claims(&a3)["aud"], "api://custom-aud");
+    assert_eq!(tok["status"], 401);
+    r.fails(3).stderr_has("AADSTS700212");
+    assert_nowhere_under(&env.home(), a3.rsplit('.').next().unwrap());
+}
+
+#[test]
+fn cert_create_pfx_default_key_size_then_get() {
+    let emu = Emulator::start();
+    let mut env = Env::for_emulator(&emu);
+    env.unset("AZURE_CLIENT_SECRET");
+    let pw = env.write("pw.txt", format!("{PW}\n").as_bytes());
+    let (pem, pfx) = (env.dir.path().join("a.pem"), env.dir.path().join("a.pfx"));
+    let (pem_s, pfx_s, pw_s) = (pem.to_str().unwrap(), pfx.to_str().unwrap(), pw.to_str().unwrap());
+    env.run(&[
+        "cert",
+        "create",
+        "--subject",
+        "CN=x",
+        "--out",
+        pem_s,
+        "--pfx",
+        pfx_s,
+        "--pfx-password-file",
+        pw_s,
+    ])
+    .ok();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for p in [&pem, &pfx] {
+            let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", p.display());
+        }
+    }
+    // an independent reader opens the PFX with the password
+    let o = Command::new("openssl")
+        .args(["pkcs12", "-in", pfx_s, "-passin", &format!("file:{pw_s}"), "-noout"])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "openssl pkcs12: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let inspect = env.run(&["cert", "inspect", pem_s, "-o", "json"]).ok().json();
+    assert_eq!(inspect["keySize"], 3072, "{inspect}");
+    assert_eq!(inspect["keyType"], "RSA", "{inspect}");
+    let manifest = env.run(&["cert", "manifest", pem_s]).ok().json();
+    emu.control(
+        "POST",
+        &format!("/_emulator/apps/{}/certificates", fx::CLIENT_ID),
+        Some(manifest),
+    );
+    assert!(
+        emu.token_requests().is_empty(),
+        "cert create/inspect/manifest send nothing"
+    );
+    env.run(&["get", "--certificate", pfx_s, "--certificate-password-file", pw_s])
+        .ok();
+    let reqs = emu.token_requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0]["status"], 200);
+    assert_eq!(
+        header(&assertion_of(&reqs[0]))["x5t#S256"],
+        inspect["x5t#S256"],
+        "signed with the created certificate's key"
+    );
 }
 
 #[test]
