@@ -569,6 +569,68 @@ fn a_401_for_a_cached_token_gets_exactly_one_fresh_token() {
 }
 
 #[test]
+fn management_api_refuses_a_url_for_another_tenant_with_af20010() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    let url = format!(
+        "{}/api/v1.0/{}/activity/feed/subscriptions/list",
+        emu.base,
+        fx::OTHER_TENANT_ID
+    );
+    let r = env.run(&["api", "--scope", MANAGE_SCOPE, &url]);
+    r.fails(5)
+        .stderr_has("Office 365 Management Activity API answered HTTP 401")
+        .stderr_has(&format!(
+            "AF20010: The tenant ID passed in the URL ({}) does not match the tenant ID passed in the access token ({})",
+            fx::OTHER_TENANT_ID,
+            fx::TENANT_ID
+        ))
+        .stderr_has("the tenant in the URL is the token's tenant");
+    let tokens = emu.token_requests();
+    assert_eq!(tokens.len(), 1, "a token fetched just now is not renewed after a 401");
+    assert_eq!(tokens[0]["path"], format!("/{}/oauth2/v2.0/token", fx::TENANT_ID));
+    assert_eq!(tokens[0]["form"]["scope"], MANAGE_SCOPE);
+    let reqs = management_requests(&emu);
+    assert_eq!(reqs.len(), 1, "{reqs:#?}");
+    assert_eq!(
+        reqs[0]["path"],
+        format!("/api/v1.0/{}/activity/feed/subscriptions/list", fx::OTHER_TENANT_ID)
+    );
+    assert_eq!(reqs[0]["status"], 401);
+    let sent = bearer(&reqs[0]).unwrap().trim_start_matches("Bearer ");
+    assert_eq!(claims(sent)["tid"], fx::TENANT_ID, "the token is the home tenant's");
+}
+
+#[test]
+fn intune_large_pages_are_a_503_that_outlasts_the_retries() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    let r = timed(|| {
+        api(
+            &env,
+            &emu,
+            &["--max-retries", "1", "/beta/deviceManagement/managedDevices?$top=500"],
+        )
+    });
+    r.fails(5)
+        .stderr_has("Microsoft Graph answered HTTP 503 Service Unavailable")
+        .stderr_has("ServiceUnavailable: The service is temporarily unavailable: page sizes above 100")
+        .stderr_has("--max-retries");
+    let sent: Vec<Value> = graph_requests(&emu)
+        .into_iter()
+        .filter(|p| p["path"] == "/beta/deviceManagement/managedDevices")
+        .collect();
+    assert_eq!(sent.len(), 2, "1 + 1 retry: {sent:#?}");
+    for p in &sent {
+        assert_eq!(query(p), "$top=500");
+        assert_eq!(p["status"], 503);
+    }
+    // the emulator's 503 says Retry-After: 10, and the retry waited for it
+    assert!(r.elapsed >= std::time::Duration::from_secs(9), "{:?}", r.elapsed);
+    assert_eq!(graph_requests(&emu).len(), 2);
+}
+
+#[test]
 fn help_mentions_the_contract() {
     let r = Env::new().run(&["api", "--help"]);
     r.ok();
