@@ -631,6 +631,50 @@ fn intune_large_pages_are_a_503_that_outlasts_the_retries() {
 }
 
 #[test]
+fn the_scope_is_inferred_from_the_host_and_the_call_goes_to_that_host() {
+    let emu = Emulator::start();
+    let trap = ProxyTrap::start();
+    let mut env = Env::for_emulator(&emu);
+    // the API call goes to the trap (nothing leaves the machine); the token request to the emulator
+    env.set("HTTPS_PROXY", &trap.url);
+    env.set("NO_PROXY", "127.0.0.1");
+    let cases = [
+        (
+            format!(
+                "https://manage.office.com/api/v1.0/{}/activity/feed/subscriptions/list",
+                fx::TENANT_ID
+            ),
+            "manage.office.com",
+            MANAGE_SCOPE,
+        ),
+        (
+            "https://graph.microsoft.com/v1.0/users?$top=1".to_string(),
+            "graph.microsoft.com",
+            "https://graph.microsoft.com/.default",
+        ),
+        (
+            "https://management.azure.com/subscriptions?api-version=2022-12-01".to_string(),
+            "management.azure.com",
+            "https://management.azure.com/.default",
+        ),
+    ];
+    for (i, (url, host, scope)) in cases.iter().enumerate() {
+        let before = trap.seen().len();
+        let r = env.run(&["api", url]);
+        r.fails(4).stderr_has(&format!("could not connect to {host}"));
+        let tokens = emu.token_requests();
+        assert_eq!(tokens.len(), i + 1, "one token per scope: {tokens:#?}");
+        assert_eq!(tokens[i]["method"], "POST");
+        assert_eq!(tokens[i]["form"]["scope"], *scope, "{url}");
+        let seen = trap.seen()[before..].to_vec();
+        assert!(!seen.is_empty(), "{url}: the proxy saw nothing");
+        let connect = format!("CONNECT {host}:443 HTTP/1.1");
+        assert!(seen.iter().all(|l| *l == connect), "{url}: {seen:?}");
+    }
+    assert_eq!(emu.requests().len(), 3, "only the token requests reached the emulator");
+}
+
+#[test]
 fn help_mentions_the_contract() {
     let r = Env::new().run(&["api", "--help"]);
     r.ok();
