@@ -515,6 +515,23 @@ fn redeem_as_public_client_with_pkce_sends_no_credential() {
     }
 }
 
+#[test]
+fn a_redemption_answered_503_is_not_retried() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    let landed = code_url(&emu, fx::CLIENT_ID, "r", None);
+    // one 503 only: a retry would have succeeded
+    emu.fault(json!({"kind": "status", "status": 503, "headers": {"Retry-After": "0"}, "path": "/token"}));
+    let r = env.run(&["redeem", "--redirect-url", &landed]);
+    // exit 4 (5xx from the token endpoint), at once: a code is single-use, a retry could be a reuse
+    r.fails(4).stderr_has("HTTP 503");
+    let posts = token_endpoint_posts(&emu);
+    assert_eq!(posts.len(), 1, "never retried: {posts:#?}");
+    assert_eq!(posts[0]["form"]["grant_type"], "authorization_code");
+    assert_eq!(posts[0]["form"]["code"], param(&landed, "code").unwrap().as_str());
+    assert_eq!(posts[0]["status"], 503);
+}
+
 // ---- login (browser) ---------------------------------------------------------------------------
 
 #[test]
@@ -696,6 +713,26 @@ fn login_listener_is_reachable_on_loopback_only() {
         let r = std::net::TcpStream::connect_timeout(&(ip, port).into(), t);
         assert!(r.is_err(), "the listener answered on {ip}:{port}");
     }
+}
+
+#[test]
+fn login_redemption_answered_503_is_not_retried() {
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    emu.fault(json!({"kind": "status", "status": 503, "headers": {"Retry-After": "0"}, "path": "/token"}));
+    let (run, _) = login(&env, &[]);
+    run.fails(4).stderr_has("HTTP 503");
+    let reqs = emu.requests();
+    let posts = token_posts(&reqs, "authorization_code");
+    assert_eq!(posts.len(), 1, "never retried: {reqs:#?}");
+    assert_eq!(posts[0]["status"], 503);
+    assert_eq!(
+        token_endpoint_posts(&emu).len(),
+        1,
+        "nothing else reached the token endpoint"
+    );
+    let list = env.run(&["cache", "list", "-o", "json"]);
+    assert_eq!(list.json(), json!([]), "no account stored");
 }
 
 // ---- get --user / logout -----------------------------------------------------------------------
