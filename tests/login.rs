@@ -108,6 +108,25 @@ fn browse(url: &str) -> (u16, String, String) {
     })
 }
 
+/// GETs `url` without following redirects; returns the status, `Location` (if any) and body.
+fn get_no_follow(url: &str) -> (u16, Option<String>, String) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let resp = client.get(url).send().await.expect("GET");
+        let status = resp.status().as_u16();
+        let loc = resp.headers().get("location").map(|l| l.to_str().unwrap().to_string());
+        (status, loc, resp.text().await.unwrap_or_default())
+    })
+}
+
 /// GETs `url` without following redirects; returns the `Location` header.
 fn location(url: &str) -> String {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -389,16 +408,22 @@ fn consent_listen_gives_up_after_wait() {
 
 // ---- redeem -----------------------------------------------------------------------------------
 
-/// An authorization code for `client_id`, obtained by GETting /authorize without following the
-/// redirect (to the registered web callback).
-fn code_url(emu: &Emulator, client_id: &str, state: &str, challenge: Option<&str>) -> String {
+/// The v2 /authorize URL of the home tenant for `client_id` and `redirect_uri`.
+fn authorize_url(emu: &Emulator, client_id: &str, redirect_uri: &str, state: &str) -> url::Url {
     let mut url = url::Url::parse(&format!("{}/{}/oauth2/v2.0/authorize", emu.base, fx::TENANT_ID)).unwrap();
     url.query_pairs_mut()
         .append_pair("client_id", client_id)
         .append_pair("response_type", "code")
-        .append_pair("redirect_uri", "https://app.contoso.com/callback")
+        .append_pair("redirect_uri", redirect_uri)
         .append_pair("scope", &format!("{GRAPH_DEFAULT} openid profile offline_access"))
         .append_pair("state", state);
+    url
+}
+
+/// An authorization code for `client_id`, obtained by GETting /authorize without following the
+/// redirect (to the registered web callback).
+fn code_url(emu: &Emulator, client_id: &str, state: &str, challenge: Option<&str>) -> String {
+    let mut url = authorize_url(emu, client_id, "https://app.contoso.com/callback", state);
     if let Some(c) = challenge {
         url.query_pairs_mut()
             .append_pair("code_challenge", c)
@@ -530,6 +555,41 @@ fn a_redemption_answered_503_is_not_retried() {
     assert_eq!(posts[0]["form"]["grant_type"], "authorization_code");
     assert_eq!(posts[0]["form"]["code"], param(&landed, "code").unwrap().as_str());
     assert_eq!(posts[0]["status"], 503);
+}
+
+#[test]
+fn redirect_uris_are_matched_as_entra_does() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    // a loopback registration (http://localhost) accepts any port at /authorize ...
+    let loopback = "http://localhost:53111/";
+    let landed = location(authorize_url(&emu, fx::CLIENT_ID, loopback, "lb").as_str());
+    assert!(landed.starts_with(&format!("{loopback}?code=")), "{landed}");
+    let code = param(&landed, "code").unwrap();
+    // ... but /token wants the very URI the code was issued to
+    let r = env.run(&["redeem", "--code", &code, "--redirect-uri", "https://evil.example/cb"]);
+    r.fails(3)
+        .stderr_has("AADSTS50011")
+        .stderr_has("https://evil.example/cb");
+    let posts = token_endpoint_posts(&emu);
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0]["form"]["code"], code.as_str());
+    assert_eq!(posts[0]["form"]["redirect_uri"], "https://evil.example/cb");
+    assert_eq!(posts[0]["status"], 400);
+
+    // an unregistered redirect URI at /authorize: an error page, never a redirect to it
+    let url = authorize_url(&emu, fx::CLIENT_ID, "https://evil.example/cb", "ev");
+    let (status, loc, page) = get_no_follow(url.as_str());
+    assert_eq!(status, 400, "{page}");
+    assert_eq!(loc, None, "no redirect");
+    assert!(page.contains("AADSTS50011"), "{page}");
+    assert!(!page.contains("code="), "no code issued: {page}");
+    // and not for a registered host with another path or scheme either
+    for other in ["http://localhost:53111/other", "https://localhost:53111/"] {
+        let url = authorize_url(&emu, fx::CLIENT_ID, other, "ev");
+        let (status, loc, page) = get_no_follow(url.as_str());
+        assert!(status == 400 && loc.is_none(), "{other}: {status} {loc:?} {page}");
+    }
 }
 
 // ---- login (browser) ---------------------------------------------------------------------------
@@ -735,6 +795,25 @@ fn login_redemption_answered_503_is_not_retried() {
     assert_eq!(list.json(), json!([]), "no account stored");
 }
 
+#[test]
+fn login_gives_up_after_wait_with_exit_4() {
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    let started = Instant::now();
+    let mut bg = spawn(&env, &["login", "--wait", "1", "--no-browser"]);
+    let url = bg.url();
+    let redirect = param(&url, "redirect_uri").unwrap();
+    let r = bg.finish();
+    r.fails(4)
+        .stderr_has(&format!("no redirect reached {redirect} within 1 s"));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(emu.requests().is_empty(), "nobody signed in: nothing was sent");
+}
+
 // ---- get --user / logout -----------------------------------------------------------------------
 
 #[test]
@@ -779,6 +858,25 @@ fn revoked_refresh_token_says_to_login_again() {
         .fails(3)
         .stderr_has("AADSTS50173")
         .stderr_has("entra-token login");
+}
+
+#[test]
+fn an_mfa_challenge_on_refresh_says_to_login_again() {
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    login(&env, &[]).0.ok();
+    emu.config(json!({"refresh_interaction_required": true}));
+    emu.control("DELETE", "/_emulator/requests", None);
+    env.run(&["get", "--user", "--force-refresh"])
+        .fails(3)
+        .stderr_has("AADSTS50076")
+        .stderr_has("interaction_required")
+        .stderr_has("run `entra-token login` again");
+    let reqs = emu.requests();
+    let refreshes = token_posts(&reqs, "refresh_token");
+    assert_eq!(refreshes.len(), 1, "not retried: {reqs:#?}");
+    assert_eq!(refreshes[0]["status"], 400);
+    assert_eq!(reqs.len(), 1, "no browser, nothing else: {reqs:#?}");
 }
 
 // ---- device code ---------------------------------------------------------------------------------
