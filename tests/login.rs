@@ -795,6 +795,54 @@ fn login_redemption_answered_503_is_not_retried() {
     assert_eq!(list.json(), json!([]), "no account stored");
 }
 
+/// The listening sockets on `port` in /proc/net/tcp or tcp6: their local addresses, as hex.
+#[cfg(target_os = "linux")]
+fn listening_addresses(table: &str, port: u16) -> Vec<String> {
+    let text = std::fs::read_to_string(table).unwrap_or_default();
+    let port = format!("{port:04X}");
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (addr, p) = f.get(1)?.split_once(':')?;
+            (p == port && f.get(3) == Some(&"0A")).then(|| addr.to_string())
+        })
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn login_listener_binds_loopback_addresses_only() {
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    let mut bg = spawn(&env, &["login", "--no-browser", "--wait", "20"]);
+    let redirect = param(&bg.url(), "redirect_uri").unwrap();
+    let port: u16 = url::Url::parse(&redirect).unwrap().port().unwrap();
+    // 127.0.0.1 as /proc shows it (a little-endian u32), ::1 likewise (four of them)
+    const V4_LOOPBACK: &str = "0100007F";
+    const V6_LOOPBACK: &str = "00000000000000000000000001000000";
+    let v4 = listening_addresses("/proc/net/tcp", port);
+    let v6 = listening_addresses("/proc/net/tcp6", port);
+    assert_eq!(v4, [V4_LOOPBACK], "IPv4 listeners on {port}");
+    assert!(v6.iter().all(|a| a == V6_LOOPBACK), "IPv6 listeners on {port}: {v6:?}");
+    assert!(
+        !v4.iter().chain(&v6).any(|a| a.chars().all(|c| c == '0')),
+        "a wildcard listener"
+    );
+    let t = Duration::from_secs(2);
+    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), t).expect("127.0.0.1 answers");
+    let has_v6_loopback = std::net::TcpListener::bind("[::1]:0").is_ok();
+    if !has_v6_loopback {
+        eprintln!("skipped the [::1] part: this machine has no IPv6 loopback");
+        return;
+    }
+    assert_eq!(v6, [V6_LOOPBACK], "a [::1] listener on {port}");
+    let v6_addr = std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port));
+    std::net::TcpStream::connect_timeout(&v6_addr, t).expect("[::1] answers");
+    drop(bg);
+    assert!(token_endpoint_posts(&emu).is_empty());
+}
+
 #[test]
 fn login_gives_up_after_wait_with_exit_4() {
     let emu = Emulator::start();
