@@ -108,6 +108,25 @@ fn browse(url: &str) -> (u16, String, String) {
     })
 }
 
+/// GETs `url` without following redirects; returns the status, `Location` (if any) and body.
+fn get_no_follow(url: &str) -> (u16, Option<String>, String) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let resp = client.get(url).send().await.expect("GET");
+        let status = resp.status().as_u16();
+        let loc = resp.headers().get("location").map(|l| l.to_str().unwrap().to_string());
+        (status, loc, resp.text().await.unwrap_or_default())
+    })
+}
+
 /// GETs `url` without following redirects; returns the `Location` header.
 fn location(url: &str) -> String {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -389,16 +408,22 @@ fn consent_listen_gives_up_after_wait() {
 
 // ---- redeem -----------------------------------------------------------------------------------
 
-/// An authorization code for `client_id`, obtained by GETting /authorize without following the
-/// redirect (to the registered web callback).
-fn code_url(emu: &Emulator, client_id: &str, state: &str, challenge: Option<&str>) -> String {
+/// The v2 /authorize URL of the home tenant for `client_id` and `redirect_uri`.
+fn authorize_url(emu: &Emulator, client_id: &str, redirect_uri: &str, state: &str) -> url::Url {
     let mut url = url::Url::parse(&format!("{}/{}/oauth2/v2.0/authorize", emu.base, fx::TENANT_ID)).unwrap();
     url.query_pairs_mut()
         .append_pair("client_id", client_id)
         .append_pair("response_type", "code")
-        .append_pair("redirect_uri", "https://app.contoso.com/callback")
+        .append_pair("redirect_uri", redirect_uri)
         .append_pair("scope", &format!("{GRAPH_DEFAULT} openid profile offline_access"))
         .append_pair("state", state);
+    url
+}
+
+/// An authorization code for `client_id`, obtained by GETting /authorize without following the
+/// redirect (to the registered web callback).
+fn code_url(emu: &Emulator, client_id: &str, state: &str, challenge: Option<&str>) -> String {
+    let mut url = authorize_url(emu, client_id, "https://app.contoso.com/callback", state);
     if let Some(c) = challenge {
         url.query_pairs_mut()
             .append_pair("code_challenge", c)
@@ -512,6 +537,58 @@ fn redeem_as_public_client_with_pkce_sends_no_credential() {
             !form.contains_key("client_secret") && !form.contains_key("client_assertion"),
             "public client: {form:?}"
         );
+    }
+}
+
+#[test]
+fn a_redemption_answered_503_is_not_retried() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    let landed = code_url(&emu, fx::CLIENT_ID, "r", None);
+    // one 503 only: a retry would have succeeded
+    emu.fault(json!({"kind": "status", "status": 503, "headers": {"Retry-After": "0"}, "path": "/token"}));
+    let r = env.run(&["redeem", "--redirect-url", &landed]);
+    // exit 4 (5xx from the token endpoint), at once: a code is single-use, a retry could be a reuse
+    r.fails(4).stderr_has("HTTP 503");
+    let posts = token_endpoint_posts(&emu);
+    assert_eq!(posts.len(), 1, "never retried: {posts:#?}");
+    assert_eq!(posts[0]["form"]["grant_type"], "authorization_code");
+    assert_eq!(posts[0]["form"]["code"], param(&landed, "code").unwrap().as_str());
+    assert_eq!(posts[0]["status"], 503);
+}
+
+#[test]
+fn redirect_uris_are_matched_as_entra_does() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    // a loopback registration (http://localhost) accepts any port at /authorize ...
+    let loopback = "http://localhost:53111/";
+    let landed = location(authorize_url(&emu, fx::CLIENT_ID, loopback, "lb").as_str());
+    assert!(landed.starts_with(&format!("{loopback}?code=")), "{landed}");
+    let code = param(&landed, "code").unwrap();
+    // ... but /token wants the very URI the code was issued to
+    let r = env.run(&["redeem", "--code", &code, "--redirect-uri", "https://evil.example/cb"]);
+    r.fails(3)
+        .stderr_has("AADSTS50011")
+        .stderr_has("https://evil.example/cb");
+    let posts = token_endpoint_posts(&emu);
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0]["form"]["code"], code.as_str());
+    assert_eq!(posts[0]["form"]["redirect_uri"], "https://evil.example/cb");
+    assert_eq!(posts[0]["status"], 400);
+
+    // an unregistered redirect URI at /authorize: an error page, never a redirect to it
+    let url = authorize_url(&emu, fx::CLIENT_ID, "https://evil.example/cb", "ev");
+    let (status, loc, page) = get_no_follow(url.as_str());
+    assert_eq!(status, 400, "{page}");
+    assert_eq!(loc, None, "no redirect");
+    assert!(page.contains("AADSTS50011"), "{page}");
+    assert!(!page.contains("code="), "no code issued: {page}");
+    // and not for a registered host with another path or scheme either
+    for other in ["http://localhost:53111/other", "https://localhost:53111/"] {
+        let url = authorize_url(&emu, fx::CLIENT_ID, other, "ev");
+        let (status, loc, page) = get_no_follow(url.as_str());
+        assert!(status == 400 && loc.is_none(), "{other}: {status} {loc:?} {page}");
     }
 }
 
@@ -698,6 +775,93 @@ fn login_listener_is_reachable_on_loopback_only() {
     }
 }
 
+#[test]
+fn login_redemption_answered_503_is_not_retried() {
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    emu.fault(json!({"kind": "status", "status": 503, "headers": {"Retry-After": "0"}, "path": "/token"}));
+    let (run, _) = login(&env, &[]);
+    run.fails(4).stderr_has("HTTP 503");
+    let reqs = emu.requests();
+    let posts = token_posts(&reqs, "authorization_code");
+    assert_eq!(posts.len(), 1, "never retried: {reqs:#?}");
+    assert_eq!(posts[0]["status"], 503);
+    assert_eq!(
+        token_endpoint_posts(&emu).len(),
+        1,
+        "nothing else reached the token endpoint"
+    );
+    let list = env.run(&["cache", "list", "-o", "json"]);
+    assert_eq!(list.json(), json!([]), "no account stored");
+}
+
+/// The listening sockets on `port` in /proc/net/tcp or tcp6: their local addresses, as hex.
+#[cfg(target_os = "linux")]
+fn listening_addresses(table: &str, port: u16) -> Vec<String> {
+    let text = std::fs::read_to_string(table).unwrap_or_default();
+    let port = format!("{port:04X}");
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (addr, p) = f.get(1)?.split_once(':')?;
+            (p == port && f.get(3) == Some(&"0A")).then(|| addr.to_string())
+        })
+        .collect()
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn login_listener_binds_loopback_addresses_only() {
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    let mut bg = spawn(&env, &["login", "--no-browser", "--wait", "20"]);
+    let redirect = param(&bg.url(), "redirect_uri").unwrap();
+    let port: u16 = url::Url::parse(&redirect).unwrap().port().unwrap();
+    // 127.0.0.1 as /proc shows it (a little-endian u32), ::1 likewise (four of them)
+    const V4_LOOPBACK: &str = "0100007F";
+    const V6_LOOPBACK: &str = "00000000000000000000000001000000";
+    let v4 = listening_addresses("/proc/net/tcp", port);
+    let v6 = listening_addresses("/proc/net/tcp6", port);
+    assert_eq!(v4, [V4_LOOPBACK], "IPv4 listeners on {port}");
+    assert!(v6.iter().all(|a| a == V6_LOOPBACK), "IPv6 listeners on {port}: {v6:?}");
+    assert!(
+        !v4.iter().chain(&v6).any(|a| a.chars().all(|c| c == '0')),
+        "a wildcard listener"
+    );
+    let t = Duration::from_secs(2);
+    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), t).expect("127.0.0.1 answers");
+    let has_v6_loopback = std::net::TcpListener::bind("[::1]:0").is_ok();
+    if !has_v6_loopback {
+        eprintln!("skipped the [::1] part: this machine has no IPv6 loopback");
+        return;
+    }
+    assert_eq!(v6, [V6_LOOPBACK], "a [::1] listener on {port}");
+    let v6_addr = std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port));
+    std::net::TcpStream::connect_timeout(&v6_addr, t).expect("[::1] answers");
+    drop(bg);
+    assert!(token_endpoint_posts(&emu).is_empty());
+}
+
+#[test]
+fn login_gives_up_after_wait_with_exit_4() {
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    let started = Instant::now();
+    let mut bg = spawn(&env, &["login", "--wait", "1", "--no-browser"]);
+    let url = bg.url();
+    let redirect = param(&url, "redirect_uri").unwrap();
+    let r = bg.finish();
+    r.fails(4)
+        .stderr_has(&format!("no redirect reached {redirect} within 1 s"));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(emu.requests().is_empty(), "nobody signed in: nothing was sent");
+}
+
 // ---- get --user / logout -----------------------------------------------------------------------
 
 #[test]
@@ -742,6 +906,25 @@ fn revoked_refresh_token_says_to_login_again() {
         .fails(3)
         .stderr_has("AADSTS50173")
         .stderr_has("entra-token login");
+}
+
+#[test]
+fn an_mfa_challenge_on_refresh_says_to_login_again() {
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    login(&env, &[]).0.ok();
+    emu.config(json!({"refresh_interaction_required": true}));
+    emu.control("DELETE", "/_emulator/requests", None);
+    env.run(&["get", "--user", "--force-refresh"])
+        .fails(3)
+        .stderr_has("AADSTS50076")
+        .stderr_has("interaction_required")
+        .stderr_has("run `entra-token login` again");
+    let reqs = emu.requests();
+    let refreshes = token_posts(&reqs, "refresh_token");
+    assert_eq!(refreshes.len(), 1, "not retried: {reqs:#?}");
+    assert_eq!(refreshes[0]["status"], 400);
+    assert_eq!(reqs.len(), 1, "no browser, nothing else: {reqs:#?}");
 }
 
 // ---- device code ---------------------------------------------------------------------------------
