@@ -81,7 +81,7 @@ pub fn run(settings: &Settings, args: &ApiArgs) -> Result<()> {
             timeout: settings.timeout,
             auth: &auth,
             token: None,
-            started: crate::app::now(),
+            token_from_cache: false,
             origin: plan.url.origin(),
             include: args.include,
             progress: Progress::new(),
@@ -208,8 +208,9 @@ struct Session<'a, 's> {
     timeout: Duration,
     auth: &'a Auth<'s>,
     token: Option<CachedToken>,
-    /// When the run started (epoch s): a token stored before came from the cache.
-    started: i64,
+    /// Whether `token` was served from the cache (it may have been revoked since) rather than
+    /// fetched by this run.
+    token_from_cache: bool,
     /// The origin the token is for: the first URL's.
     origin: url::Origin,
     include: bool,
@@ -231,11 +232,13 @@ impl Session<'_, '_> {
                 .as_ref()
                 .is_none_or(|t| t.meta.expires_on - crate::app::now() < RENEW_BELOW);
         if renew {
-            self.token = Some(match self.auth {
+            let (token, from_cache) = match self.auth {
                 Auth::App(source) => source.token_async(MIN_VALIDITY, force).await?,
                 Auth::User(source) => source.token_async(MIN_VALIDITY, force).await?,
                 Auth::UserHeader => return Ok(None),
-            });
+            };
+            self.token = Some(token);
+            self.token_from_cache = from_cache;
         }
         Ok(self.token.as_ref().and_then(|t| t.access_token.clone()))
     }
@@ -246,7 +249,7 @@ impl Session<'_, '_> {
     fn token_may_be_stale(&self) -> bool {
         self.token
             .as_ref()
-            .is_some_and(|t| t.meta.expires_on - crate::app::now() < RENEW_BELOW || t.meta.stored_at < self.started)
+            .is_some_and(|t| t.meta.expires_on - crate::app::now() < RENEW_BELOW || self.token_from_cache)
     }
 
     /// Sends one request (retries per policy), with one fresh-token retry after a 401.

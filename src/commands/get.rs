@@ -97,13 +97,14 @@ impl<'s> AppTokenSource<'s> {
         })
     }
 
-    /// [`AppTokenSource::token`] for callers already inside the runtime (`api`).
-    pub async fn token_async(&self, min_validity: i64, force: bool) -> Result<CachedToken> {
+    /// [`AppTokenSource::token`] for callers already inside the runtime (`api`); also says
+    /// whether the token came from the cache (`true`) or was fetched just now.
+    pub async fn token_async(&self, min_validity: i64, force: bool) -> Result<(CachedToken, bool)> {
         match lookup(self.settings, &self.cache, &self.key, min_validity, force) {
-            Lookup::Hit(t) => Ok(*t),
+            Lookup::Hit(t) => Ok((*t, true)),
             Lookup::Miss(_lock) => {
                 let resp = acquire_app_token(self.settings, &self.credential, &self.req).await?;
-                Ok(store(&self.cache, &self.key, resp))
+                Ok((store(&self.cache, &self.key, resp), false))
             }
         }
     }

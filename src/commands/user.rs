@@ -290,13 +290,14 @@ impl<'s> UserTokenSource<'s> {
         })
     }
 
-    /// [`UserTokenSource::token`] for callers already inside the runtime (`api --user`).
-    pub async fn token_async(&self, min_validity: i64, force: bool) -> Result<CachedToken> {
+    /// [`UserTokenSource::token`] for callers already inside the runtime (`api --user`); also
+    /// says whether the token came from the cache (`true`) or was fetched just now.
+    pub async fn token_async(&self, min_validity: i64, force: bool) -> Result<(CachedToken, bool)> {
         match get::lookup(self.settings, &self.cache, &self.key, min_validity, force) {
-            get::Lookup::Hit(t) => Ok(*t),
+            get::Lookup::Hit(t) => Ok((*t, true)),
             get::Lookup::Miss(_lock) => {
                 let resp = self.refresh().await?;
-                Ok(get::store(&self.cache, &self.key, resp))
+                Ok((get::store(&self.cache, &self.key, resp), false))
             }
         }
     }
