@@ -454,13 +454,7 @@ fn federated_token_file_is_read_for_every_request() {
 #[test]
 fn github_actions_oidc_token() {
     let emu = Emulator::start();
-    let mut env = Env::for_emulator(&emu);
-    env.unset("AZURE_CLIENT_SECRET");
-    env.set(
-        "ACTIONS_ID_TOKEN_REQUEST_URL",
-        &format!("{}/_actions/idtoken?api-version=2.0", emu.base),
-    );
-    env.set("ACTIONS_ID_TOKEN_REQUEST_TOKEN", fx::ACTIONS_REQUEST_TOKEN);
+    let env = Env::for_github_actions(&emu);
     let t = env.run(&["get", "--federated-github"]).ok().token();
     assert_eq!(claims(&t)["tid"], fx::TENANT_ID);
     let reqs = emu.requests();
@@ -496,13 +490,7 @@ fn github_actions_oidc_token() {
 #[test]
 fn github_actions_audience_and_a_fresh_assertion_per_request() {
     let emu = Emulator::start();
-    let mut env = Env::for_emulator(&emu);
-    env.unset("AZURE_CLIENT_SECRET");
-    env.set(
-        "ACTIONS_ID_TOKEN_REQUEST_URL",
-        &format!("{}/_actions/idtoken?api-version=2.0", emu.base),
-    );
-    env.set("ACTIONS_ID_TOKEN_REQUEST_TOKEN", fx::ACTIONS_REQUEST_TOKEN);
+    let env = Env::for_github_actions(&emu);
     let oidc_calls = || -> Vec<Value> {
         emu.requests()
             .into_iter()

@@ -716,13 +716,7 @@ fn user_agent_and_proxy_page_details() {
 #[test]
 fn in_github_actions_with_no_credential_the_oidc_token_is_used() {
     let emu = Emulator::start();
-    let mut env = Env::for_emulator(&emu);
-    env.unset("AZURE_CLIENT_SECRET");
-    env.set(
-        "ACTIONS_ID_TOKEN_REQUEST_URL",
-        &format!("{}/_actions/idtoken?api-version=2.0", emu.base),
-    );
-    env.set("ACTIONS_ID_TOKEN_REQUEST_TOKEN", fx::ACTIONS_REQUEST_TOKEN);
+    let mut env = Env::for_github_actions(&emu);
     let t = env.run(&["get", "-v"]);
     t.ok().stderr_has("GitHub Actions");
     let reqs = emu.requests();

@@ -158,6 +158,19 @@ impl Env {
         e
     }
 
+    /// The emulator's app with no configured credential, inside a GitHub Actions job with
+    /// `id-token: write` (the emulator stands in for the Actions OIDC endpoint).
+    pub fn for_github_actions(emu: &Emulator) -> Env {
+        let mut e = Env::for_emulator(emu);
+        e.unset("AZURE_CLIENT_SECRET");
+        e.set(
+            "ACTIONS_ID_TOKEN_REQUEST_URL",
+            &format!("{}/_actions/idtoken?api-version=2.0", emu.base),
+        );
+        e.set("ACTIONS_ID_TOKEN_REQUEST_TOKEN", fx::ACTIONS_REQUEST_TOKEN);
+        e
+    }
+
     pub fn home(&self) -> PathBuf {
         self.dir.path().join("home")
     }
