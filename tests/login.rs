@@ -127,22 +127,11 @@ fn get_no_follow(url: &str) -> (u16, Option<String>, String) {
     })
 }
 
-/// GETs `url` without following redirects; returns the `Location` header.
+/// GETs `url` without following redirects; returns the `Location` header of its 302.
 fn location(url: &str) -> String {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let resp = client.get(url).send().await.expect("GET");
-        assert_eq!(resp.status().as_u16(), 302, "{}", resp.text().await.unwrap_or_default());
-        resp.headers()["location"].to_str().unwrap().to_string()
-    })
+    let (status, loc, body) = get_no_follow(url);
+    assert_eq!(status, 302, "{body}");
+    loc.expect("a Location header")
 }
 
 fn query(url: &str) -> Vec<(String, String)> {

@@ -516,6 +516,20 @@ pub fn grant_admin_consent(dir: &mut Directory, tenant_id: &str, client_id: &str
     });
 }
 
+/// An admin-consent error redirect: `error`, `error_description`, `admin_consent=True` (Entra
+/// sends it on errors too) and `state`; no `tenant`.
+fn consent_error(redirect_uri: &str, e: &AadError, state: Option<String>) -> WebReply {
+    let mut params: Vec<(&str, String)> = vec![
+        ("error", e.error.into()),
+        ("error_description", format!("AADSTS{}: {}", e.code, e.message)),
+        ("admin_consent", "True".into()),
+    ];
+    if let Some(s) = state {
+        params.push(("state", s));
+    }
+    deliver(redirect_uri, &params, Mode::Query)
+}
+
 /// `GET /{tenant}/adminconsent` and `/{tenant}/v2.0/adminconsent`.
 pub fn admin_consent(rt: &mut Runtime, segment: &str, v2: bool, query: Option<&str>) -> WebReply {
     let q = query_map(query);
@@ -526,14 +540,7 @@ pub fn admin_consent(rt: &mut Runtime, segment: &str, v2: bool, query: Option<&s
     };
     let mut params: Vec<(&str, String)> = Vec::new();
     if v2 && get("scope").is_none() {
-        let e = errors::missing_parameter("scope");
-        params.push(("error", e.error.into()));
-        params.push(("error_description", format!("AADSTS{}: {}", e.code, e.message)));
-        params.push(("admin_consent", "True".into()));
-        if let Some(s) = state {
-            params.push(("state", s));
-        }
-        return deliver(&redirect_uri, &params, Mode::Query);
+        return consent_error(&redirect_uri, &errors::missing_parameter("scope"), state);
     }
     if rt.config.decline_next {
         rt.config.decline_next = false;
@@ -542,15 +549,7 @@ pub fn admin_consent(rt: &mut Runtime, segment: &str, v2: bool, query: Option<&s
     }
     let user = match sign_in_user(&rt.directory, &rt.config, segment) {
         Ok(u) => u,
-        Err(e) => {
-            params.push(("error", e.error.into()));
-            params.push(("error_description", format!("AADSTS{}: {}", e.code, e.message)));
-            params.push(("admin_consent", "True".into()));
-            if let Some(s) = state {
-                params.push(("state", s));
-            }
-            return deliver(&redirect_uri, &params, Mode::Query);
-        }
+        Err(e) => return consent_error(&redirect_uri, &e, state),
     };
     grant_admin_consent(&mut rt.directory, user.tenant_id, &app.client_id);
     params.push(("admin_consent", "True".into()));
