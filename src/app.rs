@@ -1,10 +1,11 @@
-//! Dispatch: parse the command line, resolve settings, run the subcommand, and turn its error
-//! into stderr text and an exit code (the only place that does).
+//! Dispatch: parse the command line, take the environment snapshot, resolve settings, run the
+//! subcommand, and print its error on stderr (its exit code comes from `error`).
 
 use crate::cli::{Cli, Command};
 use crate::commands;
-use crate::error::{Error, Result};
-use crate::settings::Settings;
+use crate::env::Env;
+use crate::error::{self, Result};
+use crate::settings::{self, Settings};
 use clap::Parser;
 use std::ffi::OsString;
 
@@ -13,13 +14,12 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
-            return code;
+            return error::exit_code_of_parse(&e);
         }
     };
     crate::log::set_verbosity(cli.global.verbose);
-    match run(cli) {
+    match run(cli, &Env::capture()) {
         Ok(code) => code,
         Err(e) => {
             eprint!("{}", e.render());
@@ -28,17 +28,17 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     }
 }
 
-pub fn run(cli: Cli) -> Result<i32> {
+fn run(cli: Cli, env: &Env) -> Result<i32> {
     let Cli { global, command } = cli;
     // Commands that need no settings (and must work with none configured).
     let command = match command {
-        Command::Cert(c) => return commands::cert::run(&c).map(|_| 0),
+        Command::Cert(c) => return commands::cert::run(&c, settings::password_variable(env)?).map(|_| 0),
         Command::Completions(a) => return commands::completions::run(&a).map(|_| 0),
         Command::Decode(a) => return commands::decode::run(&a).map(|_| 0),
         Command::Emulator(a) => return crate::emulator::run(a),
         other => other,
     };
-    let settings = Settings::resolve(&global)?;
+    let settings = Settings::resolve(&global, env)?;
     match command {
         Command::Get(a) => commands::get::run(&settings, &a),
         Command::Api(a) => commands::api::run(&settings, &a),
@@ -46,28 +46,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::ConsentUrl(a) => commands::consent::run(&settings, &a),
         Command::Redeem(a) => commands::redeem::run(&settings, &a),
         Command::Login(a) => commands::login::run(&settings, &a),
-        Command::Logout(a) => commands::user::logout(&settings, &a),
+        Command::Logout(a) => commands::logout::run(&settings, &a),
         Command::Cert(_) | Command::Completions(_) | Command::Decode(_) | Command::Emulator(_) => {
             unreachable!("handled above")
         }
     }
     .map(|_| 0)
-}
-
-/// Runs a future on a current-thread runtime built only now (never on --help or a cache hit).
-pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::internal("could not start the async runtime").cause(e))
-        .expect("tokio runtime")
-        .block_on(f)
-}
-
-/// Seconds since the Unix epoch.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }

@@ -1,5 +1,7 @@
-//! Every failure entra-token can report, classified once and mapped to the exit codes of the CLI
-//! contract (§2). Nothing else in the crate decides an exit code; nothing here writes to stdout.
+//! Every failure entra-token can report, classified once and mapped to the exit codes the README
+//! documents (0 ok, 1 internal, 2 usage, 3 rejected by Entra, 4 network or protocol, 5 the API
+//! answered non-2xx); clap's own parse errors are mapped here too. Nothing else in the crate
+//! decides an exit code; nothing here writes to stdout.
 
 use std::fmt;
 
@@ -118,6 +120,12 @@ fn shorten(text: &str) -> String {
     }
     let kept: String = flat.chars().take(MAX_LINE).collect();
     format!("{kept}… ({} more characters)", count - MAX_LINE)
+}
+
+/// The exit code of a command line clap refused (2, as any usage error), or 0 for the `--help`
+/// and `--version` it answered.
+pub fn exit_code_of_parse(e: &clap::Error) -> i32 {
+    if e.use_stderr() { Kind::Usage.exit_code() } else { 0 }
 }
 
 /// Formats an error with its whole `source()` chain on one line (reqwest/hyper errors hide the

@@ -1,5 +1,6 @@
 //! One-line hints for well-known AADSTS codes: what the user most likely did and what to do.
-//! Codes and texts are from Entra's error reference (see shared/docs/entra-protocol.md §5).
+//! Codes and texts are from Entra's error reference
+//! (<https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes>).
 
 /// The hint for the first AADSTS code that has one.
 pub fn for_codes(codes: &[u64]) -> Option<&'static str> {

@@ -1,18 +1,35 @@
 //! entra-token: Microsoft Entra ID OAuth 2.0 tokens for scripts and CI, and the local emulator
-//! used to test them. The binary in `main.rs` only parses arguments and calls [`app::run`].
+//! used to test them. The binary in `main.rs` only calls [`app::main_with_args`]; the clap types
+//! in [`cli`] are public for tools that render the command line (completions, man pages).
+//! Everything else is internal; `docs/architecture.md` maps it.
 
 pub mod app;
-pub mod cache;
 pub mod cli;
-pub mod commands;
-pub mod credential;
+
+mod cache;
+mod commands;
+mod credential;
+mod dirs;
+mod env;
+mod error;
+mod hints;
+mod http;
+mod input;
+mod log;
+mod loopback;
+mod origin;
+mod output;
+mod protocol;
+mod rt;
+mod secret;
+mod settings;
+mod token;
+
+#[allow(clippy::disallowed_methods)] // the emulator reads its own environment (PATH for `exec`)
 pub mod emulator;
-pub mod error;
-pub mod hints;
-pub mod http;
-pub mod log;
-pub mod loopback;
-pub mod output;
-pub mod protocol;
-pub mod secret;
-pub mod settings;
+
+/// Entry points for fuzz targets (built only with `--cfg fuzzing`): each feeds untrusted bytes to
+/// one parser and must never panic.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;

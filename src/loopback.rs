@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::log;
-use crate::protocol::authorize::{LoopbackHost, LoopbackUri, RedirectParams, state_mismatch};
+use crate::protocol::redirect::{LoopbackHost, LoopbackUri, RedirectParams, state_mismatch};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::server::conn::http1;

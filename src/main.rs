@@ -1,4 +1,4 @@
-//! The `entra-token` binary: parse, run, print the error, exit with its code (CLI contract §2).
+//! The `entra-token` binary: parse, run, print the error, exit with its code (see `app`).
 
 fn main() {
     let code = entra_token::app::main_with_args(std::env::args_os());

@@ -1,199 +1,102 @@
-//! Stage two of parsing: resolve flags > environment > `--profile` > defaults into validated
-//! settings. Commands receive these, never raw environment variables.
+//! Stage two of parsing: flags (already shaped by clap), the [`Env`] snapshot and the chosen
+//! profile resolve into validated [`Settings`], by ONE precedence rule — flag, then environment
+//! variable, then profile ([`Lookup::first`]). Commands and the token layer receive these, never
+//! raw variables; the credential flags of a command are resolved on demand ([`credential`]).
 
-use crate::cache::Mode;
-use crate::cli::{self, CloudArg, CredentialArgs, GlobalArgs, env};
-use crate::credential::certificate::AssertionAlg;
+pub mod credential;
+pub mod profile;
+
+pub use credential::CredentialConfig;
+pub use profile::Profile;
+
+use crate::cache::{self, Mode, keyring};
+use crate::cli::{CredentialArgs, GlobalArgs};
+use crate::dirs;
+use crate::env::{Env, EnvVars};
 use crate::error::{Error, Result};
-use crate::protocol::authority::{self, Cloud, Tenant};
+use crate::http::TlsRoots;
+use crate::origin::Origin;
+use crate::protocol::authority::{self, Audience, Cloud, Endpoint, Tenant};
 use crate::secret::Secret;
-use serde::Deserialize;
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The largest config.toml read (a profile is a few lines).
-const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
-
-/// A `[profiles.NAME]` table of config.toml. Unknown keys are errors (typos should not be silent).
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Profile {
-    pub tenant: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret_file: Option<PathBuf>,
-    /// PEM or PFX file with the private key and certificate.
-    pub certificate: Option<PathBuf>,
-    pub certificate_password_file: Option<PathBuf>,
-    /// `ps256` (default) or `rs256`.
-    pub assertion_alg: Option<String>,
-    /// Send the certificate chain (`x5c`) for subject name + issuer authentication.
-    pub send_x5c: Option<bool>,
-    pub federated_token_file: Option<PathBuf>,
-    /// `"github"`: take the federated token from the GitHub Actions OIDC endpoint.
-    pub federated: Option<String>,
-    pub federated_audience: Option<String>,
-    pub authority_host: Option<String>,
-    pub cloud: Option<String>,
-    pub scope: Option<String>,
-    pub resource: Option<String>,
-    pub v1: Option<bool>,
-    pub timeout: Option<f64>,
-    pub cache: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigFile {
-    #[serde(default)]
-    profiles: BTreeMap<String, Profile>,
-}
-
-/// Where a value came from, for messages that name the flag, variable or file at fault.
-#[derive(Debug, Clone)]
-pub enum Source {
-    Flag(&'static str),
-    Env(&'static str),
-    Profile(String),
-    Default,
-}
-
-impl Source {
-    pub fn describe(&self) -> String {
-        match self {
-            Source::Flag(f) => f.to_string(),
-            Source::Env(v) => v.to_string(),
-            Source::Profile(p) => format!("profile '{p}'"),
-            Source::Default => "default".to_string(),
-        }
-    }
-}
-
 /// Resolved, validated settings shared by every command.
 #[derive(Debug)]
 pub struct Settings {
-    pub tenant: Option<(Tenant, Source)>,
-    pub client_id: Option<(String, Source)>,
+    pub tenant: Option<(Tenant, Origin)>,
+    pub client_id: Option<(String, Origin)>,
     pub authority: Url,
     pub cloud: Cloud,
     pub timeout: Duration,
-    pub cache_mode: crate::cache::Mode,
-    pub profile_name: Option<String>,
-    pub profile: Profile,
+    pub tls_roots: TlsRoots,
+    pub cache: cache::Config,
+    profile_name: Option<String>,
+    profile: Profile,
+    /// The snapshot, for the credential flags a command resolves later.
+    env: Env,
 }
 
-/// Every variable entra-token reads as text. A value that is not UTF-8 is an error naming the
-/// variable (exit 2), never silently "unset": that would fall back to another authority or
-/// credential.
-const TEXT_VARIABLES: &[&str] = &[
-    env::TENANT_ID,
-    env::CLIENT_ID,
-    env::CLIENT_SECRET,
-    env::CLIENT_CERTIFICATE_PATH,
-    env::CLIENT_CERTIFICATE_PASSWORD,
-    env::CLIENT_SEND_CERTIFICATE_CHAIN,
-    env::FEDERATED_TOKEN_FILE,
-    env::AUTHORITY_HOST,
-    env::CACHE,
-    env::PROFILE,
-    env::ACTIONS_ID_TOKEN_REQUEST_URL,
-    env::ACTIONS_ID_TOKEN_REQUEST_TOKEN,
-    "ENTRA_TOKEN_NO_KEYRING",
-];
+/// Looks a setting up where it may be set, in the one precedence order.
+struct Lookup<'a> {
+    env: &'a Env,
+    profile_name: Option<&'a str>,
+}
 
-pub fn check_env_encoding() -> Result<()> {
-    for name in TEXT_VARIABLES {
-        if let Err(std::env::VarError::NotUnicode(_)) = std::env::var(name) {
-            return Err(Error::usage(format!(
-                "{name} is set to a value that is not valid UTF-8"
-            )));
-        }
+impl Lookup<'_> {
+    fn profile(&self) -> Origin {
+        Origin::Profile(self.profile_name.unwrap_or_default().to_string())
     }
-    Ok(())
-}
 
-/// An environment variable, treating an empty value as unset (CI systems often export "").
-pub fn env_var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-pub fn config_path() -> Option<PathBuf> {
-    if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
-        return Some(PathBuf::from(x).join("entra-token").join("config.toml"));
+    /// THE precedence rule: the flag's value if given, else the variable's (blank counts as
+    /// unset), else the profile's — with where it came from, for messages that name it.
+    fn first(
+        &self,
+        flag: Option<(&str, &'static str)>,
+        var: Option<&'static str>,
+        profile: Option<&str>,
+    ) -> Option<(String, Origin)> {
+        flag.map(|(v, name)| (v.to_string(), Origin::Flag(name)))
+            .or_else(|| var.and_then(|name| self.env.value(name).map(|v| (v.to_string(), Origin::Env(name)))))
+            .or_else(|| profile.map(|v| (v.to_string(), self.profile())))
     }
-    home_dir().map(|h| h.join(".config").join("entra-token").join("config.toml"))
-}
-
-pub fn home_dir() -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .or_else(|| std::env::var_os("USERPROFILE"))
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-}
-
-fn load_profile(name: &str, source: &str) -> Result<Profile> {
-    let path = config_path()
-        .ok_or_else(|| Error::usage("cannot locate the config file: neither XDG_CONFIG_HOME nor HOME is set"))?;
-    if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_CONFIG_BYTES) {
-        return Err(Error::usage(format!(
-            "{} is larger than {} KiB: not an entra-token config",
-            path.display(),
-            MAX_CONFIG_BYTES / 1024
-        )));
-    }
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        Error::usage(format!(
-            "{source} selects profile '{name}', but {} cannot be read",
-            path.display()
-        ))
-        .cause(e)
-    })?;
-    let config: ConfigFile = toml::from_str(&text).map_err(|e| {
-        Error::usage(format!("{} is not a valid entra-token config", path.display())).cause(e.to_string().trim())
-    })?;
-    let names: Vec<&String> = config.profiles.keys().collect();
-    config.profiles.get(name).cloned().ok_or_else(|| {
-        let known = if names.is_empty() {
-            "none".to_string()
-        } else {
-            names.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-        };
-        Error::usage(format!("profile '{name}' is not in {}", path.display()))
-            .hint(format!("profiles defined there: {known}"))
-    })
 }
 
 impl Settings {
-    pub fn resolve(g: &GlobalArgs) -> Result<Settings> {
-        check_env_encoding()?;
+    pub fn resolve(g: &GlobalArgs, env: &Env) -> Result<Settings> {
+        env.check_text_variables()?;
         if let Some(value) = &g.client_secret {
             let _ = value; // the value is never looked at, echoed or logged
             return Err(Error::usage("--client-secret is not accepted: a secret on the command line is visible to other users (ps, shell history)")
                 .hint("set AZURE_CLIENT_SECRET, or use --client-secret-file PATH ('-' reads stdin)"));
         }
-        let (profile_name, profile) = match g
-            .profile
-            .clone()
-            .map(|p| (p, "--profile"))
-            .or_else(|| env_var(env::PROFILE).map(|p| (p, env::PROFILE)))
-        {
-            Some((name, src)) => {
-                let p = load_profile(&name, src)?;
+        let no_profile = Lookup {
+            env,
+            profile_name: None,
+        };
+        let chosen = no_profile.first(
+            g.profile.as_deref().map(|p| (p, "--profile")),
+            Some(EnvVars::ENTRA_TOKEN_PROFILE),
+            None,
+        );
+        let (profile_name, profile) = match chosen {
+            Some((name, origin)) => {
+                let p = profile::load(&name, &origin.describe(), env)?;
                 (Some(name), p)
             }
             None => (None, Profile::default()),
         };
-        let pname = || Source::Profile(profile_name.clone().unwrap_or_default());
+        let look = Lookup {
+            env,
+            profile_name: profile_name.as_deref(),
+        };
+        let in_profile = |key: &str| format!("profile '{}': {key}", profile_name.as_deref().unwrap_or(""));
 
         let cloud = match (g.cloud, &profile.cloud) {
-            (Some(c), _) => match c {
-                CloudArg::Public => Cloud::Public,
-                CloudArg::Usgov => Cloud::UsGov,
-                CloudArg::China => Cloud::China,
-            },
+            (Some(c), _) => c,
             (None, Some(c)) => Cloud::parse(c).ok_or_else(|| {
                 Error::usage(format!(
                     "profile '{}': cloud '{c}' is not one of public, usgov, china",
@@ -203,47 +106,37 @@ impl Settings {
             (None, None) => Cloud::Public,
         };
 
-        let authority_raw = g
-            .authority_host
-            .clone()
-            .map(|v| (v, Source::Flag("--authority-host")))
-            .or_else(|| {
-                // an explicit --cloud beats the environment's authority host
-                if g.cloud.is_some() {
-                    None
-                } else {
-                    env_var(env::AUTHORITY_HOST).map(|v| (v, Source::Env(env::AUTHORITY_HOST)))
-                }
-            })
-            .or_else(|| profile.authority_host.clone().map(|v| (v, pname())));
-        let authority = match authority_raw {
-            Some((raw, src)) => authority::parse_authority_host(&raw, &src.describe())?,
+        // an explicit --cloud beats the environment's authority host
+        let authority_var = g.cloud.is_none().then_some(EnvVars::AZURE_AUTHORITY_HOST);
+        let authority = match look.first(
+            g.authority_host.as_deref().map(|v| (v, "--authority-host")),
+            authority_var,
+            profile.authority_host.as_deref(),
+        ) {
+            Some((raw, origin)) => authority::parse_authority_host(&raw, &origin.describe())?,
             None => Url::parse(cloud.authority_host()).expect("built-in authority URL"),
         };
 
-        let tenant_raw = g
-            .tenant
-            .clone()
-            .map(|v| (v, Source::Flag("--tenant")))
-            .or_else(|| env_var(env::TENANT_ID).map(|v| (v, Source::Env(env::TENANT_ID))))
-            .or_else(|| profile.tenant.clone().map(|v| (v, pname())));
-        let tenant = match tenant_raw {
-            Some((raw, src)) => {
+        let tenant = match look.first(
+            g.tenant.as_deref().map(|v| (v, "--tenant")),
+            Some(EnvVars::AZURE_TENANT_ID),
+            profile.tenant.as_deref(),
+        ) {
+            Some((raw, origin)) => {
                 let t = Tenant::parse(&raw).map_err(|e| {
-                    Error::usage(format!("{}: {}", src.describe(), e.message)).hint(e.hint.unwrap_or_default())
+                    Error::usage(format!("{}: {}", origin.describe(), e.message)).hint(e.hint.unwrap_or_default())
                 })?;
-                Some((t, src))
+                Some((t, origin))
             }
             None => None,
         };
 
-        let client_id = g
-            .client_id
-            .clone()
-            .map(|v| (v, Source::Flag("--client-id")))
-            .or_else(|| env_var(env::CLIENT_ID).map(|v| (v, Source::Env(env::CLIENT_ID))))
-            .or_else(|| profile.client_id.clone().map(|v| (v, pname())));
-        if let Some((id, src)) = &client_id {
+        let client_id = look.first(
+            g.client_id.as_deref().map(|v| (v, "--client-id")),
+            Some(EnvVars::AZURE_CLIENT_ID),
+            profile.client_id.as_deref(),
+        );
+        if let Some((id, origin)) = &client_id {
             let id = id.trim();
             if id.is_empty()
                 || id
@@ -252,48 +145,52 @@ impl Settings {
             {
                 return Err(Error::usage(format!(
                     "{}: '{id}' is not an application (client) ID",
-                    src.describe()
+                    origin.describe()
                 )));
             }
         }
-        let client_id = client_id.map(|(id, s)| (id.trim().to_string(), s));
+        let client_id = client_id.map(|(id, origin)| (id.trim().to_string(), origin));
 
-        let timeout_secs = g.timeout.map(|t| (t, "--timeout".to_string())).or_else(|| {
-            profile.timeout.map(|t| {
-                (
-                    t,
-                    format!("profile '{}': timeout", profile_name.as_deref().unwrap_or("")),
-                )
-            })
-        });
+        let timeout_secs = g
+            .timeout
+            .map(|t| (t, "--timeout".to_string()))
+            .or_else(|| profile.timeout.map(|t| (t, in_profile("timeout"))));
         let timeout = match timeout_secs {
             Some((t, _)) if t.is_finite() && t > 0.0 && t <= 86_400.0 => Duration::from_secs_f64(t),
-            Some((t, src)) => {
+            Some((t, origin)) => {
                 return Err(Error::usage(format!(
-                    "{src} {t}: must be a number of seconds above 0 and at most 86400"
+                    "{origin} {t}: must be a number of seconds above 0 and at most 86400"
                 )));
             }
             None => DEFAULT_TIMEOUT,
         };
 
-        let cache_mode = match g.cache {
-            Some(cli::CacheArg::Auto) => Mode::Auto,
-            Some(cli::CacheArg::Keyring) => Mode::Keyring,
-            Some(cli::CacheArg::File) => Mode::File,
-            Some(cli::CacheArg::None) => Mode::None,
-            None => match env_var(env::CACHE).map(|v| (v, env::CACHE.to_string())).or_else(|| {
-                profile
-                    .cache
-                    .clone()
-                    .map(|v| (v, format!("profile '{}'", profile_name.as_deref().unwrap_or(""))))
-            }) {
-                Some((v, src)) => Mode::parse(&v).ok_or_else(|| {
+        let mode = match g.cache {
+            Some(mode) => mode,
+            None => match look.first(None, Some(EnvVars::ENTRA_TOKEN_CACHE), profile.cache.as_deref()) {
+                Some((v, origin)) => Mode::parse(&v).ok_or_else(|| {
                     Error::usage(format!(
-                        "{src}: cache mode '{v}' is not one of auto, keyring, file, none"
+                        "{}: cache mode '{v}' is not one of auto, keyring, file, none",
+                        origin.describe()
                     ))
                 })?,
                 None => Mode::Auto,
             },
+        };
+        let cache = cache::Config {
+            mode,
+            dir: dirs::cache_dir(env),
+            keyring: keyring::Environment {
+                disabled: env
+                    .text(EnvVars::ENTRA_TOKEN_NO_KEYRING)
+                    .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")),
+                session_bus: env.os(EnvVars::DBUS_SESSION_BUS_ADDRESS).is_some(),
+                runtime_dir: env.os(EnvVars::XDG_RUNTIME_DIR).map(PathBuf::from),
+            },
+        };
+        let tls_roots = TlsRoots {
+            file: env.os(EnvVars::SSL_CERT_FILE).map(PathBuf::from),
+            dir: env.os(EnvVars::SSL_CERT_DIR).map(ToOwned::to_owned),
         };
 
         Ok(Settings {
@@ -302,9 +199,11 @@ impl Settings {
             authority,
             cloud,
             timeout,
-            cache_mode,
+            tls_roots,
+            cache,
             profile_name,
             profile,
+            env: env.clone(),
         })
     }
 
@@ -323,419 +222,163 @@ impl Settings {
         })
     }
 
+    /// The tenant segment for user sign-in and admin consent: the configured tenant, else
+    /// `organizations` (any work or school account).
+    pub fn sign_in_tenant(&self) -> Tenant {
+        self.tenant
+            .as_ref()
+            .map(|(t, _)| t.clone())
+            .unwrap_or_else(|| Tenant::Multi("organizations".into()))
+    }
+
     /// The default v2 scope: the cloud's Graph.
     pub fn default_scope(&self) -> String {
         authority::resource_to_scope(self.cloud.graph())
     }
-}
 
-/// Where the client secret comes from, in precedence order.
-pub enum SecretSource {
-    File(PathBuf, Source),
-    Env(String),
-}
-
-/// Where the certificate password comes from (flag > env > profile).
-pub enum PasswordSource {
-    File(PathBuf, Source),
-    Env(Secret<String>),
-}
-
-/// A configured certificate credential.
-pub struct CertificateSource {
-    pub path: PathBuf,
-    pub source: Source,
-    pub password: Option<PasswordSource>,
-    pub alg: AssertionAlg,
-    pub send_x5c: bool,
-}
-
-/// A configured federated credential.
-pub enum FederatedSource {
-    /// A file holding the external token, re-read for every request.
-    File(PathBuf, Source),
-    /// The GitHub Actions OIDC endpoint (`ACTIONS_ID_TOKEN_REQUEST_URL`/`_TOKEN`).
-    GitHub { audience: String, source: Source },
-}
-
-/// The configured credential, chosen by precedence of its source (flags > env > profile) and,
-/// within one level, by kind: certificate, then client secret, then federated.
-pub enum CredentialSource {
-    Certificate(CertificateSource),
-    ClientSecret(SecretSource),
-    Federated(FederatedSource),
-}
-
-/// What one precedence level configures.
-#[derive(Default)]
-struct Level {
-    certificate: Option<(PathBuf, Source)>,
-    secret: Option<SecretSource>,
-    federated_file: Option<(PathBuf, Source)>,
-    github: Option<Source>,
-}
-
-impl Level {
-    fn is_empty(&self) -> bool {
-        self.certificate.is_none() && self.secret.is_none() && self.federated_file.is_none() && self.github.is_none()
-    }
-}
-
-pub fn credential_source(args: &CredentialArgs, settings: &Settings) -> Result<Option<CredentialSource>> {
-    let profile = &settings.profile;
-    let pname = || Source::Profile(settings.profile_name.clone().unwrap_or_default());
-    let github_in_profile = match profile.federated.as_deref().map(str::trim) {
-        None => false,
-        Some(v) if v.eq_ignore_ascii_case("github") => true,
-        Some(v) => {
-            return Err(Error::usage(format!(
-                "profile '{}': federated = \"{v}\" is not supported (only \"github\")",
-                settings.profile_name.as_deref().unwrap_or("")
-            ))
-            .hint("for a token file, use federated_token_file = \"PATH\""));
+    /// v1 with `--v1` or a profile's `v1 = true`, else v2.
+    pub fn endpoint(&self, v1_flag: bool) -> Endpoint {
+        if v1_flag || self.profile.v1.unwrap_or(false) {
+            Endpoint::V1
+        } else {
+            Endpoint::V2
         }
-    };
-    let levels = [
-        Level {
-            certificate: args.certificate.clone().map(|p| (p, Source::Flag("--certificate"))),
-            secret: args
-                .client_secret_file
-                .clone()
-                .map(|p| SecretSource::File(p, Source::Flag("--client-secret-file"))),
-            federated_file: args
-                .federated_token_file
-                .clone()
-                .map(|p| (p, Source::Flag("--federated-token-file"))),
-            github: args.federated_github.then_some(Source::Flag("--federated-github")),
-        },
-        Level {
-            certificate: env_var(cli::env::CLIENT_CERTIFICATE_PATH)
-                .map(|p| (PathBuf::from(p), Source::Env(cli::env::CLIENT_CERTIFICATE_PATH))),
-            secret: std::env::var(cli::env::CLIENT_SECRET)
-                .ok()
-                .filter(|s| !s.is_empty())
-                .map(SecretSource::Env),
-            federated_file: env_var(cli::env::FEDERATED_TOKEN_FILE)
-                .map(|p| (PathBuf::from(p), Source::Env(cli::env::FEDERATED_TOKEN_FILE))),
-            github: None,
-        },
-        Level {
-            certificate: profile.certificate.clone().map(|p| (p, pname())),
-            secret: profile
-                .client_secret_file
-                .clone()
-                .map(|p| SecretSource::File(p, pname())),
-            federated_file: profile.federated_token_file.clone().map(|p| (p, pname())),
-            github: github_in_profile.then(pname),
-        },
-    ];
-    // A federated token file configured anywhere is used instead of fetching one from GitHub.
-    let any_federated_file = levels.iter().find_map(|l| l.federated_file.clone());
-    let Some(level) = levels.into_iter().find(|l| !l.is_empty()) else {
-        return Ok(None);
-    };
-    let ignored = |what: &str, chosen: &str| {
-        crate::log::info(format!(
-            "{what} is also configured; using the {chosen} (certificate > secret > federated)"
-        ))
-    };
-    if let Some((path, source)) = level.certificate {
-        if level.secret.is_some() {
-            ignored("a client secret", "certificate");
-        }
-        if level.federated_file.is_some() || level.github.is_some() {
-            ignored("a federated token", "certificate");
-        }
-        return Ok(Some(CredentialSource::Certificate(certificate_source(
-            args, settings, path, source,
-        )?)));
     }
-    if let Some(secret) = level.secret {
-        if level.federated_file.is_some() || level.github.is_some() {
-            ignored("a federated token", "client secret");
-        }
-        return Ok(Some(CredentialSource::ClientSecret(secret)));
-    }
-    if let Some((path, source)) = level.federated_file {
-        return Ok(Some(CredentialSource::Federated(FederatedSource::File(path, source))));
-    }
-    if let Some(source) = level.github {
-        if let Some((path, file_source)) = any_federated_file {
-            crate::log::warn(format!(
-                "{} is ignored: a federated token file is configured ({})",
-                source.describe(),
-                file_source.describe()
-            ));
-            return Ok(Some(CredentialSource::Federated(FederatedSource::File(
-                path,
-                file_source,
-            ))));
-        }
-        let audience = args
-            .federated_audience
-            .clone()
-            .or_else(|| profile.federated_audience.clone())
-            .unwrap_or_else(|| crate::credential::federated::DEFAULT_AUDIENCE.to_string());
-        return Ok(Some(CredentialSource::Federated(FederatedSource::GitHub {
-            audience,
-            source,
-        })));
-    }
-    Ok(None)
-}
 
-fn certificate_source(
-    args: &CredentialArgs,
-    settings: &Settings,
-    path: PathBuf,
-    source: Source,
-) -> Result<CertificateSource> {
-    let profile = &settings.profile;
-    let pname = || Source::Profile(settings.profile_name.clone().unwrap_or_default());
-    let alg = match (args.assertion_alg, &profile.assertion_alg) {
-        (Some(cli::AssertionAlgArg::Ps256), _) => AssertionAlg::Ps256,
-        (Some(cli::AssertionAlgArg::Rs256), _) => AssertionAlg::Rs256,
-        (None, Some(v)) => AssertionAlg::parse(v).ok_or_else(|| {
-            Error::usage(format!(
-                "profile '{}': assertion_alg = \"{v}\" is not one of ps256, rs256",
-                settings.profile_name.as_deref().unwrap_or("")
-            ))
-        })?,
-        (None, None) => AssertionAlg::default(),
-    };
-    let send_x5c = args.send_x5c
-        || env_var(cli::env::CLIENT_SEND_CERTIFICATE_CHAIN).is_some_and(|v| is_truthy(&v))
-        || profile.send_x5c.unwrap_or(false);
-    let password = certificate_password(args.certificate_password_file.as_ref(), "--certificate-password-file")
-        .or_else(|| {
-            profile
-                .certificate_password_file
-                .clone()
-                .map(|p| PasswordSource::File(p, pname()))
-        });
-    Ok(CertificateSource {
-        path,
-        source,
-        password,
-        alg,
-        send_x5c,
-    })
-}
-
-/// `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN`: `1` or `true` (any case), as azure-identity reads it.
-pub fn is_truthy(v: &str) -> bool {
-    matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true")
-}
-
-/// The certificate password from `--certificate-password-file` (or another flag) or
-/// `AZURE_CLIENT_CERTIFICATE_PASSWORD`.
-pub fn certificate_password(flag_file: Option<&PathBuf>, flag: &'static str) -> Option<PasswordSource> {
-    if let Some(p) = flag_file {
-        return Some(PasswordSource::File(p.clone(), Source::Flag(flag)));
-    }
-    std::env::var(cli::env::CLIENT_CERTIFICATE_PASSWORD)
-        .ok()
-        .filter(|s| !s.is_empty())
-        .map(|s| PasswordSource::Env(Secret::new(s)))
-}
-
-/// Reads a file argument where `-` means stdin, naming the flag/file on failure.
-pub fn read_input(path: &Path, what: &str) -> Result<Vec<u8>> {
-    use std::io::Read;
-    if path.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .map_err(|e| Error::usage(format!("could not read {what} from stdin")).cause(e))?;
-        return Ok(buf);
-    }
-    std::fs::read(path).map_err(|e| {
-        let reason = match e.kind() {
-            std::io::ErrorKind::NotFound => "does not exist".to_string(),
-            std::io::ErrorKind::PermissionDenied => "is not readable (permission denied)".to_string(),
-            _ => format!("could not be read: {e}"),
+    /// The audience from flags > profile > default, for the endpoint in use.
+    pub fn audience(&self, endpoint: Endpoint, scope: Option<&str>, resource: Option<&str>) -> Result<Audience> {
+        let (scope, resource) = if scope.is_some() || resource.is_some() {
+            (scope.map(str::to_string), resource.map(str::to_string))
+        } else {
+            (self.profile.scope.clone(), self.profile.resource.clone())
         };
-        Error::usage(format!("{what} '{}' {reason}", path.display()))
-    })
+        match endpoint {
+            Endpoint::V2 => Ok(Audience::Scope(match (scope, resource) {
+                (Some(s), _) => s,
+                (None, Some(r)) => authority::resource_to_scope(&r),
+                (None, None) => self.default_scope(),
+            })),
+            Endpoint::V1 => Ok(Audience::Resource(match (resource, scope) {
+                (Some(r), _) => r,
+                (None, Some(s)) => authority::scope_to_resource(&s).ok_or_else(|| {
+                    Error::usage(format!(
+                        "--v1 takes a resource, and scope '{s}' is not RESOURCE/.default"
+                    ))
+                    .hint("pass --resource URI with --v1")
+                })?,
+                (None, None) => self.cloud.graph().to_string(),
+            })),
+        }
+    }
+
+    /// The credential a command's flags, the environment and the profile configure, resolved
+    /// when the command asks for it.
+    pub fn credential<'a>(&'a self, flags: &'a CredentialArgs) -> CredentialConfig<'a> {
+        CredentialConfig::new(self, flags)
+    }
+
+    fn lookup(&self) -> Lookup<'_> {
+        Lookup {
+            env: &self.env,
+            profile_name: self.profile_name.as_deref(),
+        }
+    }
+}
+
+/// `AZURE_CLIENT_CERTIFICATE_PASSWORD` for the commands that run without settings (`cert`): a
+/// value that is not UTF-8 is exit 2 naming the variable.
+pub fn password_variable(env: &Env) -> Result<Option<Secret<String>>> {
+    env.check_text(EnvVars::AZURE_CLIENT_CERTIFICATE_PASSWORD)?;
+    Ok(env
+        .text(EnvVars::AZURE_CLIENT_CERTIFICATE_PASSWORD)
+        .filter(|s| !s.is_empty())
+        .map(|s| Secret::new(s.to_string())))
 }
 
 #[cfg(test)]
-mod credential_precedence_tests {
+mod tests {
     use super::*;
 
-    fn settings(profile: Profile) -> Settings {
-        Settings {
-            tenant: None,
-            client_id: None,
-            authority: Url::parse("https://login.microsoftonline.com").unwrap(),
-            cloud: Cloud::Public,
-            timeout: DEFAULT_TIMEOUT,
-            cache_mode: Mode::Auto,
-            profile_name: Some("p".into()),
-            profile,
-        }
-    }
-
-    /// These tests describe flag and profile levels; a CI runner's own AZURE_* credentials would
-    /// sit between them, so the tests are skipped there.
-    fn env_is_clean() -> bool {
-        [
-            env::CLIENT_CERTIFICATE_PATH,
-            env::CLIENT_SECRET,
-            env::FEDERATED_TOKEN_FILE,
-            env::CLIENT_SEND_CERTIFICATE_CHAIN,
-            env::CLIENT_CERTIFICATE_PASSWORD,
-        ]
-        .iter()
-        .all(|v| std::env::var_os(v).is_none())
-    }
-
-    fn kind(src: Option<CredentialSource>) -> String {
-        match src {
-            Some(CredentialSource::Certificate(c)) => format!("certificate:{}", c.source.describe()),
-            Some(CredentialSource::ClientSecret(SecretSource::File(_, s))) => format!("secret:{}", s.describe()),
-            Some(CredentialSource::ClientSecret(SecretSource::Env(_))) => "secret:env".into(),
-            Some(CredentialSource::Federated(FederatedSource::File(_, s))) => {
-                format!("federated-file:{}", s.describe())
-            }
-            Some(CredentialSource::Federated(FederatedSource::GitHub { audience, source })) => {
-                format!("github:{}:{audience}", source.describe())
-            }
-            None => "none".into(),
-        }
+    fn resolve(args: &[&str], env: &Env) -> Result<Settings> {
+        use clap::Parser;
+        let mut argv = vec!["entra-token"];
+        argv.extend_from_slice(args);
+        argv.push("decode");
+        let cli = crate::cli::Cli::try_parse_from(argv).expect("valid flags");
+        Settings::resolve(&cli.global, env)
     }
 
     #[test]
-    fn kinds_within_a_level_and_levels() {
-        if !env_is_clean() {
-            return;
-        }
-        let full_profile = Profile {
-            certificate: Some("p.pem".into()),
-            client_secret_file: Some("p.secret".into()),
-            federated_token_file: Some("p.token".into()),
-            ..Profile::default()
-        };
-        let s = settings(full_profile.clone());
-        let none = CredentialArgs::default();
-        assert_eq!(kind(credential_source(&none, &s).unwrap()), "certificate:profile 'p'");
-
-        // the flag level wins over the profile, whatever the kinds
-        let args = CredentialArgs {
-            federated_token_file: Some("f.token".into()),
-            ..CredentialArgs::default()
-        };
-        assert_eq!(
-            kind(credential_source(&args, &s).unwrap()),
-            "federated-file:--federated-token-file"
-        );
-        let args = CredentialArgs {
-            client_secret_file: Some("f.secret".into()),
-            federated_token_file: Some("f.token".into()),
-            ..CredentialArgs::default()
-        };
-        assert_eq!(
-            kind(credential_source(&args, &s).unwrap()),
-            "secret:--client-secret-file"
-        );
-        let args = CredentialArgs {
-            certificate: Some("f.pem".into()),
-            client_secret_file: Some("f.secret".into()),
-            ..CredentialArgs::default()
-        };
-        assert_eq!(kind(credential_source(&args, &s).unwrap()), "certificate:--certificate");
-
-        let s = settings(Profile {
-            client_secret_file: Some("p.secret".into()),
-            federated_token_file: Some("p.token".into()),
-            ..Profile::default()
-        });
-        assert_eq!(kind(credential_source(&none, &s).unwrap()), "secret:profile 'p'");
-        assert_eq!(
-            kind(credential_source(&none, &settings(Profile::default())).unwrap()),
-            "none"
-        );
+    fn flag_beats_variable_beats_default() {
+        let env = Env::default()
+            .with(EnvVars::AZURE_TENANT_ID, "contoso.com")
+            .with(EnvVars::AZURE_CLIENT_ID, " app ")
+            .with(EnvVars::ENTRA_TOKEN_CACHE, "file");
+        let s = resolve(&[], &env).unwrap();
+        assert_eq!(s.require_tenant().unwrap().as_str(), "contoso.com");
+        assert_eq!(s.tenant.as_ref().unwrap().1, Origin::Env(EnvVars::AZURE_TENANT_ID));
+        assert_eq!(s.require_client_id().unwrap(), "app");
+        assert_eq!(s.cache.mode, Mode::File);
+        assert_eq!(s.timeout, DEFAULT_TIMEOUT);
+        let s = resolve(&["--tenant", "fabrikam.com", "--cache", "none"], &env).unwrap();
+        assert_eq!(s.require_tenant().unwrap().as_str(), "fabrikam.com");
+        assert_eq!(s.tenant.as_ref().unwrap().1, Origin::Flag("--tenant"));
+        assert_eq!(s.cache.mode, Mode::None);
+        // blank is unset
+        let s = resolve(&[], &Env::default().with(EnvVars::AZURE_TENANT_ID, " ")).unwrap();
+        assert!(s.tenant.is_none());
     }
 
     #[test]
-    fn github_only_when_asked_and_no_token_file() {
-        if !env_is_clean() {
-            return;
-        }
-        let s = settings(Profile {
-            federated: Some("GitHub".into()),
-            ..Profile::default()
-        });
-        let none = CredentialArgs::default();
-        assert_eq!(
-            kind(credential_source(&none, &s).unwrap()),
-            "github:profile 'p':api://AzureADTokenExchange"
-        );
-        let s = settings(Profile {
-            federated: Some("github".into()),
-            federated_token_file: Some("p.token".into()),
-            ..Profile::default()
-        });
-        assert_eq!(
-            kind(credential_source(&none, &s).unwrap()),
-            "federated-file:profile 'p'"
-        );
-        let args = CredentialArgs {
-            federated_github: true,
-            federated_audience: Some("api://custom".into()),
-            ..CredentialArgs::default()
-        };
-        // a token file configured at a lower level still wins over fetching one
-        assert_eq!(
-            kind(credential_source(&args, &s).unwrap()),
-            "federated-file:profile 'p'"
-        );
-        let s = settings(Profile::default());
-        assert_eq!(
-            kind(credential_source(&args, &s).unwrap()),
-            "github:--federated-github:api://custom"
-        );
-        let bad = settings(Profile {
-            federated: Some("gitlab".into()),
-            ..Profile::default()
-        });
-        assert_eq!(credential_source(&none, &bad).err().unwrap().exit_code(), 2);
+    fn an_explicit_cloud_beats_the_environments_authority() {
+        let env = Env::default().with(EnvVars::AZURE_AUTHORITY_HOST, "http://127.0.0.1:9");
+        assert_eq!(resolve(&[], &env).unwrap().authority.as_str(), "http://127.0.0.1:9/");
+        let s = resolve(&["--cloud", "usgov"], &env).unwrap();
+        assert_eq!(s.authority.as_str(), "https://login.microsoftonline.us/");
+        assert_eq!(s.cloud, Cloud::UsGov);
     }
 
     #[test]
-    fn certificate_options() {
-        if !env_is_clean() {
-            return;
+    fn bad_values_name_their_origin() {
+        let e = resolve(&[], &Env::default().with(EnvVars::ENTRA_TOKEN_CACHE, "sometimes")).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.message.starts_with("ENTRA_TOKEN_CACHE: cache mode 'sometimes'"),
+            "{}",
+            e.message
+        );
+        let e = resolve(&[], &Env::default().with(EnvVars::AZURE_TENANT_ID, "not a tenant")).unwrap_err();
+        assert!(e.message.starts_with("AZURE_TENANT_ID: "), "{}", e.message);
+        let e = resolve(&["--client-id", "a/b"], &Env::default()).unwrap_err();
+        assert!(e.message.starts_with("--client-id: "), "{}", e.message);
+        let e = resolve(&["--timeout", "0"], &Env::default()).unwrap_err();
+        assert!(e.message.starts_with("--timeout 0: "), "{}", e.message);
+    }
+
+    #[test]
+    fn directories_and_tls_roots_come_from_the_snapshot() {
+        let env = Env::default()
+            .with(EnvVars::HOME, "/home/u")
+            .with(EnvVars::SSL_CERT_FILE, "/etc/ca.pem")
+            .with(EnvVars::ENTRA_TOKEN_NO_KEYRING, "TRUE");
+        let s = resolve(&[], &env).unwrap();
+        assert_eq!(s.cache.dir, Some(PathBuf::from("/home/u/.cache/entra-token")));
+        assert_eq!(s.tls_roots.file, Some(PathBuf::from("/etc/ca.pem")));
+        assert!(s.cache.keyring.disabled && !s.cache.keyring.session_bus);
+    }
+
+    #[test]
+    fn the_password_variable_is_checked_for_cert() {
+        assert!(password_variable(&Env::default()).unwrap().is_none());
+        let env = Env::default().with(EnvVars::AZURE_CLIENT_CERTIFICATE_PASSWORD, "pw");
+        assert_eq!(password_variable(&env).unwrap().unwrap().expose(), "pw");
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStringExt;
+            let bad = std::ffi::OsString::from_vec(b"p\xffw".to_vec());
+            let env = Env::default().with(EnvVars::AZURE_CLIENT_CERTIFICATE_PASSWORD, bad);
+            let e = password_variable(&env).unwrap_err();
+            assert!(e.message.contains("AZURE_CLIENT_CERTIFICATE_PASSWORD"));
         }
-        let s = settings(Profile {
-            certificate: Some("p.pem".into()),
-            assertion_alg: Some("RS256".into()),
-            send_x5c: Some(true),
-            certificate_password_file: Some("p.pw".into()),
-            ..Profile::default()
-        });
-        let Some(CredentialSource::Certificate(c)) = credential_source(&CredentialArgs::default(), &s).unwrap() else {
-            panic!("certificate expected");
-        };
-        assert_eq!(c.alg, AssertionAlg::Rs256);
-        assert!(c.send_x5c);
-        assert!(matches!(c.password, Some(PasswordSource::File(ref p, _)) if p == Path::new("p.pw")));
-        let args = CredentialArgs {
-            assertion_alg: Some(cli::AssertionAlgArg::Ps256),
-            certificate_password_file: Some("f.pw".into()),
-            ..CredentialArgs::default()
-        };
-        let Some(CredentialSource::Certificate(c)) = credential_source(&args, &s).unwrap() else {
-            panic!("certificate expected");
-        };
-        assert_eq!(c.alg, AssertionAlg::Ps256);
-        assert!(matches!(c.password, Some(PasswordSource::File(ref p, _)) if p == Path::new("f.pw")));
-        let bad = settings(Profile {
-            certificate: Some("p.pem".into()),
-            assertion_alg: Some("es256".into()),
-            ..Profile::default()
-        });
-        assert!(credential_source(&CredentialArgs::default(), &bad).is_err());
-        assert!(is_truthy("TRUE") && is_truthy("1") && !is_truthy("yes") && !is_truthy("0"));
     }
 }

@@ -672,7 +672,7 @@ fn the_scope_is_inferred_from_the_host_and_the_call_goes_to_that_host() {
 }
 
 #[test]
-fn help_mentions_the_contract() {
+fn help_lists_every_api_option() {
     let r = Env::new().run(&["api", "--help"]);
     r.ok();
     for flag in [

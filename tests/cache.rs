@@ -392,7 +392,7 @@ fn real_secret_service_keyring_round_trip() {
     };
     if !(have("dbus-run-session") && have("gnome-keyring-daemon") && have("secret-tool")) {
         assert!(
-            std::env::var_os("CI").is_none(),
+            runner_var("CI").is_none(),
             "CI must install dbus, gnome-keyring and libsecret-tools"
         );
         eprintln!("skipped: needs dbus-run-session, gnome-keyring-daemon and secret-tool");

@@ -1049,7 +1049,7 @@ fn device_code_wait_running_out_is_exit_4() {
 
 /// Debian's Chromium (what `.ci/run` installs), or `$CHROMIUM`, or a Chrome where runners have one.
 fn chromium() -> Option<std::path::PathBuf> {
-    std::env::var_os("CHROMIUM")
+    runner_var("CHROMIUM")
         .map(std::path::PathBuf::from)
         .into_iter()
         .chain(
@@ -1066,7 +1066,7 @@ fn chromium() -> Option<std::path::PathBuf> {
 #[test]
 fn headless_chromium_signs_in_through_the_loopback_listener() {
     let Some(browser) = chromium() else {
-        if std::env::var_os("CI").is_some() {
+        if runner_var("CI").is_some() {
             panic!("Chromium (Debian package `chromium`) is required in CI");
         }
         eprintln!("skipped: Chromium is not installed");

@@ -1,6 +1,6 @@
 //! Cache files: one JSON record per key in `<cache>/tokens/`, written atomically (private temp
-//! file + rename) with mode 0600 in a 0700 directory, and per-key lock files in `<cache>/locks/`
-//! taken with std's `File::lock` (flock: released by the OS if the holder dies).
+//! file + rename) with mode 0600 in a 0700 directory; the token part in clear (`file` store) or
+//! AES-256-GCM encrypted with the keyring's key (`keyring` store).
 
 use super::{Backend, CacheKey, CachedToken, FORMAT_VERSION, Meta};
 use crate::secret::Secret;
@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 #[derive(Serialize, Deserialize)]
 struct Record {
@@ -183,7 +182,12 @@ pub fn read_entry(dir: &Path, key: &CacheKey, backend: &Backend) -> Result<Optio
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.to_string()),
     };
-    let record: Record = serde_json::from_slice(&bytes).map_err(|e| format!("corrupt: {e}"))?;
+    decode_entry(&bytes, key, backend).map(Some)
+}
+
+/// An entry file's content as the token stored for `key`, or why it cannot be served.
+pub fn decode_entry(bytes: &[u8], key: &CacheKey, backend: &Backend) -> Result<CachedToken, String> {
+    let record: Record = serde_json::from_slice(bytes).map_err(|e| format!("corrupt: {e}"))?;
     if record.v != FORMAT_VERSION {
         return Err(format!("format version {} is not {FORMAT_VERSION}", record.v));
     }
@@ -196,11 +200,11 @@ pub fn read_entry(dir: &Path, key: &CacheKey, backend: &Backend) -> Result<Optio
     if !safe(&part.access_token) || !safe(&part.refresh_token) {
         return Err("entry holds a value that is not a token".into());
     }
-    Ok(Some(CachedToken {
+    Ok(CachedToken {
         meta: record.meta,
         access_token: part.access_token.clone().map(Secret::new),
         refresh_token: part.refresh_token.clone().map(Secret::new),
-    }))
+    })
 }
 
 pub fn write_entry(dir: &Path, token: &CachedToken, backend: &Backend) -> Result<(), String> {
@@ -223,10 +227,6 @@ pub fn write_entry(dir: &Path, token: &CachedToken, backend: &Backend) -> Result
     use zeroize::Zeroize;
     bytes.zeroize();
     r
-}
-
-pub fn remove_entry(dir: &Path, key: &CacheKey) {
-    let _ = fs::remove_file(entry_path(dir, key));
 }
 
 /// Every readable entry's metadata (no secret is decoded), with its file path.
@@ -267,47 +267,4 @@ pub fn all_files(dir: &Path) -> Vec<PathBuf> {
     fs::read_dir(tokens_dir(dir))
         .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect())
         .unwrap_or_default()
-}
-
-/// A held per-key lock; released on drop (and by the OS if the process dies).
-pub struct KeyLock {
-    file: File,
-}
-
-impl Drop for KeyLock {
-    fn drop(&mut self) {
-        let _ = self.file.unlock();
-    }
-}
-
-/// Takes `<cache>/locks/<stem>.lock`, polling `try_lock` until `wait` has passed (`Ok(None)`).
-pub fn lock(dir: &Path, stem: &str, wait: Duration) -> std::io::Result<Option<KeyLock>> {
-    let ldir = dir.join("locks");
-    ensure_private_dir(dir)?;
-    ensure_private_dir(&ldir)?;
-    let path = ldir.join(format!("{stem}.lock"));
-    let mut o = OpenOptions::new();
-    o.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    let file = o.open(&path)?;
-    let start = Instant::now();
-    let mut pause = Duration::from_millis(2);
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(Some(KeyLock { file })),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                if start.elapsed() >= wait {
-                    crate::log::info("waited too long for the cache lock: going on without it");
-                    return Ok(None);
-                }
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(50));
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(e),
-        }
-    }
 }

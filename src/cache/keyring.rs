@@ -6,6 +6,7 @@
 use crate::secret::Secret;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -26,18 +27,26 @@ pub fn store_name() -> &'static str {
     }
 }
 
+/// What the environment says about a keyring, taken from the snapshot by settings.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// `ENTRA_TOKEN_NO_KEYRING=1` (or `true`).
+    pub disabled: bool,
+    /// `DBUS_SESSION_BUS_ADDRESS` is set.
+    pub session_bus: bool,
+    /// `XDG_RUNTIME_DIR`, where the session bus socket usually is.
+    pub runtime_dir: Option<PathBuf>,
+}
+
 /// Why there is certainly no keyring, decided without any I/O beyond a stat; `None` = try it.
-pub fn probe_reason() -> Option<String> {
-    if std::env::var("ENTRA_TOKEN_NO_KEYRING").is_ok_and(|v| v == "1" || v.eq_ignore_ascii_case("true")) {
+pub fn probe_reason(env: &Environment) -> Option<String> {
+    if env.disabled {
         return Some("ENTRA_TOKEN_NO_KEYRING is set".into());
     }
     #[cfg(all(unix, not(target_os = "macos")))]
     {
-        let addr = std::env::var("DBUS_SESSION_BUS_ADDRESS").ok().filter(|v| !v.is_empty());
-        if addr.is_none() {
-            let runtime_bus = std::env::var_os("XDG_RUNTIME_DIR")
-                .filter(|v| !v.is_empty())
-                .map(|d| std::path::PathBuf::from(d).join("bus"));
+        if !env.session_bus {
+            let runtime_bus = env.runtime_dir.as_ref().map(|d| d.join("bus"));
             if !runtime_bus.is_some_and(|p| p.exists()) {
                 return Some("no D-Bus session".into());
             }
@@ -93,8 +102,8 @@ fn decode_key(text: &str) -> Option<Vec<u8>> {
 }
 
 /// The cache encryption key: read from the keyring, or created (32 random bytes) and stored.
-pub fn cache_key(deadline: Duration) -> Result<Secret<Vec<u8>>, String> {
-    if let Some(why) = probe_reason() {
+pub fn cache_key(env: &Environment, deadline: Duration) -> Result<Secret<Vec<u8>>, String> {
+    if let Some(why) = probe_reason(env) {
         return Err(why);
     }
     let outcome = with_deadline(deadline, || -> Result<Vec<u8>, String> {
@@ -120,8 +129,8 @@ pub fn cache_key(deadline: Duration) -> Result<Secret<Vec<u8>>, String> {
 }
 
 /// Deletes the key item (`cache clear`). `Ok(false)` if there was none.
-pub fn delete_key(deadline: Duration) -> Result<bool, String> {
-    if let Some(why) = probe_reason() {
+pub fn delete_key(env: &Environment, deadline: Duration) -> Result<bool, String> {
+    if let Some(why) = probe_reason(env) {
         return Err(why);
     }
     match with_deadline(deadline, || -> Result<bool, String> {

@@ -5,24 +5,38 @@
 //! and no keyring size limit applies. A cache hit builds no HTTP client, TLS roots or runtime.
 
 pub mod file;
+pub mod key;
 pub mod keyring;
+pub mod lock;
+
+pub use key::{CacheKey, KeyKind};
 
 use crate::error::{Error, Result};
 use crate::log;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub const FORMAT_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which store to use (`--cache`, `ENTRA_TOKEN_CACHE`, a profile's `cache`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
     Auto,
     Keyring,
     File,
     None,
+}
+
+/// The cache as settings resolved it: the mode, the directory and what the environment says
+/// about a keyring. Opening it ([`Cache::open`]) is what may talk to the keyring.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub mode: Mode,
+    /// `None` when neither `XDG_CACHE_HOME` nor a home directory is known.
+    pub dir: Option<PathBuf>,
+    pub keyring: keyring::Environment,
 }
 
 impl Mode {
@@ -34,32 +48,6 @@ impl Mode {
             "none" | "off" => Some(Mode::None),
             _ => None,
         }
-    }
-}
-
-/// What a token was requested for. Every field takes part in the key: a token is never served
-/// for another authority, tenant, client, credential, scope/resource, endpoint or account.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct CacheKey {
-    /// `app` (client credentials), `user` (delegated access token) or `refresh` (refresh token).
-    pub kind: String,
-    pub authority: String,
-    pub tenant: String,
-    pub client_id: String,
-    /// Credential kind + fingerprint (never the secret), e.g. `secret:1a2b…`.
-    pub credential: String,
-    pub endpoint: String,
-    /// `scope:…` or `resource:…`.
-    pub audience: String,
-    pub account: Option<String>,
-}
-
-impl CacheKey {
-    /// The entry's file stem: a digest of the canonical key.
-    pub fn stem(&self) -> String {
-        let canonical = serde_json::to_string(self).expect("key serializes");
-        let d = Sha256::digest(canonical.as_bytes());
-        d.iter().take(20).map(|b| format!("{b:02x}")).collect()
     }
 }
 
@@ -148,23 +136,12 @@ impl Backend {
     }
 }
 
-/// `$XDG_CACHE_HOME/entra-token` (or `~/.cache/entra-token`; `%LOCALAPPDATA%` on Windows).
-pub fn cache_dir() -> Option<PathBuf> {
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-        return Some(PathBuf::from(x).join("entra-token"));
-    }
-    #[cfg(windows)]
-    if let Some(x) = std::env::var_os("LOCALAPPDATA").filter(|v| !v.is_empty()) {
-        return Some(PathBuf::from(x).join("entra-token"));
-    }
-    crate::settings::home_dir().map(|h| h.join(".cache").join("entra-token"))
-}
-
 impl Cache {
     /// Chooses the store. `auto` never waits long for a keyring (no D-Bus session → files at
     /// once; a keyring that does not answer within its deadline → files). An explicit `keyring`
     /// that cannot be reached is exit 2.
-    pub fn open(mode: Mode) -> Result<Cache> {
+    pub fn open(config: &Config) -> Result<Cache> {
+        let mode = config.mode;
         if mode == Mode::None {
             return Ok(Cache {
                 backend: Backend::None,
@@ -172,7 +149,7 @@ impl Cache {
                 dir: None,
             });
         }
-        let dir = cache_dir().ok_or_else(|| {
+        let dir = config.dir.clone().ok_or_else(|| {
             Error::usage("cannot locate a cache directory: set XDG_CACHE_HOME or HOME, or use --cache none")
         })?;
         match mode {
@@ -181,7 +158,7 @@ impl Cache {
                 reason: "files (--cache file)".into(),
                 dir: Some(dir),
             }),
-            Mode::Keyring => match keyring::cache_key(keyring::EXPLICIT_DEADLINE) {
+            Mode::Keyring => match keyring::cache_key(&config.keyring, keyring::EXPLICIT_DEADLINE) {
                 Ok(key) => Ok(Cache {
                     backend: Backend::Keyring(key),
                     reason: format!("keyring ({}): token files are encrypted", keyring::store_name()),
@@ -192,13 +169,13 @@ impl Cache {
                         .hint("unlock or start the keyring (Secret Service on Linux), or use --cache file / auto"),
                 ),
             },
-            Mode::Auto => match keyring::probe_reason() {
+            Mode::Auto => match keyring::probe_reason(&config.keyring) {
                 Some(why) => Ok(Cache {
                     backend: Backend::File,
                     reason: format!("{why}: using files"),
                     dir: Some(dir),
                 }),
-                None => match keyring::cache_key(keyring::AUTO_DEADLINE) {
+                None => match keyring::cache_key(&config.keyring, keyring::AUTO_DEADLINE) {
                     Ok(key) => Ok(Cache {
                         backend: Backend::Keyring(key),
                         reason: format!("keyring ({}): token files are encrypted", keyring::store_name()),
@@ -241,21 +218,14 @@ impl Cache {
         }
     }
 
-    /// Removes one entry (ignoring a missing one).
-    pub fn remove(&self, key: &CacheKey) {
-        if let Some(dir) = self.dir.as_ref() {
-            file::remove_entry(dir, key);
-        }
-    }
-
     /// Takes the per-key cross-process lock, waiting at most `wait`. A lock held by a killed
     /// process is released by the OS; past `wait` the command goes on without it.
-    pub fn lock(&self, key: &CacheKey, wait: Duration) -> Option<file::KeyLock> {
+    pub fn lock(&self, key: &CacheKey, wait: Duration) -> Option<lock::KeyLock> {
         let dir = self.dir.as_ref()?;
         if matches!(self.backend, Backend::None) {
             return None;
         }
-        match file::lock(dir, &key.stem(), wait) {
+        match lock::lock(dir, &key.stem(), wait) {
             Ok(l) => l,
             Err(e) => {
                 log::info(format!("cache lock unavailable ({e}): going on without it"));
@@ -272,7 +242,7 @@ mod tests {
     fn meta(expires_on: i64, refresh_on: Option<i64>) -> Meta {
         Meta {
             key: CacheKey {
-                kind: "app".into(),
+                kind: KeyKind::App,
                 authority: "https://login.microsoftonline.com".into(),
                 tenant: "contoso.com".into(),
                 client_id: "c".into(),
@@ -315,48 +285,5 @@ mod tests {
             check_fresh(Some(&meta(now + 3600, Some(now + 1))), now, 300, false),
             Freshness::Fresh
         );
-    }
-
-    #[test]
-    fn every_key_field_changes_the_entry() {
-        let base = meta(0, None).key;
-        let stem = base.stem();
-        let variants = [
-            CacheKey {
-                kind: "user".into(),
-                ..base.clone()
-            },
-            CacheKey {
-                authority: "https://login.microsoftonline.us".into(),
-                ..base.clone()
-            },
-            CacheKey {
-                tenant: "fabrikam.com".into(),
-                ..base.clone()
-            },
-            CacheKey {
-                client_id: "d".into(),
-                ..base.clone()
-            },
-            CacheKey {
-                credential: "secret:cd".into(),
-                ..base.clone()
-            },
-            CacheKey {
-                endpoint: "v1".into(),
-                ..base.clone()
-            },
-            CacheKey {
-                audience: "scope:y/.default".into(),
-                ..base.clone()
-            },
-            CacheKey {
-                account: Some("a@b".into()),
-                ..base.clone()
-            },
-        ];
-        for v in variants {
-            assert_ne!(v.stem(), stem, "{v:?}");
-        }
     }
 }

@@ -1,22 +1,24 @@
 //! `api`: one authenticated call to Graph, Intune, the Office 365 Management Activity API or
 //! ARM, or (`--paginate`) a whole collection merged or as NDJSON. Everything that can be checked
-//! locally is checked before anything is sent (exit 2); the token comes from `get`'s path
-//! ([`AppTokenSource`]) and only ever goes to the origin of the URL asked for; 429/503/504 are
-//! retried by `http::Http`; a 401 for a token that ran out gets one fresh token; a non-2xx answer
-//! ends with exit 5 and a summary on stderr.
+//! locally is checked before anything is sent (exit 2); the token comes from the token layer
+//! ([`TokenSource`], as for `get`) and only ever goes to the origin of the URL asked for;
+//! 429/503/504 are retried by `http::Http`; a 401 for a token that ran out gets one fresh token;
+//! a non-2xx answer ends with exit 5 and a summary on stderr.
 
 use crate::cache::CachedToken;
 use crate::cli::ApiArgs;
-use crate::commands::get::AppTokenSource;
 use crate::error::{Error, Result};
 use crate::http::pager::{self, Pager, Shape};
 use crate::http::{Deadline, Http, Pending, Request, retry};
+use crate::input;
 use crate::log;
 use crate::output::{self, ItemFormat, ItemWriter, Sink};
 use crate::protocol::api::{self as api_proto, ApiKind, ServiceError};
 use crate::protocol::authority::{self, Audience, Endpoint};
+use crate::rt;
 use crate::secret::Secret;
-use crate::settings::{self, Settings};
+use crate::settings::Settings;
+use crate::token::TokenSource;
 use std::cell::Cell;
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -46,37 +48,35 @@ struct Plan {
     kind: Option<ApiKind>,
 }
 
-/// Where the bearer token comes from. App-only today; a delegated source (`--user`, with the
-/// refresh token `login` stores) is meant to be a third variant answering the same two questions
-/// (a token, and a fresh one after a 401).
+/// Where the bearer token comes from: the token layer (app-only, or with `--user` the signed-in
+/// account's), or nowhere when the user sends their own `Authorization`.
 enum Auth<'s> {
     /// The user passed `-H 'Authorization: ...'`: it is sent as given, nothing is fetched.
     UserHeader,
-    App(Box<AppTokenSource<'s>>),
-    /// `--user`: the signed-in account's delegated token (from its refresh token).
-    User(Box<crate::commands::user::UserTokenSource<'s>>),
+    Token(Box<TokenSource<'s>>),
 }
 
 pub fn run(settings: &Settings, args: &ApiArgs) -> Result<()> {
     let plan = plan(settings, args)?;
+    let credential = settings.credential(&args.credential);
     let auth = match &plan.scope {
         None => Auth::UserHeader,
-        Some(scope) if args.user => Auth::User(Box::new(crate::commands::user::UserTokenSource::prepare(
+        Some(scope) if args.user => Auth::Token(Box::new(TokenSource::user(
             settings,
-            &args.credential,
+            &credential,
             scope.clone(),
             args.account.as_deref(),
         )?)),
-        Some(scope) => Auth::App(Box::new(AppTokenSource::prepare(
+        Some(scope) => Auth::Token(Box::new(TokenSource::app(
             settings,
-            &args.credential,
+            &credential,
             Endpoint::V2,
             Audience::Scope(scope.clone()),
         )?)),
     };
-    crate::app::block_on(async {
+    rt::block_on(async {
         let mut session = Session {
-            http: Http::for_api(settings.timeout)?,
+            http: Http::for_api(settings.timeout, &settings.tls_roots)?,
             policy: retry::Policy::api(args.max_retries, &plan.method),
             timeout: settings.timeout,
             auth: &auth,
@@ -128,7 +128,7 @@ fn plan(settings: &Settings, args: &ApiArgs) -> Result<Plan> {
     }
     let body = match &args.input {
         Some(path) => {
-            let bytes = settings::read_input(path, "--input")?;
+            let bytes = input::read(path, "--input")?;
             if !content_type {
                 headers.push(("Content-Type".into(), "application/json".into()));
             }
@@ -220,9 +220,10 @@ struct Session<'a, 's> {
 impl Session<'_, '_> {
     /// The token to send to `url`: only to the token's own origin, renewed when nearly expired.
     async fn bearer(&mut self, url: &Url, force: bool) -> Result<Option<Secret<String>>> {
-        if matches!(self.auth, Auth::UserHeader) {
+        let auth: &Auth<'_> = self.auth;
+        let Auth::Token(source) = auth else {
             return Ok(None);
-        }
+        };
         if url.origin() != self.origin {
             return Ok(None);
         }
@@ -230,15 +231,11 @@ impl Session<'_, '_> {
             || self
                 .token
                 .as_ref()
-                .is_none_or(|t| t.meta.expires_on - crate::app::now() < RENEW_BELOW);
+                .is_none_or(|t| t.meta.expires_on - rt::now() < RENEW_BELOW);
         if renew {
-            let (token, from_cache) = match self.auth {
-                Auth::App(source) => source.token_async(MIN_VALIDITY, force).await?,
-                Auth::User(source) => source.token_async(MIN_VALIDITY, force).await?,
-                Auth::UserHeader => return Ok(None),
-            };
-            self.token = Some(token);
-            self.token_from_cache = from_cache;
+            let served = source.token_async(MIN_VALIDITY, force).await?;
+            self.token = Some(served.token);
+            self.token_from_cache = served.from_cache;
         }
         Ok(self.token.as_ref().and_then(|t| t.access_token.clone()))
     }
@@ -249,7 +246,7 @@ impl Session<'_, '_> {
     fn token_may_be_stale(&self) -> bool {
         self.token
             .as_ref()
-            .is_some_and(|t| t.meta.expires_on - crate::app::now() < RENEW_BELOW || self.token_from_cache)
+            .is_some_and(|t| t.meta.expires_on - rt::now() < RENEW_BELOW || self.token_from_cache)
     }
 
     /// Sends one request (retries per policy), with one fresh-token retry after a 401.

@@ -1,23 +1,24 @@
 //! `cache status | list | clear`: which store is in use and why, what is cached (never a
 //! token), and removal of entries — files and, for a full clear, the keyring item.
 
-use crate::cache::{self, Cache, Mode, file, keyring};
+use crate::cache::{Cache, Mode, file, keyring};
 use crate::cli::{CacheClearArgs, CacheCommand, GlobalArgs, ListFormat};
 use crate::error::Result;
 use crate::output;
+use crate::rt;
 use crate::settings::Settings;
 use serde_json::json;
 
 pub fn run(global: &GlobalArgs, settings: &Settings, cmd: &CacheCommand) -> Result<()> {
     match cmd {
         CacheCommand::Status(a) => status(settings, a.output),
-        CacheCommand::List(a) => list(a.output),
+        CacheCommand::List(a) => list(settings, a.output),
         CacheCommand::Clear(a) => clear(global, settings, a),
     }
 }
 
 fn status(settings: &Settings, format: ListFormat) -> Result<()> {
-    let c = Cache::open(settings.cache_mode)?;
+    let c = Cache::open(&settings.cache)?;
     let dir = c.dir.as_ref().map(|d| d.display().to_string());
     let entries = c.dir.as_ref().map(|d| file::list(d).len()).unwrap_or(0);
     match format {
@@ -36,9 +37,9 @@ fn status(settings: &Settings, format: ListFormat) -> Result<()> {
     }
 }
 
-fn list(format: ListFormat) -> Result<()> {
-    let entries = cache::cache_dir().map(|d| file::list(&d)).unwrap_or_default();
-    let now = crate::app::now();
+fn list(settings: &Settings, format: ListFormat) -> Result<()> {
+    let entries = settings.cache.dir.as_deref().map(file::list).unwrap_or_default();
+    let now = rt::now();
     let rows: Vec<serde_json::Value> = entries
         .iter()
         .map(|(_, m)| {
@@ -90,14 +91,16 @@ fn list(format: ListFormat) -> Result<()> {
 }
 
 fn clear(global: &GlobalArgs, settings: &Settings, a: &CacheClearArgs) -> Result<()> {
-    let Some(dir) = cache::cache_dir() else { return Ok(()) };
+    let Some(dir) = settings.cache.dir.as_ref() else {
+        return Ok(());
+    };
     // Filters come from flags only: an exported AZURE_TENANT_ID does not narrow a clear.
     let tenant = global.tenant.as_deref().map(str::to_ascii_lowercase);
     let client = global.client_id.as_deref().map(str::to_ascii_lowercase);
     let filtered = tenant.is_some() || client.is_some() || a.scope.is_some() || a.account.is_some();
     let mut removed = 0usize;
     if filtered {
-        for (path, m) in file::list(&dir) {
+        for (path, m) in file::list(dir) {
             let aud = m
                 .key
                 .audience
@@ -116,14 +119,14 @@ fn clear(global: &GlobalArgs, settings: &Settings, a: &CacheClearArgs) -> Result
             }
         }
     } else {
-        for path in file::all_files(&dir) {
+        for path in file::all_files(dir) {
             if std::fs::remove_file(&path).is_ok() {
                 removed += 1;
             }
         }
         let _ = std::fs::remove_dir_all(dir.join("locks"));
-        if settings.cache_mode != Mode::None && settings.cache_mode != Mode::File {
-            match keyring::delete_key(keyring::EXPLICIT_DEADLINE) {
+        if settings.cache.mode != Mode::None && settings.cache.mode != Mode::File {
+            match keyring::delete_key(&settings.cache.keyring, keyring::EXPLICIT_DEADLINE) {
                 Ok(true) => eprintln!("removed the cache key from the keyring"),
                 Ok(false) => {}
                 Err(why) => crate::log::info(format!("keyring not cleared: {why}")),

@@ -4,20 +4,24 @@
 use crate::cli::{CertCommand, CertCreateArgs, CertInspectArgs, CertManifestArgs, CertOutputFormat};
 use crate::credential::certificate::{self, KeyProblem, MIN_RSA_BITS, read_password};
 use crate::credential::keyfile::{self, CertInfo, KeyMaterial, Need, PrivateKey};
+use crate::credential::source::PasswordSource;
 use crate::error::{Error, Result};
+use crate::input;
 use crate::output;
+use crate::rt;
 use crate::secret::Secret;
-use crate::settings::{PasswordSource, certificate_password, read_input};
+use crate::settings::credential::certificate_password;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
-pub fn run(cmd: &CertCommand) -> Result<()> {
+/// `env_password`: `AZURE_CLIENT_CERTIFICATE_PASSWORD`, used when no password file is given.
+pub fn run(cmd: &CertCommand, env_password: Option<Secret<String>>) -> Result<()> {
     match cmd {
-        CertCommand::Inspect(a) => inspect(a),
-        CertCommand::Create(a) => create(a),
-        CertCommand::Manifest(a) => manifest(a),
+        CertCommand::Inspect(a) => inspect(a, env_password),
+        CertCommand::Create(a) => create(a, env_password),
+        CertCommand::Manifest(a) => manifest(a, env_password),
     }
 }
 
@@ -70,18 +74,18 @@ fn file_label(path: &Path) -> String {
     }
 }
 
-fn read_file(path: &Path, password_file: Option<&PathBuf>) -> Result<Inspected> {
+fn read_file(path: &Path, password_file: Option<&PathBuf>, env_password: Option<Secret<String>>) -> Result<Inspected> {
     if path.as_os_str() == "-" && password_file.is_some_and(|p| p.as_os_str() == "-") {
         return Err(Error::usage(
             "the certificate and its password cannot both come from stdin ('-')",
         ));
     }
-    let password = certificate_password(password_file, "--certificate-password-file")
+    let password = certificate_password(password_file, "--certificate-password-file", env_password)
         .as_ref()
         .map(read_password)
         .transpose()?;
     let file = file_label(path);
-    let bytes = Secret::new(read_input(path, "certificate file")?);
+    let bytes = Secret::new(input::read(path, "certificate file")?);
     let material = keyfile::read(bytes.expose(), &file, password.as_ref(), Need::Certificate)?;
     inspect_material(material, &file)
 }
@@ -204,7 +208,7 @@ pub fn describe_text(i: &Inspected, now: i64) -> String {
 }
 
 fn print_inspected(i: &Inspected, format: CertOutputFormat) -> Result<()> {
-    let now = crate::app::now();
+    let now = rt::now();
     for note in entra_notes(&i.certs[i.leaf], now) {
         crate::log::warn(note);
     }
@@ -214,8 +218,8 @@ fn print_inspected(i: &Inspected, format: CertOutputFormat) -> Result<()> {
     }
 }
 
-fn inspect(a: &CertInspectArgs) -> Result<()> {
-    let i = read_file(&a.path, a.certificate_password_file.as_ref())?;
+fn inspect(a: &CertInspectArgs, env_password: Option<Secret<String>>) -> Result<()> {
+    let i = read_file(&a.path, a.certificate_password_file.as_ref(), env_password)?;
     print_inspected(&i, a.output)
 }
 
@@ -230,9 +234,9 @@ pub fn manifest_entry(leaf: &CertInfo, key_id: uuid::Uuid) -> serde_json::Value 
     })
 }
 
-fn manifest(a: &CertManifestArgs) -> Result<()> {
-    let i = read_file(&a.path, a.certificate_password_file.as_ref())?;
-    for note in entra_notes(&i.certs[i.leaf], crate::app::now()) {
+fn manifest(a: &CertManifestArgs, env_password: Option<Secret<String>>) -> Result<()> {
+    let i = read_file(&a.path, a.certificate_password_file.as_ref(), env_password)?;
+    for note in entra_notes(&i.certs[i.leaf], rt::now()) {
         crate::log::warn(note);
     }
     output::json_value(&manifest_entry(&i.certs[i.leaf], uuid::Uuid::new_v4()))
@@ -320,7 +324,7 @@ pub fn generate(subject: &str, days: u32, bits: u32, pfx_password: Option<&Secre
     let mut params = rcgen::CertificateParams::default();
     params.distinguished_name = dn;
     // a few minutes of slack for clocks that run behind
-    let now = crate::app::now().max(0) as u64;
+    let now = rt::now().max(0) as u64;
     let epoch = rcgen::date_time_ymd(1970, 1, 1);
     params.not_before = epoch + std::time::Duration::from_secs(now.saturating_sub(300));
     params.not_after = epoch + std::time::Duration::from_secs(now + u64::from(days) * 86_400);
@@ -360,7 +364,7 @@ fn pfx_bytes(key: &rcgen::KeyPair, cert_der: &[u8], password: &Secret<String>) -
 
 use sha1::Digest;
 
-fn create(a: &CertCreateArgs) -> Result<()> {
+fn create(a: &CertCreateArgs, env_password: Option<Secret<String>>) -> Result<()> {
     let mut targets = vec![&a.out];
     targets.extend(a.cert_out.iter());
     targets.extend(a.pfx.iter());
@@ -376,10 +380,12 @@ fn create(a: &CertCreateArgs) -> Result<()> {
     let pfx_password = match &a.pfx {
         None => None,
         Some(_) => {
-            let src = certificate_password(a.pfx_password_file.as_ref(), "--pfx-password-file").ok_or_else(|| {
-                Error::usage("--pfx needs a password")
-                    .hint("pass --pfx-password-file PATH ('-' reads stdin) or set AZURE_CLIENT_CERTIFICATE_PASSWORD")
-            })?;
+            let src = certificate_password(a.pfx_password_file.as_ref(), "--pfx-password-file", env_password)
+                .ok_or_else(|| {
+                    Error::usage("--pfx needs a password").hint(
+                        "pass --pfx-password-file PATH ('-' reads stdin) or set AZURE_CLIENT_CERTIFICATE_PASSWORD",
+                    )
+                })?;
             let pw = read_pfx_password(&src)?;
             if pw.expose().is_empty() {
                 return Err(Error::usage("the PFX password is empty"));
@@ -415,7 +421,7 @@ fn create(a: &CertCreateArgs) -> Result<()> {
 fn read_pfx_password(src: &PasswordSource) -> Result<Secret<String>> {
     match src {
         PasswordSource::File(path, _) => {
-            let bytes = Secret::new(read_input(path, "PFX password file (from --pfx-password-file)")?);
+            let bytes = Secret::new(input::read(path, "PFX password file (from --pfx-password-file)")?);
             let text = std::str::from_utf8(bytes.expose())
                 .map_err(|_| Error::usage(format!("PFX password file '{}' is not UTF-8 text", path.display())))?;
             let text = text.strip_suffix('\n').unwrap_or(text);
@@ -516,7 +522,7 @@ mod tests {
         let cred = ClientCertificate::from_material(m, "new", "client", AssertionAlg::Ps256, false).unwrap();
         assert_eq!(cred.leaf().subject, "CN=entra-token created, O=Test");
         assert_eq!(cred.leaf().key_bits, 2048);
-        let days = (cred.leaf().not_after - crate::app::now()) as f64 / 86_400.0;
+        let days = (cred.leaf().not_after - rt::now()) as f64 / 86_400.0;
         assert!((29.9..30.1).contains(&days), "{days}");
         // so does the PFX, with the same certificate
         let pfx = c.pfx.as_ref().unwrap();
@@ -528,7 +534,7 @@ mod tests {
         let m = keyfile::read(c.pem.expose().as_bytes(), "new", None, Need::Certificate).unwrap();
         let i = inspect_material(m, "new").unwrap();
         assert_eq!(i.key, KeyStatus::Matches);
-        let j = describe_json(&i, crate::app::now());
+        let j = describe_json(&i, rt::now());
         assert_eq!(j["thumbprint"], cred.leaf().thumbprint_hex().as_str());
         assert_eq!(j["x5t#S256"], cred.leaf().x5t_s256().as_str());
         assert_eq!(j["keySize"], 2048);

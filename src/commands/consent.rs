@@ -3,16 +3,16 @@
 //! redirect URI on loopback, checks `state`, and prints the outcome: the customer's tenant ID.
 
 use crate::cli::{ConsentUrlArgs, ListFormat};
-use crate::commands::redeem::{self, CodeRedemption};
-use crate::commands::user;
-use crate::credential;
 use crate::error::{Error, Result};
 use crate::loopback::{self, Listener};
 use crate::output;
 use crate::protocol::authority::{Audience, Endpoint};
-use crate::protocol::authorize::{ConsentKind, LoopbackUri, RedirectParams, consent_url, new_state};
-use crate::protocol::jwt;
+use crate::protocol::authorize::{ConsentKind, consent_url, new_state};
+use crate::protocol::redirect::{LoopbackUri, RedirectParams};
+use crate::protocol::token;
+use crate::rt;
 use crate::settings::Settings;
+use crate::token::code::{self, CodeRedemption};
 use serde_json::json;
 use std::time::Duration;
 
@@ -20,8 +20,9 @@ const DEFAULT_LISTEN_URI: &str = "http://localhost:0/";
 
 pub fn run(settings: &Settings, args: &ConsentUrlArgs) -> Result<()> {
     let client_id = settings.require_client_id()?.to_string();
-    // Admin consent is never sent to `common`; `organizations` lets any work/school admin consent.
-    let tenant = user::sign_in_tenant(settings);
+    // The configured tenant, else `organizations` (any work or school admin may consent); never
+    // `common` unless configured, as a personal account cannot grant admin consent.
+    let tenant = settings.sign_in_tenant();
     let state = match &args.state {
         Some(s) if s.is_empty() => return Err(Error::usage("--state is empty")),
         Some(s) => s.clone(),
@@ -51,8 +52,8 @@ pub fn run(settings: &Settings, args: &ConsentUrlArgs) -> Result<()> {
         args.redirect_uri.as_deref().unwrap_or(DEFAULT_LISTEN_URI),
         "--redirect-uri",
     )?;
-    let credential = credential::optional_from_settings(&args.credential, settings, &client_id)?;
-    crate::app::block_on(async {
+    let credential = settings.credential(&args.credential).load_client(&client_id)?;
+    rt::block_on(async {
         let listener = Listener::bind(&uri).await?;
         let redirect_uri = listener.redirect_uri().to_string();
         let url = consent_url(
@@ -80,7 +81,7 @@ pub fn run(settings: &Settings, args: &ConsentUrlArgs) -> Result<()> {
             // v1 prompt=admin_consent answers with a code: its token's `tid` is the tenant.
             (None, Some(_), Some(resource)) => {
                 let audience = Audience::Resource(resource.clone());
-                let resp = redeem::redeem_code(
+                let resp = code::redeem(
                     settings,
                     CodeRedemption {
                         tenant: &tenant,
@@ -94,8 +95,7 @@ pub fn run(settings: &Settings, args: &ConsentUrlArgs) -> Result<()> {
                     credential.as_ref(),
                 )
                 .await?;
-                jwt::decode(resp.access_token.expose())
-                    .and_then(|d| jwt::claim_str(&d.claims, "tid").map(str::to_string))
+                token::tenant_of(resp.access_token.expose())
                     .ok_or_else(|| Error::network("the token from the consent code has no tid claim"))?
             }
             _ => return Err(Error::internal("consent redirect passed its checks without a tenant")),

@@ -5,6 +5,7 @@ use crate::cli::DecodeArgs;
 use crate::error::{Error, Result};
 use crate::output;
 use crate::protocol::jwt;
+use crate::rt;
 use serde_json::json;
 use std::io::Read;
 
@@ -30,7 +31,7 @@ pub fn run(args: &DecodeArgs) -> Result<()> {
         Error::usage("not a JWT: expected three dot-separated base64url parts with a JSON header and claims")
     })?;
     output::json_value(&json!({"header": d.header, "claims": d.claims}))?;
-    let now = crate::app::now();
+    let now = rt::now();
     let line = match jwt::claim_i64(&d.claims, "exp") {
         Some(exp) if exp > now => format!(
             "expires {} (in {})",

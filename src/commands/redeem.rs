@@ -4,53 +4,18 @@
 
 use crate::cache::Cache;
 use crate::cli::RedeemArgs;
-use crate::commands::user::{self, field};
-use crate::credential::{self, Credential};
 use crate::error::{Error, Result};
-use crate::http;
 use crate::log;
 use crate::output::{self, TokenOutput};
-use crate::protocol::authority::{self, Audience, Endpoint, Tenant};
-use crate::protocol::authorize::{RedirectParams, state_mismatch, with_oidc_scopes};
-use crate::protocol::jwt;
-use crate::protocol::token::TokenResponse;
+use crate::protocol::authority::{Audience, Endpoint};
+use crate::protocol::authorize::{with_oidc_scopes, without_oidc_scopes};
+use crate::protocol::redirect::{RedirectParams, state_mismatch};
+use crate::protocol::token;
+use crate::rt;
 use crate::secret::Secret;
 use crate::settings::Settings;
-
-/// One authorization-code redemption.
-pub struct CodeRedemption<'a> {
-    pub tenant: &'a Tenant,
-    pub client_id: &'a str,
-    pub endpoint: Endpoint,
-    pub audience: &'a Audience,
-    pub code: Secret<String>,
-    pub redirect_uri: &'a str,
-    pub code_verifier: Option<Secret<String>>,
-}
-
-/// POSTs the `authorization_code` grant ONCE (`Policy::never`: a code cannot be redeemed twice,
-/// so a network failure is reported, not retried).
-pub async fn redeem_code(
-    settings: &Settings,
-    r: CodeRedemption<'_>,
-    credential: Option<&Credential>,
-) -> Result<TokenResponse> {
-    let token_url = authority::token_url(&settings.authority, r.tenant, r.endpoint);
-    let mut form = vec![
-        field("grant_type", "authorization_code"),
-        field("client_id", r.client_id),
-        ("code".to_string(), r.code),
-        field("redirect_uri", r.redirect_uri),
-    ];
-    match r.audience {
-        Audience::Scope(s) => form.push(field("scope", s)),
-        Audience::Resource(res) => form.push(field("resource", res)),
-    }
-    if let Some(v) = r.code_verifier {
-        form.push(("code_verifier".to_string(), v));
-    }
-    user::token_request(settings, &token_url, form, credential, &http::retry::Policy::never()).await
-}
+use crate::token::accounts;
+use crate::token::code::{self, CodeRedemption};
 
 pub fn run(settings: &Settings, args: &RedeemArgs) -> Result<()> {
     let client_id = settings.require_client_id()?.to_string();
@@ -93,12 +58,12 @@ pub fn run(settings: &Settings, args: &RedeemArgs) -> Result<()> {
         (Endpoint::V2, _, Some(s)) => Audience::Scope(s.clone()),
         (Endpoint::V2, _, None) => Audience::Scope(with_oidc_scopes(&settings.default_scope())),
     };
-    let tenant = user::sign_in_tenant(settings);
-    let credential = credential::optional_from_settings(&args.credential, settings, &client_id)?;
+    let tenant = settings.sign_in_tenant();
+    let credential = settings.credential(&args.credential).load_client(&client_id)?;
     if credential.is_none() {
         log::info("no client credential configured: redeeming as a public client");
     }
-    let cache = Cache::open(settings.cache_mode)?;
+    let cache = Cache::open(&settings.cache)?;
     let r = CodeRedemption {
         tenant: &tenant,
         client_id: &client_id,
@@ -108,12 +73,12 @@ pub fn run(settings: &Settings, args: &RedeemArgs) -> Result<()> {
         redirect_uri: &redirect_uri,
         code_verifier: args.code_verifier.clone().map(Secret::new),
     };
-    let resp = crate::app::block_on(redeem_code(settings, r, credential.as_ref()))?;
+    let resp = rt::block_on(code::redeem(settings, r, credential.as_ref()))?;
     let scope_key = match &audience {
-        Audience::Scope(s) => Some(strip_oidc(s)),
+        Audience::Scope(s) => Some(without_oidc_scopes(s)),
         Audience::Resource(_) => None,
     };
-    let account = user::store_user_tokens(
+    let account = accounts::store_sign_in(
         &cache,
         settings,
         tenant.as_str(),
@@ -121,9 +86,7 @@ pub fn run(settings: &Settings, args: &RedeemArgs) -> Result<()> {
         scope_key.as_deref(),
         &resp,
     );
-    let tid = jwt::decode(resp.access_token.expose())
-        .and_then(|d| jwt::claim_str(&d.claims, "tid").map(str::to_string))
-        .or_else(|| account.as_ref().and_then(|a| a.tid.clone()));
+    let tid = token::tenant_of(resp.access_token.expose()).or_else(|| account.as_ref().and_then(|a| a.tid.clone()));
     let mut extra = serde_json::Map::new();
     if let Some(a) = &account {
         extra.insert("account".into(), serde_json::json!(a.upn));
@@ -145,31 +108,4 @@ pub fn run(settings: &Settings, args: &RedeemArgs) -> Result<()> {
             extra: Some(extra),
         },
     )
-}
-
-/// The scopes without `openid profile offline_access` (the `user` cache entry's audience).
-pub fn strip_oidc(scopes: &str) -> String {
-    let rest: Vec<&str> = scopes
-        .split_whitespace()
-        .filter(|s| !matches!(*s, "openid" | "profile" | "offline_access" | "email"))
-        .collect();
-    if rest.is_empty() {
-        scopes.trim().to_string()
-    } else {
-        rest.join(" ")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::strip_oidc;
-
-    #[test]
-    fn oidc_scopes_are_not_part_of_the_key() {
-        assert_eq!(
-            strip_oidc("https://graph.microsoft.com/.default openid profile offline_access"),
-            "https://graph.microsoft.com/.default"
-        );
-        assert_eq!(strip_oidc("openid"), "openid");
-    }
 }

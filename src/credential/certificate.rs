@@ -1,12 +1,14 @@
 //! Certificate credential: a client assertion JWT signed with the app's RSA key, fresh for every
-//! token request (entra-protocol.md §3). The key and certificate come from one PEM or PFX file;
-//! everything Entra would refuse (non-RSA or short keys, a certificate that does not belong to the
-//! key) is refused here first, with exit 2 and nothing sent.
+//! token request (<https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials>).
+//! The key and certificate come from one PEM or PFX file; everything Entra would refuse (non-RSA
+//! or short keys, a certificate that does not belong to the key) is refused here first, with
+//! exit 2 and nothing sent.
 
 use super::keyfile::{self, CertInfo, KeyMaterial, Need, PrivateKey};
+use super::source::{CertificateSource, PasswordSource};
 use crate::error::{Error, Result};
+use crate::input;
 use crate::secret::Secret;
-use crate::settings::{CertificateSource, PasswordSource, read_input};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -21,13 +23,14 @@ pub const ASSERTION_LIFETIME: i64 = 600;
 /// Entra refuses smaller RSA keys (AADSTS50032).
 pub const MIN_RSA_BITS: usize = 2048;
 
-/// Signature algorithm and thumbprint header of the assertion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Signature algorithm and thumbprint header of the assertion (`--assertion-alg`, a profile's
+/// `assertion_alg`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum AssertionAlg {
-    /// `alg=PS256` with `x5t#S256` (Microsoft's current documentation).
+    /// RSASSA-PSS SHA-256, header x5t#S256 (Microsoft's current recommendation)
     #[default]
     Ps256,
-    /// `alg=RS256` with `x5t` (SHA-1), the older form.
+    /// RSASSA-PKCS1-v1_5 SHA-256, header x5t (SHA-1 thumbprint)
     Rs256,
 }
 
@@ -69,9 +72,9 @@ pub fn read_password(src: &PasswordSource) -> Result<Secret<String>> {
             crate::log::register_secret(s.expose());
             Ok(s.clone())
         }
-        PasswordSource::File(path, source) => {
-            let what = format!("certificate password file (from {})", source.describe());
-            let bytes = Secret::new(read_input(path, &what)?);
+        PasswordSource::File(path, origin) => {
+            let what = format!("certificate password file (from {})", origin.describe());
+            let bytes = Secret::new(input::read(path, &what)?);
             let mut text = String::from_utf8(bytes.expose().clone())
                 .map_err(|_| Error::usage(format!("{what} '{}' is not UTF-8 text", path.display())))?;
             if text.ends_with("\r\n") {
@@ -91,7 +94,7 @@ impl ClientCertificate {
         let file = format!(
             "certificate file '{}' (from {})",
             src.path.display(),
-            src.source.describe()
+            src.origin.describe()
         );
         if src.path.as_os_str() == "-"
             && matches!(&src.password, Some(PasswordSource::File(p, _)) if p.as_os_str() == "-")
@@ -101,8 +104,8 @@ impl ClientCertificate {
             ));
         }
         let password = src.password.as_ref().map(read_password).transpose()?;
-        let what = format!("certificate file (from {})", src.source.describe());
-        let bytes = Secret::new(read_input(&src.path, &what)?);
+        let what = format!("certificate file (from {})", src.origin.describe());
+        let bytes = Secret::new(input::read(&src.path, &what)?);
         let material = keyfile::read(bytes.expose(), &file, password.as_ref(), Need::KeyAndCertificate)?;
         ClientCertificate::from_material(material, &file, client_id, src.alg, src.send_x5c)
     }
@@ -155,7 +158,7 @@ impl ClientCertificate {
         let chain = order.iter().map(|i| certs[*i].der.clone()).collect();
         let leaf = certs[leaf].clone();
 
-        let now = crate::app::now();
+        let now = crate::rt::now();
         if leaf.not_after < now {
             crate::log::warn(format!(
                 "{file}: the certificate expired on {}; Entra will refuse it unless a newer one is uploaded",
@@ -178,6 +181,8 @@ impl ClientCertificate {
         })
     }
 
+    /// The certificate the assertions name (tests check what was loaded).
+    #[cfg(test)]
     pub fn leaf(&self) -> &CertInfo {
         &self.leaf
     }
@@ -220,7 +225,7 @@ impl ClientCertificate {
 
     /// The form fields of one token request to `token_url`.
     pub fn auth_fields(&self, token_url: &url::Url) -> Result<super::AuthFields> {
-        let jwt = self.assertion(token_url.as_str(), crate::app::now())?;
+        let jwt = self.assertion(token_url.as_str(), crate::rt::now())?;
         Ok(vec![
             ("client_assertion_type".to_string(), Secret::new(JWT_BEARER.to_string())),
             ("client_assertion".to_string(), jwt),

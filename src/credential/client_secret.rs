@@ -1,9 +1,10 @@
 //! Client secret credential: from AZURE_CLIENT_SECRET or `--client-secret-file` (never argv),
 //! sent form-encoded in the body (`client_secret_post`).
 
+use super::source::SecretSource;
 use crate::error::{Error, Result};
+use crate::input;
 use crate::secret::Secret;
-use crate::settings::{SecretSource, read_input};
 
 pub struct ClientSecret {
     secret: Secret<String>,
@@ -13,9 +14,9 @@ impl ClientSecret {
     pub fn load(src: SecretSource) -> Result<ClientSecret> {
         let secret = match src {
             SecretSource::Env(s) => s,
-            SecretSource::File(path, source) => {
-                let what = format!("client secret file (from {})", source.describe());
-                let bytes = read_input(&path, &what)?;
+            SecretSource::File(path, origin) => {
+                let what = format!("client secret file (from {})", origin.describe());
+                let bytes = input::read(&path, &what)?;
                 let mut text = String::from_utf8(bytes)
                     .map_err(|_| Error::usage(format!("{what} '{}' is not UTF-8 text", path.display())))?;
                 // exactly one trailing newline is removed (files written by `echo`)
@@ -27,13 +28,11 @@ impl ClientSecret {
                 if text.is_empty() {
                     return Err(Error::usage(format!("{what} '{}' is empty", path.display())));
                 }
-                text
+                Secret::new(text)
             }
         };
-        crate::log::register_secret(&secret);
-        Ok(ClientSecret {
-            secret: Secret::new(secret),
-        })
+        crate::log::register_secret(secret.expose());
+        Ok(ClientSecret { secret })
     }
 
     pub fn fingerprint(&self) -> String {

@@ -4,11 +4,13 @@
 //! straight from the GitHub Actions OIDC endpoint when asked for.
 
 use super::certificate::JWT_BEARER;
+use super::source::FederatedSource;
 use crate::error::{Error, Result};
-use crate::http::{self, Deadline, Http, Request};
+use crate::http::{self, Deadline, Http, Request, TlsRoots};
+use crate::input;
+use crate::origin::Origin;
 use crate::protocol::authority;
 use crate::secret::Secret;
-use crate::settings::{FederatedSource, Source, read_input};
 use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
@@ -22,43 +24,41 @@ const GITHUB_REPLY_CAP: usize = 256 * 1024;
 pub enum Federated {
     File {
         path: PathBuf,
-        source: Source,
+        origin: Origin,
     },
     GitHub {
         /// ACTIONS_ID_TOKEN_REQUEST_URL with `audience=` set.
         url: Url,
         request_token: Secret<String>,
         timeout: Duration,
+        roots: TlsRoots,
     },
 }
 
 impl Federated {
-    /// Checks the configuration; nothing is read or fetched yet.
-    pub fn load(src: &FederatedSource, timeout: Duration) -> Result<Federated> {
+    /// Checks the configuration; nothing is read or fetched yet. `timeout` and `roots` are for
+    /// the GitHub Actions OIDC request.
+    pub fn load(src: FederatedSource, timeout: Duration, roots: &TlsRoots) -> Result<Federated> {
         match src {
-            FederatedSource::File(path, source) => Ok(Federated::File {
-                path: path.clone(),
-                source: source.clone(),
-            }),
-            FederatedSource::GitHub { audience, source } => {
-                let (raw_url, token) = match (
-                    crate::settings::env_var(crate::cli::env::ACTIONS_ID_TOKEN_REQUEST_URL),
-                    crate::settings::env_var(crate::cli::env::ACTIONS_ID_TOKEN_REQUEST_TOKEN),
-                ) {
-                    (Some(u), Some(t)) => (u, t),
-                    _ => {
-                        return Err(Error::usage(format!(
-                            "{} asks for a GitHub Actions OIDC token, but ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set",
-                            source.describe()
-                        ))
-                        .hint("run inside a GitHub Actions job with `permissions: id-token: write`, or use --federated-token-file"));
-                    }
+            FederatedSource::File(path, origin) => Ok(Federated::File { path, origin }),
+            FederatedSource::GitHub {
+                audience,
+                origin,
+                request,
+            } => {
+                let Some((raw_url, request_token)) = request else {
+                    return Err(Error::usage(format!(
+                        "{} asks for a GitHub Actions OIDC token, but ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set",
+                        origin.describe()
+                    ))
+                    .hint("run inside a GitHub Actions job with `permissions: id-token: write`, or use --federated-token-file"));
                 };
-                let url = github_request_url(&raw_url, audience)?;
+                let url = github_request_url(&raw_url, &audience)?;
                 Ok(Federated::GitHub {
                     url,
-                    request_token: Secret::new(token),
+                    request_token,
                     timeout,
+                    roots: roots.clone(),
                 })
             }
         }
@@ -81,12 +81,13 @@ impl Federated {
     /// The current external token (re-read or re-fetched now).
     pub async fn assertion(&self) -> Result<Secret<String>> {
         match self {
-            Federated::File { path, source } => read_token_file(path, source),
+            Federated::File { path, origin } => read_token_file(path, origin),
             Federated::GitHub {
                 url,
                 request_token,
                 timeout,
-            } => fetch_github(url, request_token, *timeout).await,
+                roots,
+            } => fetch_github(url, request_token, *timeout, roots).await,
         }
     }
 
@@ -122,9 +123,9 @@ pub fn github_request_url(raw: &str, audience: &str) -> Result<Url> {
     Ok(url)
 }
 
-fn read_token_file(path: &std::path::Path, source: &Source) -> Result<Secret<String>> {
-    let what = format!("federated token file (from {})", source.describe());
-    let bytes = Secret::new(read_input(path, &what)?);
+fn read_token_file(path: &std::path::Path, origin: &Origin) -> Result<Secret<String>> {
+    let what = format!("federated token file (from {})", origin.describe());
+    let bytes = Secret::new(input::read(path, &what)?);
     let text = std::str::from_utf8(bytes.expose())
         .map_err(|_| Error::usage(format!("{what} '{}' is not UTF-8 text", path.display())))?;
     let token = text.trim();
@@ -141,8 +142,13 @@ fn read_token_file(path: &std::path::Path, source: &Source) -> Result<Secret<Str
     Ok(Secret::new(token.to_string()))
 }
 
-async fn fetch_github(url: &Url, request_token: &Secret<String>, timeout: Duration) -> Result<Secret<String>> {
-    let client = Http::new(timeout)?;
+async fn fetch_github(
+    url: &Url,
+    request_token: &Secret<String>,
+    timeout: Duration,
+    roots: &TlsRoots,
+) -> Result<Secret<String>> {
+    let client = Http::new(timeout, roots)?;
     let request = Request {
         method: reqwest::Method::GET,
         url: url.clone(),
@@ -223,7 +229,7 @@ mod tests {
         std::fs::write(&path, "first.jwt.value\n").unwrap();
         let f = Federated::File {
             path: path.clone(),
-            source: Source::Flag("--federated-token-file"),
+            origin: Origin::Flag("--federated-token-file"),
         };
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         assert_eq!(rt.block_on(f.assertion()).unwrap().expose(), "first.jwt.value");

@@ -190,9 +190,9 @@ fn unsuitable_keys_are_refused_locally() {
 
 #[test]
 fn missing_file_is_exit_2_naming_it() {
-    let src = crate::settings::CertificateSource {
+    let src = super::source::CertificateSource {
         path: fixtures().path("does-not-exist.pem"),
-        source: crate::settings::Source::Flag("--certificate"),
+        origin: crate::origin::Origin::Flag("--certificate"),
         password: None,
         alg: AssertionAlg::Ps256,
         send_x5c: false,
@@ -240,7 +240,7 @@ fn expired_certificate_only_warns() {
     pem.push_str(&cert.pem());
     let m = keyfile::read(pem.as_bytes(), "expired", None, Need::KeyAndCertificate).unwrap();
     let c = ClientCertificate::from_material(m, "expired", CLIENT_ID, AssertionAlg::Ps256, false).unwrap();
-    assert!(c.leaf().not_after < crate::app::now());
+    assert!(c.leaf().not_after < crate::rt::now());
 }
 
 #[test]
@@ -262,7 +262,7 @@ fn assertion_header_and_claims() {
     let iat = d.claims["iat"].as_i64().unwrap();
     assert_eq!(d.claims["nbf"].as_i64().unwrap(), iat);
     assert_eq!(d.claims["exp"].as_i64().unwrap(), iat + 600);
-    assert!((iat - crate::app::now()).abs() < 5);
+    assert!((iat - crate::rt::now()).abs() < 5);
     let jti = d.claims["jti"].as_str().unwrap();
     assert_eq!(uuid::Uuid::parse_str(jti).unwrap().get_version_num(), 4);
 
@@ -295,7 +295,7 @@ fn signatures_verify_with_the_certificate_key() {
     ] {
         let c = load_with("pkcs8.pem", None, alg, false).unwrap();
         let aud = "https://login.microsoftonline.com/t/oauth2/v2.0/token";
-        let jwt = c.assertion(aud, crate::app::now()).unwrap();
+        let jwt = c.assertion(aud, crate::rt::now()).unwrap();
         let mut v = jsonwebtoken::Validation::new(jalg);
         v.set_audience(&[aud]);
         v.set_issuer(&[CLIENT_ID]);
@@ -313,7 +313,7 @@ fn pyjwt_verifies_ps256_and_rs256() {
     let cert = fixtures().path("cert.pem");
     for (alg, name) in [(AssertionAlg::Ps256, "PS256"), (AssertionAlg::Rs256, "RS256")] {
         let c = load_with("pkcs8.pem", None, alg, true).unwrap();
-        let jwt = c.assertion(aud, crate::app::now()).unwrap();
+        let jwt = c.assertion(aud, crate::rt::now()).unwrap();
         let script = r#"
 import sys, jwt, base64, hashlib
 from cryptography import x509
@@ -347,7 +347,7 @@ print("verified", alg)
         // the check is real: a signature over other claims is rejected
         let (head, _) = jwt.expose().rsplit_once('.').unwrap();
         let same_key = load_with("pkcs8.pem", None, alg, true).unwrap();
-        let foreign = same_key.assertion(aud, crate::app::now()).unwrap();
+        let foreign = same_key.assertion(aud, crate::rt::now()).unwrap();
         let forged = format!("{head}.{}", foreign.expose().rsplit_once('.').unwrap().1);
         let out = Command::new("python3")
             .args(["-c", script, &forged, cert.to_str().unwrap(), aud, CLIENT_ID, name])

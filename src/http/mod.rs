@@ -11,6 +11,8 @@ use crate::error::{Error, Result, chain};
 use crate::log;
 use crate::secret::Secret;
 use reqwest::header::HeaderMap;
+use std::ffi::OsString;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use url::Url;
 
@@ -24,6 +26,14 @@ pub const API_MAX_REDIRECTS: usize = 5;
 
 pub struct Http {
     client: reqwest::Client,
+}
+
+/// Extra trusted CAs, from `SSL_CERT_FILE` / `SSL_CERT_DIR` (taken from the environment snapshot
+/// by settings; checked only when a client is built, never on a cache hit).
+#[derive(Debug, Clone, Default)]
+pub struct TlsRoots {
+    pub file: Option<PathBuf>,
+    pub dir: Option<OsString>,
 }
 
 /// A fully read reply.
@@ -95,10 +105,6 @@ enum PendingBody {
 impl Pending {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name)?.to_str().ok()
-    }
-
-    pub fn content_type(&self) -> Option<&str> {
-        self.header("content-type")
     }
 
     pub fn is_success(&self) -> bool {
@@ -198,15 +204,15 @@ fn fmt_secs(d: Duration) -> String {
 impl Http {
     /// Builds the client: loads TLS roots (incl. `SSL_CERT_FILE`/`SSL_CERT_DIR`) and proxies.
     /// A token request is never sent on to another host: redirects are not followed.
-    pub fn new(timeout: Duration) -> Result<Http> {
-        Self::build(timeout, reqwest::redirect::Policy::none())
+    pub fn new(timeout: Duration, roots: &TlsRoots) -> Result<Http> {
+        Self::build(timeout, roots, reqwest::redirect::Policy::none())
     }
 
     /// The `api` client. It follows up to [`API_MAX_REDIRECTS`] redirects (Graph answers some
     /// downloads with a 302 to pre-authenticated storage) but never to plain `http://` off
     /// loopback, and reqwest drops `Authorization` (and cookies) whenever a redirect changes the
-    /// scheme, host or port — so the token stays with its origin (architecture example 10).
-    pub fn for_api(timeout: Duration) -> Result<Http> {
+    /// scheme, host or port — so the token stays with its origin.
+    pub fn for_api(timeout: Duration, roots: &TlsRoots) -> Result<Http> {
         let policy = reqwest::redirect::Policy::custom(|attempt| {
             if attempt.previous().len() > API_MAX_REDIRECTS {
                 return attempt.stop();
@@ -216,25 +222,21 @@ impl Http {
             }
             attempt.follow()
         });
-        Self::build(timeout, policy)
+        Self::build(timeout, roots, policy)
     }
 
-    fn build(timeout: Duration, redirect: reqwest::redirect::Policy) -> Result<Http> {
-        check_ssl_env()?;
+    fn build(timeout: Duration, roots: &TlsRoots, redirect: reqwest::redirect::Policy) -> Result<Http> {
+        check_roots(roots)?;
         let builder = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .redirect(redirect)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .pool_idle_timeout(Duration::from_secs(30));
-        let builder = merge_ssl_cert_file(builder)?;
+        let builder = merge_ssl_cert_file(builder, roots)?;
         let client = builder
             .build()
             .map_err(|e| Error::network("could not set up the HTTPS client").cause(chain(&e)))?;
         Ok(Http { client })
-    }
-
-    pub fn client(&self) -> &reqwest::Client {
-        &self.client
     }
 
     /// Sends `req`, retrying per `policy` until `deadline`; reads at most `cap` bytes of reply.
@@ -502,10 +504,10 @@ fn log_body(body: &[u8]) {
 
 /// `SSL_CERT_FILE` / `SSL_CERT_DIR` that point nowhere are a local input error (exit 2), not a
 /// mysterious TLS failure later.
-fn check_ssl_env() -> Result<()> {
-    if let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) {
-        let shown = std::path::Path::new(&path).display().to_string();
-        let meta = std::fs::metadata(&path);
+fn check_roots(roots: &TlsRoots) -> Result<()> {
+    if let Some(path) = &roots.file {
+        let shown = path.display().to_string();
+        let meta = std::fs::metadata(path);
         if !meta.as_ref().is_ok_and(|m| m.is_file()) {
             return Err(Error::usage(format!(
                 "SSL_CERT_FILE points to '{shown}', which is not a readable file"
@@ -513,7 +515,7 @@ fn check_ssl_env() -> Result<()> {
         }
         // A file that holds no certificate would silently leave no trusted root at all.
         let has_cert = meta.as_ref().is_ok_and(|m| m.len() <= 64 * 1024 * 1024)
-            && std::fs::read(&path)
+            && std::fs::read(path)
                 .ok()
                 .and_then(|b| pem::parse_many(b).ok())
                 .is_some_and(|blocks| {
@@ -528,8 +530,8 @@ fn check_ssl_env() -> Result<()> {
             .hint("SSL_CERT_FILE must be a PEM bundle of CA certificates (-----BEGIN CERTIFICATE-----)"));
         }
     }
-    if let Some(path) = std::env::var_os("SSL_CERT_DIR").filter(|p| !p.is_empty()) {
-        for dir in std::env::split_paths(&path) {
+    if let Some(path) = &roots.dir {
+        for dir in std::env::split_paths(path) {
             if !dir.is_dir() {
                 return Err(Error::usage(format!(
                     "SSL_CERT_DIR names '{}', which is not a directory",
@@ -544,16 +546,16 @@ fn check_ssl_env() -> Result<()> {
 /// On Linux the platform verifier reads `SSL_CERT_FILE`/`SSL_CERT_DIR` itself (and then uses them
 /// instead of the system store). Elsewhere the OS verifier ignores them, so merge the file in.
 #[cfg(target_os = "linux")]
-fn merge_ssl_cert_file(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
+fn merge_ssl_cert_file(builder: reqwest::ClientBuilder, _roots: &TlsRoots) -> Result<reqwest::ClientBuilder> {
     Ok(builder)
 }
 
 #[cfg(not(target_os = "linux"))]
-fn merge_ssl_cert_file(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
-    let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) else {
+fn merge_ssl_cert_file(builder: reqwest::ClientBuilder, roots: &TlsRoots) -> Result<reqwest::ClientBuilder> {
+    let Some(path) = &roots.file else {
         return Ok(builder);
     };
-    let pem = std::fs::read(&path).map_err(|e| Error::usage("SSL_CERT_FILE could not be read").cause(e))?;
+    let pem = std::fs::read(path).map_err(|e| Error::usage("SSL_CERT_FILE could not be read").cause(e))?;
     let certs = reqwest::Certificate::from_pem_bundle(&pem)
         .map_err(|e| Error::usage("SSL_CERT_FILE is not a PEM certificate bundle").cause(chain(&e)))?;
     Ok(builder.tls_certs_merge(certs))

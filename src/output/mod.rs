@@ -3,11 +3,25 @@
 //! one document or written one per line ([`ItemWriter`]). A closed stdout (`| head`) is not an
 //! error: writers report it so the caller can stop early.
 
-use crate::cli::OutputFormat;
 use crate::error::{Error, Result};
 use serde_json::json;
 use serde_json::value::RawValue;
 use std::io::Write;
+
+/// How `get` and `redeem` print a token (`-o`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// The token and a newline
+    Token,
+    /// `Authorization: Bearer <token>`
+    Header,
+    /// az account get-access-token compatible JSON
+    Json,
+    /// `export ENTRA_ACCESS_TOKEN=...` lines for eval
+    Env,
+    /// Kubernetes client.authentication.k8s.io/v1 ExecCredential
+    ExecCredential,
+}
 
 /// What `get`/`redeem` print.
 pub struct TokenOutput<'a> {
@@ -104,10 +118,6 @@ impl Sink {
         }
     }
 
-    pub fn is_closed(&self) -> bool {
-        self.closed
-    }
-
     pub fn write(&mut self, bytes: &[u8]) -> Result<bool> {
         if self.closed {
             return Ok(false);
@@ -166,10 +176,6 @@ impl ItemWriter {
             items: 0,
             scratch: Vec::new(),
         }
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.sink.is_closed()
     }
 
     pub fn items(&self) -> u64 {

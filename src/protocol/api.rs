@@ -1,7 +1,9 @@
 //! `api` without I/O: which token scope a host takes (Graph, Office 365 Management Activity API,
 //! Azure Resource Manager, in every cloud), what a service's error reply says (Graph's
 //! `error.code`/`message`/`innerError`, the Management API's `AFnnnnn` codes, ASP.NET's
-//! `Message`), and a hint for a 401 or 403 (entra-protocol.md §8).
+//! `Message`), and a hint for a 401 or 403
+//! (<https://learn.microsoft.com/en-us/graph/errors>,
+//! <https://learn.microsoft.com/en-us/office/office-365-management-api/troubleshooting-the-office-365-management-activity-api>).
 
 use serde_json::Value;
 use url::Url;

@@ -1,11 +1,15 @@
-//! Clouds, tenants, v1/v2 endpoints and the scope/resource mapping (entra-protocol.md §1).
+//! Clouds, tenants, v1/v2 endpoints and the scope/resource mapping
+//! (<https://learn.microsoft.com/en-us/entra/identity-platform/authentication-national-cloud>,
+//! <https://learn.microsoft.com/en-us/entra/identity-platform/scopes-oidc>).
 
 use crate::error::{Error, Result};
 use url::Url;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A national cloud: its authority, Graph and Management hosts (`--cloud`, a profile's `cloud`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Cloud {
     Public,
+    #[value(name = "usgov")]
     UsGov,
     China,
 }
@@ -81,12 +85,6 @@ impl Tenant {
     pub fn is_multi(&self) -> bool {
         matches!(self, Tenant::Multi(_))
     }
-    pub fn guid(&self) -> Option<&str> {
-        match self {
-            Tenant::Id(s) => Some(s),
-            _ => None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +121,8 @@ pub fn parse_authority_host(raw: &str, source: &str) -> Result<Url> {
     Ok(url)
 }
 
-/// `http://` is refused unless the host is loopback (CLI contract §3).
+/// `http://` is refused unless the host is loopback (a token or secret never crosses the network
+/// in clear).
 pub fn check_transport(url: &Url, source: &str) -> Result<()> {
     match url.scheme() {
         "https" => Ok(()),
@@ -168,14 +167,6 @@ pub fn token_url(authority: &Url, tenant: &Tenant, endpoint: Endpoint) -> Url {
 pub enum Audience {
     Scope(String),
     Resource(String),
-}
-
-impl Audience {
-    pub fn as_str(&self) -> &str {
-        match self {
-            Audience::Scope(s) | Audience::Resource(s) => s,
-        }
-    }
 }
 
 /// `--resource R` on v2 is `R/.default` by plain concatenation (a trailing `/` gives `//.default`,

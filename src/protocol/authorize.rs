@@ -1,9 +1,9 @@
 //! The browser side of OAuth, as pure functions (no I/O): PKCE (S256), `state`/`nonce` values,
-//! authorize and admin-consent URLs, loopback redirect URIs, and the parameters a redirect brings
-//! back — success, consent outcome, or one of Entra's error forms (entra-protocol.md §6, §7).
+//! the OIDC scopes of a sign-in, and authorize and admin-consent URLs
+//! (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow>,
+//! <https://learn.microsoft.com/en-us/entra/identity-platform/v2-admin-consent>).
 
 use crate::error::{Error, Result};
-use crate::hints;
 use crate::protocol::authority::join;
 use crate::secret::Secret;
 use base64::Engine;
@@ -103,7 +103,7 @@ pub enum ConsentKind<'a> {
     V1Resource(&'a str),
 }
 
-/// The admin-consent URL (entra-protocol.md §1, §6).
+/// The admin-consent URL (the v2 `/adminconsent` forms, or v1 `prompt=admin_consent`).
 pub fn consent_url(
     authority: &Url,
     tenant: &str,
@@ -139,162 +139,6 @@ pub fn consent_url(
     url
 }
 
-/// A redirect URI the loopback listener can serve: `http`, a loopback host, and its port
-/// (0 = any free port).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoopbackUri {
-    pub url: Url,
-    pub host: LoopbackHost,
-    pub port: u16,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoopbackHost {
-    /// `localhost`: served on 127.0.0.1 and [::1] (browsers may resolve either).
-    Localhost,
-    V4,
-    V6,
-}
-
-impl LoopbackUri {
-    /// Checks that `raw` can be served locally; names `flag` in the error.
-    pub fn parse(raw: &str, flag: &str) -> Result<LoopbackUri> {
-        let url = Url::parse(raw).map_err(|e| Error::usage(format!("{flag}: '{raw}' is not a URL")).cause(e))?;
-        let listen_hint =
-            "a local listener needs http://localhost:PORT/ (or http://127.0.0.1:PORT/); port 0 picks a free one";
-        if url.scheme() != "http" {
-            return Err(
-                Error::usage(format!("{flag}: '{raw}' cannot be served on this machine (not http)")).hint(listen_hint),
-            );
-        }
-        let host = match url.host() {
-            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => LoopbackHost::Localhost,
-            Some(url::Host::Ipv4(ip)) if ip.is_loopback() => LoopbackHost::V4,
-            Some(url::Host::Ipv6(ip)) if ip.is_loopback() => LoopbackHost::V6,
-            _ => {
-                return Err(Error::usage(format!("{flag}: '{raw}' is not a loopback address")).hint(listen_hint));
-            }
-        };
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(Error::usage(format!(
-                "{flag}: '{raw}' must not have a query or fragment"
-            )));
-        }
-        let port = url.port().unwrap_or(80);
-        Ok(LoopbackUri { url, host, port })
-    }
-
-    /// The URI with the port actually bound.
-    pub fn with_port(&self, port: u16) -> Url {
-        let mut u = self.url.clone();
-        let _ = u.set_port(Some(port));
-        u
-    }
-}
-
-/// What came back on the redirect URI's query string.
-#[derive(Debug, Default)]
-pub struct RedirectParams {
-    pub code: Option<Secret<String>>,
-    pub state: Option<String>,
-    pub tenant: Option<String>,
-    pub admin_consent: Option<String>,
-    pub scope: Option<String>,
-    pub error: Option<String>,
-    pub error_description: Option<String>,
-    pub error_subcode: Option<String>,
-}
-
-impl RedirectParams {
-    /// Parses a query string (the first value of a repeated name wins).
-    pub fn from_query(query: &str) -> RedirectParams {
-        let mut p = RedirectParams::default();
-        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-            let v = v.into_owned();
-            let slot = match k.as_ref() {
-                "code" => {
-                    if p.code.is_none() {
-                        p.code = Some(Secret::new(v));
-                    }
-                    continue;
-                }
-                "state" => &mut p.state,
-                "tenant" => &mut p.tenant,
-                "admin_consent" => &mut p.admin_consent,
-                "scope" => &mut p.scope,
-                "error" => &mut p.error,
-                "error_description" => &mut p.error_description,
-                "error_subcode" => &mut p.error_subcode,
-                _ => continue,
-            };
-            if slot.is_none() {
-                *slot = Some(v);
-            }
-        }
-        p
-    }
-
-    /// Parses the full URL a browser landed on (`redeem --redirect-url`).
-    pub fn from_url(raw: &str) -> Result<RedirectParams> {
-        let url = Url::parse(raw.trim())
-            .map_err(|e| Error::usage(format!("--redirect-url: '{}' is not a URL", raw.trim())).cause(e))?;
-        // a fragment response (response_mode=fragment) carries the same parameters
-        let query = url.query().or(url.fragment()).unwrap_or("");
-        Ok(RedirectParams::from_query(query))
-    }
-
-    /// Whether this looks like an OAuth redirect at all (and not, say, a browser's probe).
-    pub fn is_redirect(&self) -> bool {
-        self.code.is_some() || self.error.is_some() || self.tenant.is_some() || self.admin_consent.is_some()
-    }
-
-    /// The exit-3 error for an `error=` redirect, showing the AADSTS code(s); `None` if no error.
-    pub fn error(&self, what: &str) -> Option<Error> {
-        let error = self.error.as_deref()?;
-        let description = self.error_description.as_deref().unwrap_or("");
-        let codes = hints::codes_in_text(description);
-        let label: Vec<String> = codes.iter().map(|c| format!("AADSTS{c}")).collect();
-        let mut head = format!("the {what} was not completed: {error}");
-        if !label.is_empty() {
-            head.push_str(&format!(" ({})", label.join(", ")));
-        }
-        let mut err = Error::rejected(head);
-        let summary = description.split(['\r', '\n']).next().unwrap_or("").trim();
-        if !summary.is_empty() {
-            err = err.cause(summary.to_string());
-        }
-        if let Some(sub) = &self.error_subcode {
-            err = err.cause(format!("error_subcode: {sub}"));
-        }
-        let hint = if self.error_subcode.as_deref() == Some("cancel") {
-            Some("the sign-in or consent was cancelled in the browser: run the command again to retry")
-        } else {
-            hints::for_codes(&codes)
-        };
-        if let Some(h) = hint {
-            err = err.hint(h);
-        }
-        Some(err)
-    }
-
-    /// Checks `state` against the expected value (missing counts as different).
-    pub fn state_matches(&self, expected: &str) -> bool {
-        self.state
-            .as_deref()
-            .is_some_and(|s| constant_time_eq(s.as_bytes(), expected.as_bytes()))
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The exit-2 error for a redirect whose `state` is not the one this run sent.
-pub fn state_mismatch() -> Error {
-    Error::usage("the redirect's state does not match the one sent: it was not started by this command, so it was refused and nothing was redeemed")
-        .hint("run the command again and complete the sign-in in the browser it opens (a stale tab or a forged link can cause this)")
-}
-
 /// The scopes of an interactive sign-in: the requested ones plus `openid profile offline_access`.
 pub fn with_oidc_scopes(scopes: &str) -> String {
     let mut out: Vec<&str> = scopes.split_whitespace().collect();
@@ -306,79 +150,16 @@ pub fn with_oidc_scopes(scopes: &str) -> String {
     out.join(" ")
 }
 
-/// The token URL of a grant at `tenant`.
-pub fn device_code_url(authority: &Url, tenant: &str) -> Url {
-    join(authority, tenant, "oauth2/v2.0/devicecode")
-}
-
-/// The signed-in user, from the id_token (else the access token): UPN, tenant and object id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
-    /// `preferred_username` or `upn` (or v1's `unique_name`), lower-cased: the account's name in
-    /// the cache and for `--account`.
-    pub upn: String,
-    pub tid: Option<String>,
-    pub oid: Option<String>,
-}
-
-impl Account {
-    /// The account named by the first token that has a user name claim.
-    pub fn from_tokens(tokens: &[Option<&str>]) -> Option<Account> {
-        tokens.iter().flatten().find_map(|t| {
-            let d = super::jwt::decode(t)?;
-            let c = &d.claims;
-            let upn = ["preferred_username", "upn", "unique_name", "email"]
-                .iter()
-                .find_map(|k| super::jwt::claim_str(c, k).filter(|v| !v.trim().is_empty()))?;
-            Some(Account {
-                upn: upn.trim().to_ascii_lowercase(),
-                tid: super::jwt::claim_str(c, "tid").map(str::to_string),
-                oid: super::jwt::claim_str(c, "oid").map(str::to_string),
-            })
-        })
-    }
-}
-
-/// The nonce claim of an id_token (to compare with the one sent at /authorize).
-pub fn id_token_nonce(id_token: &str) -> Option<String> {
-    let d = super::jwt::decode(id_token)?;
-    super::jwt::claim_str(&d.claims, "nonce").map(str::to_string)
-}
-
-/// A device authorization reply (RFC 8628; Entra's v1-style replies say `verification_url`,
-/// and `interval`/`expires_in` may be strings).
-#[derive(Debug)]
-pub struct DeviceAuthorization {
-    pub device_code: Secret<String>,
-    pub user_code: String,
-    pub verification_uri: String,
-    pub expires_in: u64,
-    pub interval: u64,
-    pub message: Option<String>,
-}
-
-impl DeviceAuthorization {
-    pub fn from_json(v: &serde_json::Value) -> Option<DeviceAuthorization> {
-        let s = |k: &str| v.get(k).and_then(serde_json::Value::as_str).map(str::to_string);
-        let num = |k: &str| super::token::int_field(v, k).filter(|n| *n >= 0).map(|n| n as u64);
-        Some(DeviceAuthorization {
-            device_code: Secret::new(s("device_code")?),
-            user_code: s("user_code")?,
-            verification_uri: s("verification_uri").or_else(|| s("verification_url"))?,
-            expires_in: num("expires_in").unwrap_or(900),
-            interval: num("interval").unwrap_or(5),
-            message: s("message"),
-        })
-    }
-
-    /// What to tell the user: Entra's own message, else one built from the URI and code.
-    pub fn instructions(&self) -> String {
-        self.message.clone().unwrap_or_else(|| {
-            format!(
-                "To sign in, open {} and enter the code {}",
-                self.verification_uri, self.user_code
-            )
-        })
+/// The scopes without `openid profile offline_access email`: what a `user` cache entry is keyed by.
+pub fn without_oidc_scopes(scopes: &str) -> String {
+    let rest: Vec<&str> = scopes
+        .split_whitespace()
+        .filter(|s| !matches!(*s, "openid" | "profile" | "offline_access" | "email"))
+        .collect();
+    if rest.is_empty() {
+        scopes.trim().to_string()
+    } else {
+        rest.join(" ")
     }
 }
 
@@ -494,79 +275,6 @@ mod tests {
     }
 
     #[test]
-    fn loopback_uris() {
-        let l = LoopbackUri::parse("http://localhost:0/", "--redirect-uri").unwrap();
-        assert_eq!((l.host, l.port), (LoopbackHost::Localhost, 0));
-        assert_eq!(l.with_port(5123).as_str(), "http://localhost:5123/");
-        assert_eq!(
-            LoopbackUri::parse("http://127.0.0.1:8400/cb", "x").unwrap().host,
-            LoopbackHost::V4
-        );
-        assert_eq!(
-            LoopbackUri::parse("http://[::1]:8400/", "x").unwrap().host,
-            LoopbackHost::V6
-        );
-        assert_eq!(LoopbackUri::parse("http://localhost/", "x").unwrap().port, 80);
-        for bad in [
-            "https://localhost/",
-            "http://app.contoso.com/",
-            "http://10.0.0.1/",
-            "nonsense",
-        ] {
-            assert_eq!(LoopbackUri::parse(bad, "x").unwrap_err().exit_code(), 2, "{bad}");
-        }
-    }
-
-    #[test]
-    fn redirect_success_forms() {
-        let p = RedirectParams::from_query("code=abc&state=s1&session_state=x");
-        assert_eq!(p.code.as_ref().unwrap().expose(), "abc");
-        assert!(p.state_matches("s1") && !p.state_matches("s2") && p.error("sign-in").is_none());
-        let c = RedirectParams::from_query(
-            "admin_consent=True&tenant=t-1&state=s&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default",
-        );
-        assert_eq!(c.tenant.as_deref(), Some("t-1"));
-        assert_eq!(c.scope.as_deref(), Some("https://graph.microsoft.com/.default"));
-        assert!(c.is_redirect());
-        assert!(!RedirectParams::from_query("").is_redirect());
-        assert!(!RedirectParams::from_query("code=a").state_matches("s"));
-        let u = RedirectParams::from_url("http://localhost:5000/?code=c&state=z").unwrap();
-        assert_eq!(u.state.as_deref(), Some("z"));
-        assert_eq!(RedirectParams::from_url("not a url").unwrap_err().exit_code(), 2);
-    }
-
-    #[test]
-    fn redirect_error_forms() {
-        let cases = [
-            (
-                "error=permission_denied&error_description=The+admin+canceled+the+request",
-                None,
-            ),
-            (
-                "admin_consent=True&error=consent_required&error_description=AADSTS65004%3a+User+declined&state=s",
-                Some(65004),
-            ),
-            (
-                "error=access_denied&error_subcode=cancel&error_description=AADSTS65004%3a+User+declined+to+consent.&state=s",
-                Some(65004),
-            ),
-        ];
-        for (q, code) in cases {
-            let p = RedirectParams::from_query(q);
-            let e = p.error("admin consent").expect("an error");
-            assert_eq!(e.exit_code(), 3);
-            if let Some(c) = code {
-                assert!(e.render().contains(&format!("AADSTS{c}")), "{}", e.render());
-            }
-        }
-        let cancel = RedirectParams::from_query("error=access_denied&error_subcode=cancel")
-            .error("x")
-            .unwrap();
-        assert!(cancel.render().contains("cancelled"));
-        assert_eq!(state_mismatch().exit_code(), 2);
-    }
-
-    #[test]
     fn oidc_scopes_added_once() {
         assert_eq!(
             with_oidc_scopes("User.Read openid"),
@@ -575,29 +283,11 @@ mod tests {
     }
 
     #[test]
-    fn accounts_from_tokens() {
-        use base64::Engine;
-        let enc = |v: &str| URL_SAFE_NO_PAD.encode(v.as_bytes());
-        let jwt = |claims: &str| format!("{}.{}.sig", enc(r#"{"alg":"RS256","typ":"JWT"}"#), enc(claims));
-        let id = jwt(r#"{"preferred_username":"Admin@Contoso.onmicrosoft.com","tid":"t","oid":"o","nonce":"n1"}"#);
-        let at = jwt(r#"{"upn":"other@x.com"}"#);
-        let a = Account::from_tokens(&[Some(&id), Some(&at)]).unwrap();
-        assert_eq!(a.upn, "admin@contoso.onmicrosoft.com");
-        assert_eq!((a.tid.as_deref(), a.oid.as_deref()), (Some("t"), Some("o")));
-        assert_eq!(Account::from_tokens(&[None, Some(&at)]).unwrap().upn, "other@x.com");
-        assert!(Account::from_tokens(&[Some("opaque")]).is_none());
-        assert_eq!(id_token_nonce(&id).as_deref(), Some("n1"));
-    }
-
-    #[test]
-    fn device_authorization_forms() {
-        let v2 = serde_json::json!({"device_code":"d","user_code":"U1","verification_uri":"https://microsoft.com/devicelogin","expires_in":900,"interval":5,"message":"go"});
-        let d = DeviceAuthorization::from_json(&v2).unwrap();
-        assert_eq!((d.expires_in, d.interval, d.instructions().as_str()), (900, 5, "go"));
-        let v1 = serde_json::json!({"device_code":"d","user_code":"U1","verification_url":"https://aka.ms/devicelogin","expires_in":"600","interval":"2"});
-        let d = DeviceAuthorization::from_json(&v1).unwrap();
-        assert_eq!((d.expires_in, d.interval), (600, 2));
-        assert!(d.instructions().contains("https://aka.ms/devicelogin") && d.instructions().contains("U1"));
-        assert!(DeviceAuthorization::from_json(&serde_json::json!({"user_code":"x"})).is_none());
+    fn oidc_scopes_are_not_part_of_the_key() {
+        assert_eq!(
+            without_oidc_scopes("https://graph.microsoft.com/.default openid profile offline_access"),
+            "https://graph.microsoft.com/.default"
+        );
+        assert_eq!(without_oidc_scopes("openid"), "openid");
     }
 }

@@ -5,6 +5,8 @@
 pub mod api;
 pub mod authority;
 pub mod authorize;
+pub mod device_code;
 pub mod entra_error;
 pub mod jwt;
+pub mod redirect;
 pub mod token;

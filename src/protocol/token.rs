@@ -1,5 +1,6 @@
-//! Token replies: v1 (numbers as strings) and v2 (integers), and the classification of any reply
-//! from a token endpoint into a token, an Entra error (exit 3) or a protocol failure (exit 4).
+//! Token replies: v1 (numbers as strings) and v2 (integers); [`parse_reply`] turns any reply from
+//! a token endpoint into a token, an Entra error (exit 3) or a protocol failure (exit 4); and what
+//! a reply's tokens say about who they are for (tenant, signed-in account, nonce).
 
 use crate::error::{Error, Result};
 use crate::log;
@@ -105,8 +106,8 @@ impl TokenResponse {
     }
 }
 
-/// What a token endpoint answered, classified.
-pub fn classify(status: u16, content_type: Option<&str>, body: &[u8], now: i64) -> Result<TokenResponse> {
+/// Parses what a token endpoint answered: a token reply, Entra's error, or neither.
+pub fn parse_reply(status: u16, content_type: Option<&str>, body: &[u8], now: i64) -> Result<TokenResponse> {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     if let Some(v) = &parsed {
         if let Some(e) = EntraError::from_json(v) {
@@ -122,6 +123,45 @@ pub fn classify(status: u16, content_type: Option<&str>, body: &[u8], now: i64) 
         }
     }
     Err(unexpected_reply(status, content_type, body, "token endpoint"))
+}
+
+/// The `tid` claim of a token, when it is a JWT (Entra access tokens for Microsoft APIs are).
+pub fn tenant_of(token: &str) -> Option<String> {
+    jwt::decode(token).and_then(|d| jwt::claim_str(&d.claims, "tid").map(str::to_string))
+}
+
+/// The signed-in user, from the id_token (else the access token): UPN, tenant and object id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// `preferred_username` or `upn` (or v1's `unique_name`), lower-cased: the account's name in
+    /// the cache and for `--account`.
+    pub upn: String,
+    pub tid: Option<String>,
+    pub oid: Option<String>,
+}
+
+impl Account {
+    /// The account named by the first token that has a user name claim.
+    pub fn from_tokens(tokens: &[Option<&str>]) -> Option<Account> {
+        tokens.iter().flatten().find_map(|t| {
+            let d = jwt::decode(t)?;
+            let c = &d.claims;
+            let upn = ["preferred_username", "upn", "unique_name", "email"]
+                .iter()
+                .find_map(|k| jwt::claim_str(c, k).filter(|v| !v.trim().is_empty()))?;
+            Some(Account {
+                upn: upn.trim().to_ascii_lowercase(),
+                tid: jwt::claim_str(c, "tid").map(str::to_string),
+                oid: jwt::claim_str(c, "oid").map(str::to_string),
+            })
+        })
+    }
+}
+
+/// The nonce claim of an id_token (to compare with the one sent at /authorize).
+pub fn id_token_nonce(id_token: &str) -> Option<String> {
+    let d = jwt::decode(id_token)?;
+    jwt::claim_str(&d.claims, "nonce").map(str::to_string)
 }
 
 /// Exit 4 for a reply that is not the expected JSON: says what came back, redacted.
@@ -153,6 +193,7 @@ pub fn unexpected_reply(status: u16, content_type: Option<&str>, body: &[u8], wh
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     #[test]
     fn v1_strings_and_v2_integers() {
@@ -175,10 +216,10 @@ mod tests {
             "{\"access_token\":\"a\\nb' ; rm -rf x\",\"expires_in\":3599}",
             r#"{"access_token":"a b","expires_in":3599}"#,
         ] {
-            let e = classify(200, Some("application/json"), body.as_bytes(), 1_800_000_000).unwrap_err();
+            let e = parse_reply(200, Some("application/json"), body.as_bytes(), 1_800_000_000).unwrap_err();
             assert_eq!(e.exit_code(), 4, "{body}: {}", e.render());
         }
-        let ok = classify(
+        let ok = parse_reply(
             200,
             None,
             br#"{"access_token":"abc.def-_~+/=","expires_on":"99999999999999"}"#,
@@ -191,19 +232,19 @@ mod tests {
     #[test]
     fn classification() {
         assert_eq!(
-            classify(401, None, br#"{"error":"invalid_client","error_codes":[7000215]}"#, 0)
+            parse_reply(401, None, br#"{"error":"invalid_client","error_codes":[7000215]}"#, 0)
                 .unwrap_err()
                 .exit_code(),
             3
         );
         assert_eq!(
-            classify(200, Some("text/html"), b"<html>proxy</html>", 0)
+            parse_reply(200, Some("text/html"), b"<html>proxy</html>", 0)
                 .unwrap_err()
                 .exit_code(),
             4
         );
         assert_eq!(
-            classify(
+            parse_reply(
                 200,
                 Some("application/json"),
                 br#"{"token_type":"Bearer","access_token":"eyJhbGciOi"#,
@@ -213,9 +254,9 @@ mod tests {
             .exit_code(),
             4
         );
-        let e = classify(200, Some("application/json"), br#"{"status":"ok"}"#, 0).unwrap_err();
+        let e = parse_reply(200, Some("application/json"), br#"{"status":"ok"}"#, 0).unwrap_err();
         assert!(e.message.contains("not a token"));
-        let trunc = classify(
+        let trunc = parse_reply(
             200,
             Some("application/json"),
             br#"{"access_token":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"#,
@@ -223,5 +264,29 @@ mod tests {
         )
         .unwrap_err();
         assert!(!trunc.render().contains("c2ln"), "{}", trunc.render());
+    }
+
+    #[test]
+    fn accounts_from_tokens() {
+        use base64::Engine;
+        let enc = |v: &str| URL_SAFE_NO_PAD.encode(v.as_bytes());
+        let jwt = |claims: &str| format!("{}.{}.sig", enc(r#"{"alg":"RS256","typ":"JWT"}"#), enc(claims));
+        let id = jwt(r#"{"preferred_username":"Admin@Contoso.onmicrosoft.com","tid":"t","oid":"o","nonce":"n1"}"#);
+        let at = jwt(r#"{"upn":"other@x.com"}"#);
+        let a = Account::from_tokens(&[Some(&id), Some(&at)]).unwrap();
+        assert_eq!(a.upn, "admin@contoso.onmicrosoft.com");
+        assert_eq!((a.tid.as_deref(), a.oid.as_deref()), (Some("t"), Some("o")));
+        assert_eq!(Account::from_tokens(&[None, Some(&at)]).unwrap().upn, "other@x.com");
+        assert!(Account::from_tokens(&[Some("opaque")]).is_none());
+        assert_eq!(id_token_nonce(&id).as_deref(), Some("n1"));
+    }
+
+    #[test]
+    fn tenant_from_a_token() {
+        use base64::Engine;
+        let enc = |v: &str| URL_SAFE_NO_PAD.encode(v.as_bytes());
+        let at = format!("{}.{}.sig", enc(r#"{"alg":"RS256"}"#), enc(r#"{"tid":"t-1"}"#));
+        assert_eq!(tenant_of(&at).as_deref(), Some("t-1"));
+        assert_eq!(tenant_of("opaque"), None);
     }
 }

@@ -1,0 +1,83 @@
+//! Profiles: `[profiles.NAME]` tables of `config.toml`, read only when a profile is chosen.
+
+use crate::dirs;
+use crate::env::Env;
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The largest config.toml read (a profile is a few lines).
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// A `[profiles.NAME]` table of config.toml. Unknown keys are errors (typos should not be silent).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub tenant: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    /// PEM or PFX file with the private key and certificate.
+    pub certificate: Option<PathBuf>,
+    pub certificate_password_file: Option<PathBuf>,
+    /// `ps256` (default) or `rs256`.
+    pub assertion_alg: Option<String>,
+    /// Send the certificate chain (`x5c`) for subject name + issuer authentication.
+    pub send_x5c: Option<bool>,
+    pub federated_token_file: Option<PathBuf>,
+    /// `"github"`: take the federated token from the GitHub Actions OIDC endpoint.
+    pub federated: Option<String>,
+    pub federated_audience: Option<String>,
+    pub authority_host: Option<String>,
+    pub cloud: Option<String>,
+    pub scope: Option<String>,
+    pub resource: Option<String>,
+    pub v1: Option<bool>,
+    pub timeout: Option<f64>,
+    pub cache: Option<String>,
+}
+
+/// config.toml: profiles by name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+/// Parses config.toml's text; the error is TOML's own message.
+pub fn parse_config(text: &str) -> std::result::Result<ConfigFile, String> {
+    toml::from_str(text).map_err(|e| e.to_string().trim().to_string())
+}
+
+/// The profile `name`, chosen by `chosen_by` (`--profile` or `ENTRA_TOKEN_PROFILE`).
+pub fn load(name: &str, chosen_by: &str, env: &Env) -> Result<Profile> {
+    let path = dirs::config_file(env)
+        .ok_or_else(|| Error::usage("cannot locate the config file: neither XDG_CONFIG_HOME nor HOME is set"))?;
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_CONFIG_BYTES) {
+        return Err(Error::usage(format!(
+            "{} is larger than {} KiB: not an entra-token config",
+            path.display(),
+            MAX_CONFIG_BYTES / 1024
+        )));
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Error::usage(format!(
+            "{chosen_by} selects profile '{name}', but {} cannot be read",
+            path.display()
+        ))
+        .cause(e)
+    })?;
+    let config = parse_config(&text)
+        .map_err(|e| Error::usage(format!("{} is not a valid entra-token config", path.display())).cause(e))?;
+    let names: Vec<&String> = config.profiles.keys().collect();
+    config.profiles.get(name).cloned().ok_or_else(|| {
+        let known = if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        };
+        Error::usage(format!("profile '{name}' is not in {}", path.display()))
+            .hint(format!("profiles defined there: {known}"))
+    })
+}

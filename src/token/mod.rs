@@ -1,0 +1,131 @@
+//! The token layer: where every access token comes from. A [`TokenSource`] is prepared once
+//! (configuration checked, credential loaded, cache opened: nothing sent) and asked for a token
+//! as often as a command needs — from the cache when it is fresh enough (no network, no TLS, no
+//! runtime), else from Entra under single flight ([`single_flight`]). Sources today: app-only
+//! ([`app`]) and a signed-in account's ([`user`], from its refresh token); managed identity and
+//! Azure Pipelines plug in as further variants. Sign-in itself ([`sign_in`], [`code`]) stores the
+//! account ([`accounts`]) that `--user` sources read. Every grant is POSTed by [`request`].
+
+pub mod accounts;
+pub mod app;
+pub mod code;
+pub mod request;
+pub mod sign_in;
+pub mod single_flight;
+pub mod user;
+
+use crate::cache::{Cache, CacheKey, CachedToken};
+use crate::error::Result;
+use crate::log;
+use crate::protocol::authority::{Audience, Endpoint};
+use crate::protocol::token::TokenResponse;
+use crate::rt;
+use crate::settings::{CredentialConfig, Settings};
+use single_flight::{Begun, Slot};
+
+/// Where a token comes from, one variant per kind of source.
+pub enum SourceKind {
+    App(Box<app::AppToken>),
+    User(Box<user::UserToken>),
+}
+
+/// A prepared source of tokens: its kind, its cache entry and the settings it runs with.
+pub struct TokenSource<'s> {
+    settings: &'s Settings,
+    kind: SourceKind,
+    cache: Cache,
+    key: CacheKey,
+}
+
+/// A token, and whether it was served from the cache (it may have been revoked since) rather
+/// than fetched just now.
+pub struct Served {
+    pub token: CachedToken,
+    pub from_cache: bool,
+}
+
+fn open_cache(settings: &Settings) -> Result<Cache> {
+    let cache = Cache::open(&settings.cache)?;
+    log::info(format!("cache: {}", cache.reason));
+    Ok(cache)
+}
+
+impl<'s> TokenSource<'s> {
+    /// App-only tokens for `audience` at `endpoint`, with the app's credential.
+    pub fn app(
+        settings: &'s Settings,
+        credential: &CredentialConfig,
+        endpoint: Endpoint,
+        audience: Audience,
+    ) -> Result<TokenSource<'s>> {
+        let app = app::AppToken::prepare(settings, credential, endpoint, audience)?;
+        let cache = open_cache(settings)?;
+        let key = app.cache_key(settings);
+        Ok(TokenSource {
+            settings,
+            kind: SourceKind::App(Box::new(app)),
+            cache,
+            key,
+        })
+    }
+
+    /// A signed-in account's delegated tokens for `scope` (`account`: which one, when several
+    /// are signed in), with the client credential when one is configured.
+    pub fn user(
+        settings: &'s Settings,
+        credential: &CredentialConfig,
+        scope: String,
+        account: Option<&str>,
+    ) -> Result<TokenSource<'s>> {
+        let client_id = settings.require_client_id()?.to_string();
+        let cache = open_cache(settings)?;
+        let user = user::UserToken::prepare(settings, credential, &cache, &client_id, scope, account)?;
+        let key = user.cache_key();
+        Ok(TokenSource {
+            settings,
+            kind: SourceKind::User(Box::new(user)),
+            cache,
+            key,
+        })
+    }
+
+    fn slot(&self) -> Slot<'_> {
+        Slot {
+            cache: &self.cache,
+            key: &self.key,
+            lock_wait: self.settings.timeout,
+        }
+    }
+
+    async fn fetch(&self) -> Result<TokenResponse> {
+        match &self.kind {
+            SourceKind::App(app) => app.fetch(self.settings).await,
+            SourceKind::User(user) => user.fetch(self.settings, &self.cache).await,
+        }
+    }
+
+    /// A token valid for `min_validity` more seconds (`force`: skip the cache read). Blocking:
+    /// an async runtime is started only on a miss.
+    pub fn token(&self, min_validity: i64, force: bool) -> Result<CachedToken> {
+        let slot = self.slot();
+        match single_flight::begin(&slot, min_validity, force) {
+            Begun::Hit(t) => Ok(*t),
+            Begun::Miss(fetch) => Ok(fetch.store(rt::block_on(self.fetch())?)),
+        }
+    }
+
+    /// [`TokenSource::token`] for callers already inside the runtime (`api`).
+    pub async fn token_async(&self, min_validity: i64, force: bool) -> Result<Served> {
+        let slot = self.slot();
+        match single_flight::begin(&slot, min_validity, force) {
+            Begun::Hit(t) => Ok(Served {
+                token: *t,
+                from_cache: true,
+            }),
+            Begun::Miss(fetch) => Ok(Served {
+                token: fetch.store(self.fetch().await?),
+                from_cache: false,
+            }),
+        }
+    }
+}
