@@ -7,7 +7,7 @@ use std::fmt;
 
 /// The class of a failure; each class is one exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// A bug: exit 1.
     Internal,
     /// Bad flags, missing input, unusable local file or config: exit 2. Nothing was sent.
@@ -21,7 +21,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub fn exit_code(self) -> i32 {
+    pub(crate) fn exit_code(self) -> i32 {
         match self {
             Kind::Internal => 1,
             Kind::Usage => 2,
@@ -32,19 +32,20 @@ impl Kind {
     }
 }
 
-/// A user-facing error: a short message, optional causes and one hint.
+/// A user-facing error: a short message, optional causes and one hint. `pub`: the emulator's
+/// public functions return it.
 #[derive(Debug)]
 pub struct Error {
-    pub kind: Kind,
-    pub message: String,
-    pub causes: Vec<String>,
-    pub hint: Option<String>,
+    pub(crate) kind: Kind,
+    pub(crate) message: String,
+    pub(crate) causes: Vec<String>,
+    pub(crate) hint: Option<String>,
 }
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub fn new(kind: Kind, message: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: Kind, message: impl Into<String>) -> Self {
         Error {
             kind,
             message: message.into(),
@@ -52,39 +53,39 @@ impl Error {
             hint: None,
         }
     }
-    pub fn usage(message: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
         Self::new(Kind::Usage, message)
     }
-    pub fn rejected(message: impl Into<String>) -> Self {
+    pub(crate) fn rejected(message: impl Into<String>) -> Self {
         Self::new(Kind::Rejected, message)
     }
-    pub fn network(message: impl Into<String>) -> Self {
+    pub(crate) fn network(message: impl Into<String>) -> Self {
         Self::new(Kind::Network, message)
     }
-    pub fn api(message: impl Into<String>) -> Self {
+    pub(crate) fn api(message: impl Into<String>) -> Self {
         Self::new(Kind::Api, message)
     }
-    pub fn internal(message: impl Into<String>) -> Self {
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
         Self::new(Kind::Internal, message)
     }
     /// Adds a "caused by:" line (the lower-level reason).
-    pub fn cause(mut self, cause: impl fmt::Display) -> Self {
+    pub(crate) fn cause(mut self, cause: impl fmt::Display) -> Self {
         self.causes.push(cause.to_string());
         self
     }
     /// Sets the "hint:" line (what to do about it).
-    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+    pub(crate) fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
     }
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         self.kind.exit_code()
     }
 
     /// The text printed on stderr: `error: ...`, `caused by: ...`, `hint: ...`. Every line goes
     /// through the log redaction (a server's error text may echo a secret or a token) and is cut
     /// to a readable length (a hostile or broken input must not flood the terminal).
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let line = |prefix: &str, text: &str| format!("{prefix}{}\n", shorten(&crate::log::redact_text(text)));
         let mut out = line("error: ", &self.message);
         for c in &self.causes {
@@ -124,13 +125,13 @@ fn shorten(text: &str) -> String {
 
 /// The exit code of a command line clap refused (2, as any usage error), or 0 for the `--help`
 /// and `--version` it answered.
-pub fn exit_code_of_parse(e: &clap::Error) -> i32 {
+pub(crate) fn exit_code_of_parse(e: &clap::Error) -> i32 {
     if e.use_stderr() { Kind::Usage.exit_code() } else { 0 }
 }
 
 /// Formats an error with its whole `source()` chain on one line (reqwest/hyper errors hide the
 /// useful part, e.g. "connection refused" or "invalid peer certificate", in the chain).
-pub fn chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     let mut s = err.to_string();
     let mut cur = err.source();
     while let Some(e) = cur {

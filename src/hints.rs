@@ -3,11 +3,11 @@
 //! (<https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes>).
 
 /// The hint for the first AADSTS code that has one.
-pub fn for_codes(codes: &[u64]) -> Option<&'static str> {
+pub(crate) fn for_codes(codes: &[u64]) -> Option<&'static str> {
     codes.iter().find_map(|c| for_code(*c))
 }
 
-pub fn for_code(code: u64) -> Option<&'static str> {
+pub(crate) fn for_code(code: u64) -> Option<&'static str> {
     Some(match code {
         7000215 => {
             "the client secret is wrong, or it is the secret's ID: copy the secret's Value (shown once, when it is created) into AZURE_CLIENT_SECRET or --client-secret-file"
@@ -60,7 +60,7 @@ pub fn for_code(code: u64) -> Option<&'static str> {
 }
 
 /// Extracts `AADSTSnnnn` codes from a text (used when `error_codes` is absent).
-pub fn codes_in_text(text: &str) -> Vec<u64> {
+pub(crate) fn codes_in_text(text: &str) -> Vec<u64> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(pos) = rest.find("AADSTS") {

@@ -25,7 +25,7 @@ mod secret;
 mod settings;
 mod token;
 
-#[allow(clippy::disallowed_methods)] // the emulator reads its own environment (PATH for `exec`)
+#[allow(clippy::disallowed_methods, unreachable_pub)] // the emulator reads its own environment (PATH for `exec`)
 pub mod emulator;
 
 /// Entry points for fuzz targets (built only with `--cfg fuzzing`): each feeds untrusted bytes to

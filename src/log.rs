@@ -6,35 +6,35 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 static VERBOSITY: AtomicU8 = AtomicU8::new(0);
 
-pub fn set_verbosity(level: u8) {
+pub(crate) fn set_verbosity(level: u8) {
     VERBOSITY.store(level, Ordering::Relaxed);
 }
 
-pub fn verbosity() -> u8 {
+pub(crate) fn verbosity() -> u8 {
     VERBOSITY.load(Ordering::Relaxed)
 }
 
 /// `-v`: one line per HTTP exchange, retry decisions, cache decisions.
-pub fn info(msg: impl AsRef<str>) {
+pub(crate) fn info(msg: impl AsRef<str>) {
     if verbosity() >= 1 {
         eprintln!("[entra-token] {}", redact_text(msg.as_ref()));
     }
 }
 
 /// `-vv`: headers and bodies (redacted).
-pub fn debug(msg: impl AsRef<str>) {
+pub(crate) fn debug(msg: impl AsRef<str>) {
     if verbosity() >= 2 {
         eprintln!("[entra-token] {}", redact_text(msg.as_ref()));
     }
 }
 
 /// A warning the user should see at any verbosity (stderr, never stdout).
-pub fn warn(msg: impl AsRef<str>) {
+pub(crate) fn warn(msg: impl AsRef<str>) {
     eprintln!("warning: {}", redact_text(msg.as_ref()));
 }
 
 /// Names of form fields, JSON members, headers and query parameters whose values are secret.
-pub const SENSITIVE_NAMES: &[&str] = &[
+pub(crate) const SENSITIVE_NAMES: &[&str] = &[
     "client_secret",
     "client_assertion",
     "assertion",
@@ -53,7 +53,7 @@ pub const SENSITIVE_NAMES: &[&str] = &[
     "session_state",
 ];
 
-pub fn is_sensitive(name: &str) -> bool {
+pub(crate) fn is_sensitive(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     SENSITIVE_NAMES.contains(&lower.as_str())
 }
@@ -65,7 +65,7 @@ fn is_sensitive_json(name: &str) -> bool {
     is_sensitive(name) && !name.eq_ignore_ascii_case("code")
 }
 
-pub const REDACTED: &str = "[REDACTED]";
+pub(crate) const REDACTED: &str = "[REDACTED]";
 
 /// Secret values known to this process (the client secret, passwords, tokens received): removed
 /// from every log line and error message wherever they appear, in any context.
@@ -73,7 +73,7 @@ static KNOWN_SECRETS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec:
 
 /// Registers a secret value (and its form-encoded spelling) for redaction. Short values are
 /// skipped: they would blank ordinary words.
-pub fn register_secret(value: &str) {
+pub(crate) fn register_secret(value: &str) {
     if value.len() < 8 {
         return;
     }
@@ -124,7 +124,7 @@ fn redact_userinfo(text: &str) -> String {
 }
 
 /// Redacts a form body (`a=b&c=d`): sensitive values become `[REDACTED]`.
-pub fn redact_form(pairs: &[(String, String)]) -> String {
+pub(crate) fn redact_form(pairs: &[(String, String)]) -> String {
     pairs
         .iter()
         .map(|(k, v)| {
@@ -139,7 +139,7 @@ pub fn redact_form(pairs: &[(String, String)]) -> String {
 }
 
 /// Redacts a JSON document by member name, recursively; falls back to text redaction.
-pub fn redact_json_text(body: &str) -> String {
+pub(crate) fn redact_json_text(body: &str) -> String {
     match serde_json::from_str::<serde_json::Value>(body) {
         Ok(mut v) => {
             redact_json(&mut v);
@@ -149,7 +149,7 @@ pub fn redact_json_text(body: &str) -> String {
     }
 }
 
-pub fn redact_json(v: &mut serde_json::Value) {
+pub(crate) fn redact_json(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::Object(map) => {
             for (k, val) in map.iter_mut() {
@@ -172,7 +172,7 @@ fn is_b64url(c: char) -> bool {
 /// Text redaction for anything else: every JWT-looking run (`eyJ…`, with or without its dots)
 /// becomes `[REDACTED-JWT]`, and the value after a sensitive `"name":"` or `name=` is removed up
 /// to its end even when the text is cut short (a truncated reply).
-pub fn redact_text(text: &str) -> String {
+pub(crate) fn redact_text(text: &str) -> String {
     let text = redact_userinfo(&redact_known(text));
     let text = text.as_str();
     let mut out = String::with_capacity(text.len());

@@ -26,9 +26,9 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Extra checks on a redirect whose `state` matched and that carries no `error=` (for example
 /// "a consent redirect must name the tenant"); `Err` is shown on the page and returned.
-pub type Check = fn(&RedirectParams) -> Result<()>;
+pub(crate) type Check = fn(&RedirectParams) -> Result<()>;
 
-pub struct Listener {
+pub(crate) struct Listener {
     listeners: Vec<TcpListener>,
     redirect_uri: Url,
 }
@@ -36,7 +36,7 @@ pub struct Listener {
 impl Listener {
     /// Binds the loopback address(es) of `uri`; port 0 picks a free port (the same one on both
     /// 127.0.0.1 and [::1] for `localhost`).
-    pub async fn bind(uri: &LoopbackUri) -> Result<Listener> {
+    pub(crate) async fn bind(uri: &LoopbackUri) -> Result<Listener> {
         let v4 = IpAddr::V4(Ipv4Addr::LOCALHOST);
         let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
         let busy = |port: u16, e: std::io::Error| {
@@ -89,7 +89,7 @@ impl Listener {
     }
 
     /// The redirect URI with the bound port.
-    pub fn redirect_uri(&self) -> &Url {
+    pub(crate) fn redirect_uri(&self) -> &Url {
         &self.redirect_uri
     }
 
@@ -97,7 +97,7 @@ impl Listener {
     /// with an error page and is an exit-2 error; an `error=` redirect is exit 3; `check` can
     /// refuse more. Requests that are not a redirect (favicon, a bare reload) are answered and
     /// ignored.
-    pub async fn wait(
+    pub(crate) async fn wait(
         self,
         expected_state: &str,
         wait: Duration,
@@ -263,7 +263,7 @@ fn escape(s: &str) -> String {
 }
 
 /// Opens `url` in the system browser (best effort: the URL is always printed as well).
-pub fn open_browser(url: &Url) {
+pub(crate) fn open_browser(url: &Url) {
     match webbrowser::open(url.as_str()) {
         Ok(()) => log::info("opened the system browser"),
         Err(e) => eprintln!("Could not open a browser ({e}); open the URL above yourself."),

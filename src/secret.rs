@@ -5,14 +5,14 @@
 use std::fmt;
 use zeroize::Zeroize;
 
-pub struct Secret<T: Zeroize>(T);
+pub(crate) struct Secret<T: Zeroize>(T);
 
 impl<T: Zeroize> Secret<T> {
-    pub fn new(value: T) -> Self {
+    pub(crate) fn new(value: T) -> Self {
         Secret(value)
     }
     /// The secret value. Every call site is a place where a secret leaves its box: keep them few.
-    pub fn expose(&self) -> &T {
+    pub(crate) fn expose(&self) -> &T {
         &self.0
     }
 }

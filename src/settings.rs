@@ -3,11 +3,11 @@
 //! variable, then profile ([`Lookup::first`]). Commands and the token layer receive these, never
 //! raw variables; the credential flags of a command are resolved on demand ([`credential`]).
 
-pub mod credential;
-pub mod profile;
+pub(crate) mod credential;
+pub(crate) mod profile;
 
-pub use credential::CredentialConfig;
-pub use profile::Profile;
+pub(crate) use credential::CredentialConfig;
+pub(crate) use profile::Profile;
 
 use crate::cache::{self, Mode, keyring};
 use crate::cli::{CredentialArgs, GlobalArgs};
@@ -22,18 +22,18 @@ use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
 
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Resolved, validated settings shared by every command.
 #[derive(Debug)]
-pub struct Settings {
-    pub tenant: Option<(Tenant, Origin)>,
-    pub client_id: Option<(String, Origin)>,
-    pub authority: Url,
-    pub cloud: Cloud,
-    pub timeout: Duration,
-    pub tls_roots: TlsRoots,
-    pub cache: cache::Config,
+pub(crate) struct Settings {
+    pub(crate) tenant: Option<(Tenant, Origin)>,
+    pub(crate) client_id: Option<(String, Origin)>,
+    pub(crate) authority: Url,
+    pub(crate) cloud: Cloud,
+    pub(crate) timeout: Duration,
+    pub(crate) tls_roots: TlsRoots,
+    pub(crate) cache: cache::Config,
     profile_name: Option<String>,
     profile: Profile,
     /// The snapshot, for the credential flags a command resolves later.
@@ -66,7 +66,7 @@ impl Lookup<'_> {
 }
 
 impl Settings {
-    pub fn resolve(g: &GlobalArgs, env: &Env) -> Result<Settings> {
+    pub(crate) fn resolve(g: &GlobalArgs, env: &Env) -> Result<Settings> {
         env.check_text_variables()?;
         if let Some(value) = &g.client_secret {
             let _ = value; // the value is never looked at, echoed or logged
@@ -207,7 +207,7 @@ impl Settings {
         })
     }
 
-    pub fn require_tenant(&self) -> Result<&Tenant> {
+    pub(crate) fn require_tenant(&self) -> Result<&Tenant> {
         self.tenant.as_ref().map(|(t, _)| t).ok_or_else(|| {
             Error::usage("no tenant: set --tenant or AZURE_TENANT_ID (or a profile's `tenant`)").hint(
                 "the tenant is the directory (tenant) ID GUID or a verified domain such as contoso.onmicrosoft.com",
@@ -215,7 +215,7 @@ impl Settings {
         })
     }
 
-    pub fn require_client_id(&self) -> Result<&str> {
+    pub(crate) fn require_client_id(&self) -> Result<&str> {
         self.client_id.as_ref().map(|(c, _)| c.as_str()).ok_or_else(|| {
             Error::usage("no client ID: set --client-id or AZURE_CLIENT_ID (or a profile's `client_id`)")
                 .hint("the application (client) ID is on the app registration's Overview page")
@@ -224,7 +224,7 @@ impl Settings {
 
     /// The tenant segment for user sign-in and admin consent: the configured tenant, else
     /// `organizations` (any work or school account).
-    pub fn sign_in_tenant(&self) -> Tenant {
+    pub(crate) fn sign_in_tenant(&self) -> Tenant {
         self.tenant
             .as_ref()
             .map(|(t, _)| t.clone())
@@ -232,12 +232,12 @@ impl Settings {
     }
 
     /// The default v2 scope: the cloud's Graph.
-    pub fn default_scope(&self) -> String {
+    pub(crate) fn default_scope(&self) -> String {
         authority::resource_to_scope(self.cloud.graph())
     }
 
     /// v1 with `--v1` or a profile's `v1 = true`, else v2.
-    pub fn endpoint(&self, v1_flag: bool) -> Endpoint {
+    pub(crate) fn endpoint(&self, v1_flag: bool) -> Endpoint {
         if v1_flag || self.profile.v1.unwrap_or(false) {
             Endpoint::V1
         } else {
@@ -246,7 +246,7 @@ impl Settings {
     }
 
     /// The audience from flags > profile > default, for the endpoint in use.
-    pub fn audience(&self, endpoint: Endpoint, scope: Option<&str>, resource: Option<&str>) -> Result<Audience> {
+    pub(crate) fn audience(&self, endpoint: Endpoint, scope: Option<&str>, resource: Option<&str>) -> Result<Audience> {
         let (scope, resource) = if scope.is_some() || resource.is_some() {
             (scope.map(str::to_string), resource.map(str::to_string))
         } else {
@@ -273,7 +273,7 @@ impl Settings {
 
     /// The credential a command's flags, the environment and the profile configure, resolved
     /// when the command asks for it.
-    pub fn credential<'a>(&'a self, flags: &'a CredentialArgs) -> CredentialConfig<'a> {
+    pub(crate) fn credential<'a>(&'a self, flags: &'a CredentialArgs) -> CredentialConfig<'a> {
         CredentialConfig::new(self, flags)
     }
 
@@ -287,7 +287,7 @@ impl Settings {
 
 /// `AZURE_CLIENT_CERTIFICATE_PASSWORD` for the commands that run without settings (`cert`): a
 /// value that is not UTF-8 is exit 2 naming the variable.
-pub fn password_variable(env: &Env) -> Result<Option<Secret<String>>> {
+pub(crate) fn password_variable(env: &Env) -> Result<Option<Secret<String>>> {
     env.check_text(EnvVars::AZURE_CLIENT_CERTIFICATE_PASSWORD)?;
     Ok(env
         .text(EnvVars::AZURE_CLIENT_CERTIFICATE_PASSWORD)

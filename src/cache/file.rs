@@ -43,7 +43,7 @@ impl Drop for SecretPart {
 /// The largest entry file read; a larger one is treated as corrupt.
 const MAX_ENTRY_BYTES: u64 = 4 * 1024 * 1024;
 
-pub fn tokens_dir(dir: &Path) -> PathBuf {
+pub(crate) fn tokens_dir(dir: &Path) -> PathBuf {
     dir.join("tokens")
 }
 
@@ -53,7 +53,7 @@ fn entry_path(dir: &Path, key: &CacheKey) -> PathBuf {
 
 /// Creates `path` (and missing parents below the cache root) with mode 0700, and tightens an
 /// existing one.
-pub fn ensure_private_dir(path: &Path) -> std::io::Result<()> {
+pub(crate) fn ensure_private_dir(path: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -84,7 +84,7 @@ fn private_create_new(path: &Path) -> std::io::Result<File> {
 }
 
 /// Writes `bytes` to `path` atomically: a private temp file in the same directory, then rename.
-pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let parent = path
         .parent()
         .ok_or_else(|| std::io::Error::other("no parent directory"))?;
@@ -171,7 +171,7 @@ fn decode_secret(blob: Blob, backend: &Backend, aad: &str) -> Result<SecretPart,
     }
 }
 
-pub fn read_entry(dir: &Path, key: &CacheKey, backend: &Backend) -> Result<Option<CachedToken>, String> {
+pub(crate) fn read_entry(dir: &Path, key: &CacheKey, backend: &Backend) -> Result<Option<CachedToken>, String> {
     let path = entry_path(dir, key);
     // An entry is a few KiB (a 12 KB token included); anything far larger is not ours.
     if fs::metadata(&path).is_ok_and(|m| m.len() > MAX_ENTRY_BYTES) {
@@ -186,7 +186,7 @@ pub fn read_entry(dir: &Path, key: &CacheKey, backend: &Backend) -> Result<Optio
 }
 
 /// An entry file's content as the token stored for `key`, or why it cannot be served.
-pub fn decode_entry(bytes: &[u8], key: &CacheKey, backend: &Backend) -> Result<CachedToken, String> {
+pub(crate) fn decode_entry(bytes: &[u8], key: &CacheKey, backend: &Backend) -> Result<CachedToken, String> {
     let record: Record = serde_json::from_slice(bytes).map_err(|e| format!("corrupt: {e}"))?;
     if record.v != FORMAT_VERSION {
         return Err(format!("format version {} is not {FORMAT_VERSION}", record.v));
@@ -207,7 +207,7 @@ pub fn decode_entry(bytes: &[u8], key: &CacheKey, backend: &Backend) -> Result<C
     })
 }
 
-pub fn write_entry(dir: &Path, token: &CachedToken, backend: &Backend) -> Result<(), String> {
+pub(crate) fn write_entry(dir: &Path, token: &CachedToken, backend: &Backend) -> Result<(), String> {
     let tdir = tokens_dir(dir);
     ensure_private_dir(dir)
         .and_then(|_| ensure_private_dir(&tdir))
@@ -230,7 +230,7 @@ pub fn write_entry(dir: &Path, token: &CachedToken, backend: &Backend) -> Result
 }
 
 /// Every readable entry's metadata (no secret is decoded), with its file path.
-pub fn list(dir: &Path) -> Vec<(PathBuf, Meta)> {
+pub(crate) fn list(dir: &Path) -> Vec<(PathBuf, Meta)> {
     let Ok(rd) = fs::read_dir(tokens_dir(dir)) else {
         return Vec::new();
     };
@@ -263,7 +263,7 @@ pub fn list(dir: &Path) -> Vec<(PathBuf, Meta)> {
 }
 
 /// Every file in the tokens directory (entries, leftovers, corrupt ones).
-pub fn all_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn all_files(dir: &Path) -> Vec<PathBuf> {
     fs::read_dir(tokens_dir(dir))
         .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect())
         .unwrap_or_default()

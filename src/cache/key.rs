@@ -8,7 +8,7 @@ use std::fmt;
 /// What an entry holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum KeyKind {
+pub(crate) enum KeyKind {
     /// An app-only access token (client credentials).
     App,
     /// A signed-in account's access token for one scope.
@@ -18,7 +18,7 @@ pub enum KeyKind {
 }
 
 impl KeyKind {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             KeyKind::App => "app",
             KeyKind::User => "user",
@@ -36,22 +36,22 @@ impl fmt::Display for KeyKind {
 /// What a token was requested for. Every field takes part in the key: a token is never served
 /// for another authority, tenant, client, credential, scope/resource, endpoint or account.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct CacheKey {
-    pub kind: KeyKind,
-    pub authority: String,
-    pub tenant: String,
-    pub client_id: String,
+pub(crate) struct CacheKey {
+    pub(crate) kind: KeyKind,
+    pub(crate) authority: String,
+    pub(crate) tenant: String,
+    pub(crate) client_id: String,
     /// Credential kind + fingerprint (never the secret), e.g. `secret:1a2b…`.
-    pub credential: String,
-    pub endpoint: String,
+    pub(crate) credential: String,
+    pub(crate) endpoint: String,
     /// `scope:…` or `resource:…`.
-    pub audience: String,
-    pub account: Option<String>,
+    pub(crate) audience: String,
+    pub(crate) account: Option<String>,
 }
 
 impl CacheKey {
     /// The entry's file stem: a digest of the canonical key.
-    pub fn stem(&self) -> String {
+    pub(crate) fn stem(&self) -> String {
         let canonical = serde_json::to_string(self).expect("key serializes");
         let d = Sha256::digest(canonical.as_bytes());
         d.iter().take(20).map(|b| format!("{b:02x}")).collect()

@@ -10,12 +10,12 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
-pub const SERVICE: &str = "entra-token";
-pub const KEY_ITEM: &str = "token-cache-key";
-pub const AUTO_DEADLINE: Duration = Duration::from_millis(1500);
-pub const EXPLICIT_DEADLINE: Duration = Duration::from_secs(3);
+pub(crate) const SERVICE: &str = "entra-token";
+pub(crate) const KEY_ITEM: &str = "token-cache-key";
+pub(crate) const AUTO_DEADLINE: Duration = Duration::from_millis(1500);
+pub(crate) const EXPLICIT_DEADLINE: Duration = Duration::from_secs(3);
 
-pub fn store_name() -> &'static str {
+pub(crate) fn store_name() -> &'static str {
     if cfg!(target_os = "linux") {
         "Secret Service"
     } else if cfg!(target_os = "macos") {
@@ -29,17 +29,17 @@ pub fn store_name() -> &'static str {
 
 /// What the environment says about a keyring, taken from the snapshot by settings.
 #[derive(Debug, Clone, Default)]
-pub struct Environment {
+pub(crate) struct Environment {
     /// `ENTRA_TOKEN_NO_KEYRING=1` (or `true`).
-    pub disabled: bool,
+    pub(crate) disabled: bool,
     /// `DBUS_SESSION_BUS_ADDRESS` is set.
-    pub session_bus: bool,
+    pub(crate) session_bus: bool,
     /// `XDG_RUNTIME_DIR`, where the session bus socket usually is.
-    pub runtime_dir: Option<PathBuf>,
+    pub(crate) runtime_dir: Option<PathBuf>,
 }
 
 /// Why there is certainly no keyring, decided without any I/O beyond a stat; `None` = try it.
-pub fn probe_reason(env: &Environment) -> Option<String> {
+pub(crate) fn probe_reason(env: &Environment) -> Option<String> {
     if env.disabled {
         return Some("ENTRA_TOKEN_NO_KEYRING is set".into());
     }
@@ -102,7 +102,7 @@ fn decode_key(text: &str) -> Option<Vec<u8>> {
 }
 
 /// The cache encryption key: read from the keyring, or created (32 random bytes) and stored.
-pub fn cache_key(env: &Environment, deadline: Duration) -> Result<Secret<Vec<u8>>, String> {
+pub(crate) fn cache_key(env: &Environment, deadline: Duration) -> Result<Secret<Vec<u8>>, String> {
     if let Some(why) = probe_reason(env) {
         return Err(why);
     }
@@ -129,7 +129,7 @@ pub fn cache_key(env: &Environment, deadline: Duration) -> Result<Secret<Vec<u8>
 }
 
 /// Deletes the key item (`cache clear`). `Ok(false)` if there was none.
-pub fn delete_key(env: &Environment, deadline: Duration) -> Result<bool, String> {
+pub(crate) fn delete_key(env: &Environment, deadline: Duration) -> Result<bool, String> {
     if let Some(why) = probe_reason(env) {
         return Err(why);
     }

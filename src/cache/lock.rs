@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// A held per-key lock; released on drop (and by the OS if the process dies).
-pub struct KeyLock {
+pub(crate) struct KeyLock {
     file: File,
 }
 
@@ -18,7 +18,7 @@ impl Drop for KeyLock {
 }
 
 /// Takes `<cache>/locks/<stem>.lock`, polling `try_lock` until `wait` has passed (`Ok(None)`).
-pub fn lock(dir: &Path, stem: &str, wait: Duration) -> std::io::Result<Option<KeyLock>> {
+pub(crate) fn lock(dir: &Path, stem: &str, wait: Duration) -> std::io::Result<Option<KeyLock>> {
     let ldir = dir.join("locks");
     ensure_private_dir(dir)?;
     ensure_private_dir(&ldir)?;

@@ -4,12 +4,12 @@
 //! random key kept as one small item in the OS keyring, so no token is readable in a plain file
 //! and no keyring size limit applies. A cache hit builds no HTTP client, TLS roots or runtime.
 
-pub mod file;
-pub mod key;
-pub mod keyring;
-pub mod lock;
+pub(crate) mod file;
+pub(crate) mod key;
+pub(crate) mod keyring;
+pub(crate) mod lock;
 
-pub use key::{CacheKey, KeyKind};
+pub(crate) use key::{CacheKey, KeyKind};
 
 use crate::error::{Error, Result};
 use crate::log;
@@ -18,9 +18,10 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 1;
 
-/// Which store to use (`--cache`, `ENTRA_TOKEN_CACHE`, a profile's `cache`).
+/// Which store to use (`--cache`, `ENTRA_TOKEN_CACHE`, a profile's `cache`). `pub`: the public
+/// `cli::GlobalArgs` holds one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mode {
     Auto,
@@ -32,15 +33,15 @@ pub enum Mode {
 /// The cache as settings resolved it: the mode, the directory and what the environment says
 /// about a keyring. Opening it ([`Cache::open`]) is what may talk to the keyring.
 #[derive(Debug, Clone)]
-pub struct Config {
-    pub mode: Mode,
+pub(crate) struct Config {
+    pub(crate) mode: Mode,
     /// `None` when neither `XDG_CACHE_HOME` nor a home directory is known.
-    pub dir: Option<PathBuf>,
-    pub keyring: keyring::Environment,
+    pub(crate) dir: Option<PathBuf>,
+    pub(crate) keyring: keyring::Environment,
 }
 
 impl Mode {
-    pub fn parse(s: &str) -> Option<Mode> {
+    pub(crate) fn parse(s: &str) -> Option<Mode> {
         match s.trim().to_ascii_lowercase().as_str() {
             "auto" => Some(Mode::Auto),
             "keyring" => Some(Mode::Keyring),
@@ -53,31 +54,31 @@ impl Mode {
 
 /// Non-secret facts about an entry, readable without the keyring (`cache list`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Meta {
-    pub key: CacheKey,
-    pub expires_on: i64,
-    pub refresh_on: Option<i64>,
-    pub token_type: String,
+pub(crate) struct Meta {
+    pub(crate) key: CacheKey,
+    pub(crate) expires_on: i64,
+    pub(crate) refresh_on: Option<i64>,
+    pub(crate) token_type: String,
     /// The token's `tid` (or the tenant as configured when the token is opaque).
-    pub tid: Option<String>,
+    pub(crate) tid: Option<String>,
     /// The signed-in user's object id (`user`/`refresh` entries).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub oid: Option<String>,
-    pub scope: Option<String>,
-    pub resource: Option<String>,
-    pub stored_at: i64,
+    pub(crate) oid: Option<String>,
+    pub(crate) scope: Option<String>,
+    pub(crate) resource: Option<String>,
+    pub(crate) stored_at: i64,
 }
 
 /// A cached token: metadata plus the secret parts.
 #[derive(Debug)]
-pub struct CachedToken {
-    pub meta: Meta,
-    pub access_token: Option<Secret<String>>,
-    pub refresh_token: Option<Secret<String>>,
+pub(crate) struct CachedToken {
+    pub(crate) meta: Meta,
+    pub(crate) access_token: Option<Secret<String>>,
+    pub(crate) refresh_token: Option<Secret<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stale {
+pub(crate) enum Stale {
     Missing,
     Expired,
     ExpiringSoon,
@@ -86,14 +87,14 @@ pub enum Stale {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Freshness {
+pub(crate) enum Freshness {
     Fresh,
     Stale(Stale),
 }
 
 /// Whether a cached token may be served: it must stay valid `min_validity` longer, and its
 /// advised refresh time (`refresh_in`) must not have passed.
-pub fn check_fresh(meta: Option<&Meta>, now: i64, min_validity: i64, forced: bool) -> Freshness {
+pub(crate) fn check_fresh(meta: Option<&Meta>, now: i64, min_validity: i64, forced: bool) -> Freshness {
     if forced {
         return Freshness::Stale(Stale::Forced);
     }
@@ -113,13 +114,13 @@ pub fn check_fresh(meta: Option<&Meta>, now: i64, min_validity: i64, forced: boo
 }
 
 /// The store in use and why it was chosen.
-pub struct Cache {
-    pub backend: Backend,
-    pub reason: String,
-    pub dir: Option<PathBuf>,
+pub(crate) struct Cache {
+    pub(crate) backend: Backend,
+    pub(crate) reason: String,
+    pub(crate) dir: Option<PathBuf>,
 }
 
-pub enum Backend {
+pub(crate) enum Backend {
     None,
     File,
     /// Files whose token part is encrypted with this key from the OS keyring.
@@ -127,7 +128,7 @@ pub enum Backend {
 }
 
 impl Backend {
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Backend::None => "none",
             Backend::File => "file",
@@ -140,7 +141,7 @@ impl Cache {
     /// Chooses the store. `auto` never waits long for a keyring (no D-Bus session → files at
     /// once; a keyring that does not answer within its deadline → files). An explicit `keyring`
     /// that cannot be reached is exit 2.
-    pub fn open(config: &Config) -> Result<Cache> {
+    pub(crate) fn open(config: &Config) -> Result<Cache> {
         let mode = config.mode;
         if mode == Mode::None {
             return Ok(Cache {
@@ -193,7 +194,7 @@ impl Cache {
     }
 
     /// The entry for `key`, or `None` (missing, corrupt, other version, undecryptable: all a miss).
-    pub fn get(&self, key: &CacheKey) -> Option<CachedToken> {
+    pub(crate) fn get(&self, key: &CacheKey) -> Option<CachedToken> {
         let dir = self.dir.as_ref()?;
         if matches!(self.backend, Backend::None) {
             return None;
@@ -208,7 +209,7 @@ impl Cache {
     }
 
     /// Stores a token; a failure to write is a warning, never a failed command.
-    pub fn put(&self, token: &CachedToken) {
+    pub(crate) fn put(&self, token: &CachedToken) {
         let Some(dir) = self.dir.as_ref() else { return };
         if matches!(self.backend, Backend::None) {
             return;
@@ -220,7 +221,7 @@ impl Cache {
 
     /// Takes the per-key cross-process lock, waiting at most `wait`. A lock held by a killed
     /// process is released by the OS; past `wait` the command goes on without it.
-    pub fn lock(&self, key: &CacheKey, wait: Duration) -> Option<lock::KeyLock> {
+    pub(crate) fn lock(&self, key: &CacheKey, wait: Duration) -> Option<lock::KeyLock> {
         let dir = self.dir.as_ref()?;
         if matches!(self.backend, Backend::None) {
             return None;

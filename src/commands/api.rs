@@ -27,11 +27,11 @@ use url::Url;
 /// A page of a paginated collection larger than this is refused (exit 4). Pages are held one at
 /// a time, so this bounds memory, not the collection: a page's bytes plus its parsed items come
 /// to several times the page size. Services page far below it (Graph: at most 999 items).
-pub const PAGE_CAP: usize = 32 * 1024 * 1024;
+pub(crate) const PAGE_CAP: usize = 32 * 1024 * 1024;
 /// The most of a single (not paginated) reply that `--pretty` reads whole to reindent it.
-pub const PRETTY_CAP: usize = 256 * 1024 * 1024;
+pub(crate) const PRETTY_CAP: usize = 256 * 1024 * 1024;
 /// The most of an error reply (or a retried reply) that is read.
-pub const ERROR_BODY_CAP: usize = 4 * 1024 * 1024;
+pub(crate) const ERROR_BODY_CAP: usize = 4 * 1024 * 1024;
 /// A token is renewed before a request when it has less than this many seconds left.
 const RENEW_BELOW: i64 = 60;
 /// Freshness asked of the cache for an `api` token (as `get`'s default `--min-validity`).
@@ -56,7 +56,7 @@ enum Auth<'s> {
     Token(Box<TokenSource<'s>>),
 }
 
-pub fn run(settings: &Settings, args: &ApiArgs) -> Result<()> {
+pub(crate) fn run(settings: &Settings, args: &ApiArgs) -> Result<()> {
     let plan = plan(settings, args)?;
     let credential = settings.credential(&args.credential);
     let auth = match &plan.scope {

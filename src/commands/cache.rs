@@ -9,7 +9,7 @@ use crate::rt;
 use crate::settings::Settings;
 use serde_json::json;
 
-pub fn run(global: &GlobalArgs, settings: &Settings, cmd: &CacheCommand) -> Result<()> {
+pub(crate) fn run(global: &GlobalArgs, settings: &Settings, cmd: &CacheCommand) -> Result<()> {
     match cmd {
         CacheCommand::Status(a) => status(settings, a.output),
         CacheCommand::List(a) => list(settings, a.output),

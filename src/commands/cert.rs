@@ -17,7 +17,7 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 
 /// `env_password`: `AZURE_CLIENT_CERTIFICATE_PASSWORD`, used when no password file is given.
-pub fn run(cmd: &CertCommand, env_password: Option<Secret<String>>) -> Result<()> {
+pub(crate) fn run(cmd: &CertCommand, env_password: Option<Secret<String>>) -> Result<()> {
     match cmd {
         CertCommand::Inspect(a) => inspect(a, env_password),
         CertCommand::Create(a) => create(a, env_password),
@@ -27,7 +27,7 @@ pub fn run(cmd: &CertCommand, env_password: Option<Secret<String>>) -> Result<()
 
 /// What `inspect` found about the private key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyStatus {
+pub(crate) enum KeyStatus {
     Absent,
     /// Encrypted and no password given.
     Locked,
@@ -59,11 +59,11 @@ impl KeyStatus {
 }
 
 /// A certificate file read for display: every certificate, the leaf, and the key's status.
-pub struct Inspected {
-    pub format: keyfile::Format,
-    pub certs: Vec<CertInfo>,
-    pub leaf: usize,
-    pub key: KeyStatus,
+pub(crate) struct Inspected {
+    pub(crate) format: keyfile::Format,
+    pub(crate) certs: Vec<CertInfo>,
+    pub(crate) leaf: usize,
+    pub(crate) key: KeyStatus,
 }
 
 fn file_label(path: &Path) -> String {
@@ -92,7 +92,7 @@ fn read_file(path: &Path, password_file: Option<&PathBuf>, env_password: Option<
 
 /// Parses the certificates, finds the leaf (the one for the key, else the end-entity one) and
 /// checks the key against it.
-pub fn inspect_material(material: KeyMaterial, file: &str) -> Result<Inspected> {
+pub(crate) fn inspect_material(material: KeyMaterial, file: &str) -> Result<Inspected> {
     if material.certs.is_empty() {
         return Err(Error::usage(format!("{file} has no certificate")));
     }
@@ -151,7 +151,7 @@ fn entra_notes(leaf: &CertInfo, now: i64) -> Vec<String> {
     notes
 }
 
-pub fn describe_json(i: &Inspected, now: i64) -> serde_json::Value {
+pub(crate) fn describe_json(i: &Inspected, now: i64) -> serde_json::Value {
     let leaf = &i.certs[i.leaf];
     json!({
         "subject": leaf.subject,
@@ -172,7 +172,7 @@ pub fn describe_json(i: &Inspected, now: i64) -> serde_json::Value {
     })
 }
 
-pub fn describe_text(i: &Inspected, now: i64) -> String {
+pub(crate) fn describe_text(i: &Inspected, now: i64) -> String {
     let leaf = &i.certs[i.leaf];
     let expiry = if leaf.not_after < now {
         " (EXPIRED)"
@@ -224,7 +224,7 @@ fn inspect(a: &CertInspectArgs, env_password: Option<Secret<String>>) -> Result<
 }
 
 /// The `keyCredentials` entry of the application manifest.
-pub fn manifest_entry(leaf: &CertInfo, key_id: uuid::Uuid) -> serde_json::Value {
+pub(crate) fn manifest_entry(leaf: &CertInfo, key_id: uuid::Uuid) -> serde_json::Value {
     json!({
         "customKeyIdentifier": STANDARD.encode(leaf.sha1),
         "keyId": key_id.to_string(),
@@ -243,7 +243,7 @@ fn manifest(a: &CertManifestArgs, env_password: Option<Secret<String>>) -> Resul
 }
 
 /// `CN=a, O=b` → rcgen's distinguished name. `\,` escapes a comma inside a value.
-pub fn parse_subject(subject: &str) -> Result<rcgen::DistinguishedName> {
+pub(crate) fn parse_subject(subject: &str) -> Result<rcgen::DistinguishedName> {
     let mut parts = Vec::new();
     let mut current = String::new();
     let mut chars = subject.chars();
@@ -306,14 +306,14 @@ fn key_size(bits: u32) -> Result<rcgen::RsaKeySize> {
 }
 
 /// A new self-signed certificate: PEM key + certificate, PFX bytes (when a password is given).
-pub struct Created {
-    pub pem: Secret<String>,
-    pub cert_pem: String,
-    pub cert_der: Vec<u8>,
-    pub pfx: Option<Secret<Vec<u8>>>,
+pub(crate) struct Created {
+    pub(crate) pem: Secret<String>,
+    pub(crate) cert_pem: String,
+    pub(crate) cert_der: Vec<u8>,
+    pub(crate) pfx: Option<Secret<Vec<u8>>>,
 }
 
-pub fn generate(subject: &str, days: u32, bits: u32, pfx_password: Option<&Secret<String>>) -> Result<Created> {
+pub(crate) fn generate(subject: &str, days: u32, bits: u32, pfx_password: Option<&Secret<String>>) -> Result<Created> {
     let dn = parse_subject(subject)?;
     let size = key_size(bits)?;
     if days == 0 || days > 36_500 {
@@ -435,7 +435,7 @@ fn read_pfx_password(src: &PasswordSource) -> Result<Secret<String>> {
 /// Writes through a new temporary file in the same directory (created with `mode`, never
 /// world-readable in between), then moves it into place; without `force` an existing file is
 /// never replaced, even one that appeared meanwhile.
-pub fn write_file(path: &Path, bytes: &[u8], mode: u32, force: bool) -> Result<()> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8], mode: u32, force: bool) -> Result<()> {
     use std::io::Write;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),

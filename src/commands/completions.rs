@@ -4,7 +4,7 @@ use crate::cli::{Cli, CompletionsArgs};
 use crate::error::Result;
 use clap::CommandFactory;
 
-pub fn run(args: &CompletionsArgs) -> Result<()> {
+pub(crate) fn run(args: &CompletionsArgs) -> Result<()> {
     let mut cmd = Cli::command();
     let mut buf = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, "entra-token", &mut buf);

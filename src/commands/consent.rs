@@ -18,7 +18,7 @@ use std::time::Duration;
 
 const DEFAULT_LISTEN_URI: &str = "http://localhost:0/";
 
-pub fn run(settings: &Settings, args: &ConsentUrlArgs) -> Result<()> {
+pub(crate) fn run(settings: &Settings, args: &ConsentUrlArgs) -> Result<()> {
     let client_id = settings.require_client_id()?.to_string();
     // The configured tenant, else `organizations` (any work or school admin may consent); never
     // `common` unless configured, as a personal account cannot grant admin consent.

@@ -9,7 +9,7 @@ use crate::rt;
 use serde_json::json;
 use std::io::Read;
 
-pub fn run(args: &DecodeArgs) -> Result<()> {
+pub(crate) fn run(args: &DecodeArgs) -> Result<()> {
     let raw = match args.token.as_deref() {
         Some(t) if t != "-" => t.to_string(),
         _ => {

@@ -10,7 +10,7 @@ use crate::protocol::authority::{Audience, Endpoint};
 use crate::settings::Settings;
 use crate::token::TokenSource;
 
-pub fn run(settings: &Settings, args: &GetArgs) -> Result<()> {
+pub(crate) fn run(settings: &Settings, args: &GetArgs) -> Result<()> {
     let credential = settings.credential(&args.credential);
     let source = if args.user {
         if args.v1 {

@@ -12,7 +12,7 @@ use crate::rt;
 use crate::settings::Settings;
 use crate::token::{accounts, sign_in};
 
-pub fn run(settings: &Settings, args: &LoginArgs) -> Result<()> {
+pub(crate) fn run(settings: &Settings, args: &LoginArgs) -> Result<()> {
     let client_id = settings.require_client_id()?.to_string();
     let tenant = settings.sign_in_tenant();
     let scope = args.scope.clone().unwrap_or_else(|| settings.default_scope());

@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::settings::Settings;
 use crate::token::accounts;
 
-pub fn run(settings: &Settings, args: &LogoutArgs) -> Result<()> {
+pub(crate) fn run(settings: &Settings, args: &LogoutArgs) -> Result<()> {
     let cache = Cache::open(&settings.cache)?;
     let Some(dir) = cache.dir.as_ref() else {
         eprintln!("the cache is off: nothing to sign out");

@@ -2,13 +2,13 @@
 //! certificate helpers), call, print through `output`. Commands never import each other: what
 //! two of them share lives in the token layer or below.
 
-pub mod api;
-pub mod cache;
-pub mod cert;
-pub mod completions;
-pub mod consent;
-pub mod decode;
-pub mod get;
-pub mod login;
-pub mod logout;
-pub mod redeem;
+pub(crate) mod api;
+pub(crate) mod cache;
+pub(crate) mod cert;
+pub(crate) mod completions;
+pub(crate) mod consent;
+pub(crate) mod decode;
+pub(crate) mod get;
+pub(crate) mod login;
+pub(crate) mod logout;
+pub(crate) mod redeem;

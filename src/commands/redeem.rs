@@ -17,7 +17,7 @@ use crate::settings::Settings;
 use crate::token::accounts;
 use crate::token::code::{self, CodeRedemption};
 
-pub fn run(settings: &Settings, args: &RedeemArgs) -> Result<()> {
+pub(crate) fn run(settings: &Settings, args: &RedeemArgs) -> Result<()> {
     let client_id = settings.require_client_id()?.to_string();
     let (code, derived_redirect) = match (&args.code, &args.redirect_url) {
         (Some(c), _) => (Secret::new(c.trim().to_string()), None),

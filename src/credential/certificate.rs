@@ -15,16 +15,16 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 
 /// The `client_assertion_type` of a JWT client assertion (certificate and federated credentials).
-pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// How long an assertion is valid (MSAL uses the same 10 minutes).
-pub const ASSERTION_LIFETIME: i64 = 600;
+pub(crate) const ASSERTION_LIFETIME: i64 = 600;
 
 /// Entra refuses smaller RSA keys (AADSTS50032).
-pub const MIN_RSA_BITS: usize = 2048;
+pub(crate) const MIN_RSA_BITS: usize = 2048;
 
 /// Signature algorithm and thumbprint header of the assertion (`--assertion-alg`, a profile's
-/// `assertion_alg`).
+/// `assertion_alg`). `pub`: the public `cli::CredentialArgs` holds one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum AssertionAlg {
     /// RSASSA-PSS SHA-256, header x5t#S256 (Microsoft's current recommendation)
@@ -35,7 +35,7 @@ pub enum AssertionAlg {
 }
 
 impl AssertionAlg {
-    pub fn parse(s: &str) -> Option<AssertionAlg> {
+    pub(crate) fn parse(s: &str) -> Option<AssertionAlg> {
         match s.trim().to_ascii_lowercase().as_str() {
             "ps256" => Some(AssertionAlg::Ps256),
             "rs256" => Some(AssertionAlg::Rs256),
@@ -44,7 +44,7 @@ impl AssertionAlg {
     }
 }
 
-pub struct ClientCertificate {
+pub(crate) struct ClientCertificate {
     client_id: String,
     key: EncodingKey,
     leaf: CertInfo,
@@ -66,7 +66,7 @@ struct AssertionClaims<'a> {
 }
 
 /// Reads the password: a file (one trailing newline removed) or the environment variable.
-pub fn read_password(src: &PasswordSource) -> Result<Secret<String>> {
+pub(crate) fn read_password(src: &PasswordSource) -> Result<Secret<String>> {
     match src {
         PasswordSource::Env(s) => {
             crate::log::register_secret(s.expose());
@@ -90,7 +90,7 @@ pub fn read_password(src: &PasswordSource) -> Result<Secret<String>> {
 
 impl ClientCertificate {
     /// Loads and checks the configured certificate file.
-    pub fn load(src: &CertificateSource, client_id: &str) -> Result<ClientCertificate> {
+    pub(crate) fn load(src: &CertificateSource, client_id: &str) -> Result<ClientCertificate> {
         let file = format!(
             "certificate file '{}' (from {})",
             src.path.display(),
@@ -111,7 +111,7 @@ impl ClientCertificate {
     }
 
     /// Checks key and certificates: an RSA key of at least 2048 bits, and a certificate for it.
-    pub fn from_material(
+    pub(crate) fn from_material(
         material: KeyMaterial,
         file: &str,
         client_id: &str,
@@ -183,16 +183,16 @@ impl ClientCertificate {
 
     /// The certificate the assertions name (tests check what was loaded).
     #[cfg(test)]
-    pub fn leaf(&self) -> &CertInfo {
+    pub(crate) fn leaf(&self) -> &CertInfo {
         &self.leaf
     }
 
-    pub fn fingerprint(&self) -> String {
+    pub(crate) fn fingerprint(&self) -> String {
         super::digest_label("certificate", &self.leaf.sha256)
     }
 
     /// A freshly signed client assertion for a request to `audience` (the exact token URL).
-    pub fn assertion(&self, audience: &str, now: i64) -> Result<Secret<String>> {
+    pub(crate) fn assertion(&self, audience: &str, now: i64) -> Result<Secret<String>> {
         let mut header = match self.alg {
             AssertionAlg::Ps256 => {
                 let mut h = Header::new(Algorithm::PS256);
@@ -224,7 +224,7 @@ impl ClientCertificate {
     }
 
     /// The form fields of one token request to `token_url`.
-    pub fn auth_fields(&self, token_url: &url::Url) -> Result<super::AuthFields> {
+    pub(crate) fn auth_fields(&self, token_url: &url::Url) -> Result<super::AuthFields> {
         let jwt = self.assertion(token_url.as_str(), crate::rt::now())?;
         Ok(vec![
             ("client_assertion_type".to_string(), Secret::new(JWT_BEARER.to_string())),
@@ -251,13 +251,13 @@ fn rsa_public_key(pkcs1: &Secret<Vec<u8>>, file: &str, certs: &[CertInfo]) -> Re
 
 /// Why an RSA private key cannot be used.
 #[derive(Debug)]
-pub enum KeyProblem {
+pub(crate) enum KeyProblem {
     TooShort,
     Invalid(String),
 }
 
 /// The DER `RSAPublicKey` of a PKCS#1 RSA private key, as aws-lc (through rcgen) reads it.
-pub fn public_key_der(pkcs1: &Secret<Vec<u8>>) -> std::result::Result<Vec<u8>, KeyProblem> {
+pub(crate) fn public_key_der(pkcs1: &Secret<Vec<u8>>) -> std::result::Result<Vec<u8>, KeyProblem> {
     let der: &[u8] = pkcs1.expose();
     let key_der = der.try_into().map_err(|e: &str| KeyProblem::Invalid(e.to_string()))?;
     match rcgen::KeyPair::from_der_and_sign_algo(&key_der, &rcgen::PKCS_RSA_SHA256) {

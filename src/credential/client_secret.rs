@@ -6,12 +6,12 @@ use crate::error::{Error, Result};
 use crate::input;
 use crate::secret::Secret;
 
-pub struct ClientSecret {
+pub(crate) struct ClientSecret {
     secret: Secret<String>,
 }
 
 impl ClientSecret {
-    pub fn load(src: SecretSource) -> Result<ClientSecret> {
+    pub(crate) fn load(src: SecretSource) -> Result<ClientSecret> {
         let secret = match src {
             SecretSource::Env(s) => s,
             SecretSource::File(path, origin) => {
@@ -35,11 +35,11 @@ impl ClientSecret {
         Ok(ClientSecret { secret })
     }
 
-    pub fn fingerprint(&self) -> String {
+    pub(crate) fn fingerprint(&self) -> String {
         super::digest_label("secret", self.secret.expose().as_bytes())
     }
 
-    pub fn auth_fields(&self) -> super::AuthFields {
+    pub(crate) fn auth_fields(&self) -> super::AuthFields {
         vec![("client_secret".to_string(), self.secret.clone())]
     }
 }

@@ -16,12 +16,12 @@ use std::time::Duration;
 use url::Url;
 
 /// The audience Entra expects in federated assertions by default.
-pub const DEFAULT_AUDIENCE: &str = "api://AzureADTokenExchange";
+pub(crate) const DEFAULT_AUDIENCE: &str = "api://AzureADTokenExchange";
 
 /// GitHub's OIDC replies are tiny; anything large is not one.
 const GITHUB_REPLY_CAP: usize = 256 * 1024;
 
-pub enum Federated {
+pub(crate) enum Federated {
     File {
         path: PathBuf,
         origin: Origin,
@@ -38,7 +38,7 @@ pub enum Federated {
 impl Federated {
     /// Checks the configuration; nothing is read or fetched yet. `timeout` and `roots` are for
     /// the GitHub Actions OIDC request.
-    pub fn load(src: FederatedSource, timeout: Duration, roots: &TlsRoots) -> Result<Federated> {
+    pub(crate) fn load(src: FederatedSource, timeout: Duration, roots: &TlsRoots) -> Result<Federated> {
         match src {
             FederatedSource::File(path, origin) => Ok(Federated::File { path, origin }),
             FederatedSource::GitHub {
@@ -64,7 +64,7 @@ impl Federated {
         }
     }
 
-    pub fn fingerprint(&self) -> String {
+    pub(crate) fn fingerprint(&self) -> String {
         match self {
             Federated::File { path, .. } => super::digest_label("federated", path.to_string_lossy().as_bytes()),
             Federated::GitHub { url, .. } => {
@@ -79,7 +79,7 @@ impl Federated {
     }
 
     /// The current external token (re-read or re-fetched now).
-    pub async fn assertion(&self) -> Result<Secret<String>> {
+    pub(crate) async fn assertion(&self) -> Result<Secret<String>> {
         match self {
             Federated::File { path, origin } => read_token_file(path, origin),
             Federated::GitHub {
@@ -91,7 +91,7 @@ impl Federated {
         }
     }
 
-    pub async fn auth_fields(&self) -> Result<super::AuthFields> {
+    pub(crate) async fn auth_fields(&self) -> Result<super::AuthFields> {
         let assertion = self.assertion().await?;
         crate::log::register_secret(assertion.expose());
         Ok(vec![
@@ -103,7 +103,7 @@ impl Federated {
 
 /// `{ACTIONS_ID_TOKEN_REQUEST_URL}&audience=AUDIENCE` (URL-encoded; any audience already there
 /// is replaced), refusing plain http except to loopback.
-pub fn github_request_url(raw: &str, audience: &str) -> Result<Url> {
+pub(crate) fn github_request_url(raw: &str, audience: &str) -> Result<Url> {
     let mut url =
         Url::parse(raw.trim()).map_err(|e| Error::usage("ACTIONS_ID_TOKEN_REQUEST_URL is not a valid URL").cause(e))?;
     authority::check_transport(&url, "ACTIONS_ID_TOKEN_REQUEST_URL")?;
@@ -172,7 +172,7 @@ async fn fetch_github(
 }
 
 /// `{"value":"<jwt>"}` on 200; anything else is a failure of the OIDC endpoint (exit 4).
-pub fn parse_github_reply(status: u16, body: &[u8]) -> Result<Secret<String>> {
+pub(crate) fn parse_github_reply(status: u16, body: &[u8]) -> Result<Secret<String>> {
     if !(200..300).contains(&status) {
         let mut err = Error::network(format!("the GitHub Actions OIDC endpoint answered HTTP {status}"));
         if status == 401 || status == 403 {

@@ -13,20 +13,20 @@ use std::sync::OnceLock;
 const PASSWORD: &str = "p@ss w0rd~";
 const CLIENT_ID: &str = "00000000-1111-2222-3333-444444444444";
 
-pub struct Fixtures {
+pub(crate) struct Fixtures {
     _dir: tempfile::TempDir,
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
 }
 
 impl Fixtures {
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
 }
 
 /// Generates every fixture once with `tests/fixtures/make-certs.sh` (RSA key generation is the
 /// slow part).
-pub fn fixtures() -> &'static Fixtures {
+pub(crate) fn fixtures() -> &'static Fixtures {
     static F: OnceLock<Fixtures> = OnceLock::new();
     F.get_or_init(|| {
         let tmp = tempfile::tempdir().unwrap();

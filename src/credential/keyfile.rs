@@ -13,7 +13,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 /// The command that converts a legacy encrypted key into one entra-token reads.
-pub const CONVERT_HINT: &str = "convert it to PBES2-encrypted PKCS#8: openssl pkcs8 -topk8 -v2 aes-256-cbc -in OLD -out NEW \
+pub(crate) const CONVERT_HINT: &str = "convert it to PBES2-encrypted PKCS#8: openssl pkcs8 -topk8 -v2 aes-256-cbc -in OLD -out NEW \
      (then put the certificate back in the same file)";
 
 const OID_RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
@@ -26,14 +26,14 @@ const OID_PBES2: &str = "1.2.840.113549.1.5.13";
 
 /// The container format a file was read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     Pem,
     Pkcs12,
     DerCertificate,
 }
 
 impl Format {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Format::Pem => "PEM",
             Format::Pkcs12 => "PKCS#12 (PFX)",
@@ -43,32 +43,32 @@ impl Format {
 }
 
 /// A private key as found in a file. RSA keys are kept as PKCS#1 DER (what the signer wants).
-pub enum PrivateKey {
+pub(crate) enum PrivateKey {
     Rsa(Secret<Vec<u8>>),
     /// Any other algorithm, by name ("EC", "Ed25519", ...): reported, never used.
     Other(String),
 }
 
 /// What a certificate/key file holds.
-pub struct KeyMaterial {
-    pub format: Format,
-    pub key: Option<PrivateKey>,
+pub(crate) struct KeyMaterial {
+    pub(crate) format: Format,
+    pub(crate) key: Option<PrivateKey>,
     /// DER certificates in file order.
-    pub certs: Vec<Vec<u8>>,
+    pub(crate) certs: Vec<Vec<u8>>,
     /// An encrypted key was present but no password was given (only when `require_key` is false).
-    pub key_locked: bool,
+    pub(crate) key_locked: bool,
 }
 
 /// How strictly to read: a credential needs the key; `cert inspect`/`manifest` only the certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Need {
+pub(crate) enum Need {
     KeyAndCertificate,
     Certificate,
 }
 
 /// Reads `bytes` (the content of the file `file`, already named in messages as e.g.
 /// "certificate file 'app.pem' (from --certificate)").
-pub fn read(bytes: &[u8], file: &str, password: Option<&Secret<String>>, need: Need) -> Result<KeyMaterial> {
+pub(crate) fn read(bytes: &[u8], file: &str, password: Option<&Secret<String>>, need: Need) -> Result<KeyMaterial> {
     if bytes.is_empty() {
         return Err(Error::usage(format!("{file} is empty")));
     }
@@ -216,7 +216,7 @@ fn decrypt_pkcs8(der_bytes: &[u8], password: &Secret<String>, file: &str) -> Res
 }
 
 /// PKCS#8 → the key's algorithm; for RSA, the PKCS#1 `RSAPrivateKey` inside.
-pub fn from_pkcs8(der_bytes: &[u8], file: &str) -> Result<PrivateKey> {
+pub(crate) fn from_pkcs8(der_bytes: &[u8], file: &str) -> Result<PrivateKey> {
     let info = pkcs8::PrivateKeyInfoRef::try_from(der_bytes)
         .map_err(|e| Error::usage(format!("{file}: the private key is not valid PKCS#8")).cause(e))?;
     let oid = info.algorithm.oid.to_string();
@@ -285,24 +285,24 @@ fn read_pkcs12(bytes: &[u8], file: &str, password: Option<&Secret<String>>) -> R
 
 /// The fields of one certificate that entra-token shows or checks.
 #[derive(Debug, Clone)]
-pub struct CertInfo {
-    pub der: Vec<u8>,
-    pub subject: String,
-    pub issuer: String,
-    pub serial_hex: String,
-    pub not_before: i64,
-    pub not_after: i64,
+pub(crate) struct CertInfo {
+    pub(crate) der: Vec<u8>,
+    pub(crate) subject: String,
+    pub(crate) issuer: String,
+    pub(crate) serial_hex: String,
+    pub(crate) not_before: i64,
+    pub(crate) not_after: i64,
     /// "RSA", "EC", ...
-    pub key_type: String,
-    pub key_bits: usize,
+    pub(crate) key_type: String,
+    pub(crate) key_bits: usize,
     /// For RSA: the DER `RSAPublicKey` (PKCS#1) from the SubjectPublicKeyInfo.
-    pub rsa_public_key: Option<Vec<u8>>,
-    pub sha1: [u8; 20],
-    pub sha256: [u8; 32],
+    pub(crate) rsa_public_key: Option<Vec<u8>>,
+    pub(crate) sha1: [u8; 20],
+    pub(crate) sha256: [u8; 32],
 }
 
 impl CertInfo {
-    pub fn parse(der_bytes: &[u8], file: &str) -> Result<CertInfo> {
+    pub(crate) fn parse(der_bytes: &[u8], file: &str) -> Result<CertInfo> {
         let (_, cert) = x509_parser::parse_x509_certificate(der_bytes)
             .map_err(|e| Error::usage(format!("{file}: a certificate in it cannot be parsed")).cause(e))?;
         let spki = cert.public_key();
@@ -332,27 +332,27 @@ impl CertInfo {
     }
 
     /// SHA-1 thumbprint in upper-case hex, as the Entra portal shows it.
-    pub fn thumbprint_hex(&self) -> String {
+    pub(crate) fn thumbprint_hex(&self) -> String {
         hex_upper(&self.sha1)
     }
-    pub fn sha256_hex(&self) -> String {
+    pub(crate) fn sha256_hex(&self) -> String {
         hex_upper(&self.sha256)
     }
     /// JWS `x5t`: base64url (no padding) of the raw SHA-1 digest.
-    pub fn x5t(&self) -> String {
+    pub(crate) fn x5t(&self) -> String {
         URL_SAFE_NO_PAD.encode(self.sha1)
     }
     /// JWS `x5t#S256`: base64url (no padding) of the raw SHA-256 digest.
-    pub fn x5t_s256(&self) -> String {
+    pub(crate) fn x5t_s256(&self) -> String {
         URL_SAFE_NO_PAD.encode(self.sha256)
     }
-    pub fn is_self_issued(&self) -> bool {
+    pub(crate) fn is_self_issued(&self) -> bool {
         self.subject == self.issuer
     }
 }
 
 /// Bit length of a big-endian unsigned integer (leading zero bytes and bits ignored).
-pub fn modulus_bits(modulus: &[u8]) -> usize {
+pub(crate) fn modulus_bits(modulus: &[u8]) -> usize {
     let trimmed: &[u8] = match modulus.iter().position(|b| *b != 0) {
         Some(i) => &modulus[i..],
         None => return 0,
@@ -360,13 +360,13 @@ pub fn modulus_bits(modulus: &[u8]) -> usize {
     trimmed.len() * 8 - trimmed[0].leading_zeros() as usize
 }
 
-pub fn hex_upper(bytes: &[u8]) -> String {
+pub(crate) fn hex_upper(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
 /// Orders certificates leaf first, then its issuers as found in the file, then any others in file
 /// order (the "whole chain from the file" for `x5c`).
-pub fn order_chain(leaf: usize, certs: &[CertInfo]) -> Vec<usize> {
+pub(crate) fn order_chain(leaf: usize, certs: &[CertInfo]) -> Vec<usize> {
     let mut order = vec![leaf];
     let mut current = leaf;
     loop {
@@ -391,7 +391,7 @@ pub fn order_chain(leaf: usize, certs: &[CertInfo]) -> Vec<usize> {
 }
 
 /// Without a key, the end-entity certificate: one that issued none of the others.
-pub fn guess_leaf(certs: &[CertInfo]) -> usize {
+pub(crate) fn guess_leaf(certs: &[CertInfo]) -> usize {
     (0..certs.len())
         .find(|i| {
             !certs

@@ -3,13 +3,13 @@
 //! yields the form fields of one token request (fresh per request: assertions and federated
 //! tokens must never be reused or stored).
 
-pub mod certificate;
-pub mod client_secret;
-pub mod federated;
-pub mod keyfile;
-pub mod source;
+pub(crate) mod certificate;
+pub(crate) mod client_secret;
+pub(crate) mod federated;
+pub(crate) mod keyfile;
+pub(crate) mod source;
 
-pub use source::CredentialSource;
+pub(crate) use source::CredentialSource;
 
 use crate::error::Result;
 use crate::http::TlsRoots;
@@ -18,9 +18,9 @@ use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 /// Form fields that authenticate a token request.
-pub type AuthFields = Vec<(String, Secret<String>)>;
+pub(crate) type AuthFields = Vec<(String, Secret<String>)>;
 
-pub enum Credential {
+pub(crate) enum Credential {
     Certificate(Box<certificate::ClientCertificate>),
     ClientSecret(client_secret::ClientSecret),
     Federated(federated::Federated),
@@ -28,7 +28,7 @@ pub enum Credential {
 
 impl Credential {
     /// A stable, non-reversible identity of the credential (kind + digest), for cache keys.
-    pub fn fingerprint(&self) -> String {
+    pub(crate) fn fingerprint(&self) -> String {
         match self {
             Credential::Certificate(c) => c.fingerprint(),
             Credential::ClientSecret(c) => c.fingerprint(),
@@ -39,7 +39,7 @@ impl Credential {
     /// The fields that authenticate ONE token request to `token_url` (the exact URL POSTed to):
     /// a certificate signs a new assertion (`aud` = `token_url`, fresh `jti`), a federated token
     /// is re-read or re-fetched. Call it once per request, never reuse the result.
-    pub async fn auth_fields(&self, token_url: &url::Url) -> Result<AuthFields> {
+    pub(crate) async fn auth_fields(&self, token_url: &url::Url) -> Result<AuthFields> {
         match self {
             Credential::Certificate(c) => c.auth_fields(token_url),
             Credential::ClientSecret(c) => Ok(c.auth_fields()),
@@ -52,7 +52,7 @@ impl Credential {
 /// unsuitable key — happens here, before any request) for the app `client_id` (a certificate's
 /// assertions name it in `iss`/`sub`). `timeout` and `roots` are for a credential that is itself
 /// fetched over the network (GitHub Actions' OIDC token).
-pub fn from_settings(
+pub(crate) fn from_settings(
     source: CredentialSource,
     client_id: &str,
     timeout: Duration,
@@ -68,7 +68,7 @@ pub fn from_settings(
 }
 
 /// Hex SHA-256 prefix of secret material with a domain label (never the material itself).
-pub fn digest_label(kind: &str, material: &[u8]) -> String {
+pub(crate) fn digest_label(kind: &str, material: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(b"entra-token credential v1\0");
     h.update(kind.as_bytes());

@@ -9,37 +9,37 @@ use std::path::PathBuf;
 
 /// The configured credential: one kind, chosen by the precedence of its source and, within one
 /// level, certificate, then client secret, then federated.
-pub enum CredentialSource {
+pub(crate) enum CredentialSource {
     Certificate(CertificateSource),
     ClientSecret(SecretSource),
     Federated(FederatedSource),
 }
 
 /// Where the client secret comes from.
-pub enum SecretSource {
+pub(crate) enum SecretSource {
     File(PathBuf, Origin),
     /// `AZURE_CLIENT_SECRET`.
     Env(Secret<String>),
 }
 
 /// Where the certificate password comes from (flag > environment > profile).
-pub enum PasswordSource {
+pub(crate) enum PasswordSource {
     File(PathBuf, Origin),
     /// `AZURE_CLIENT_CERTIFICATE_PASSWORD`.
     Env(Secret<String>),
 }
 
 /// A configured certificate credential.
-pub struct CertificateSource {
-    pub path: PathBuf,
-    pub origin: Origin,
-    pub password: Option<PasswordSource>,
-    pub alg: AssertionAlg,
-    pub send_x5c: bool,
+pub(crate) struct CertificateSource {
+    pub(crate) path: PathBuf,
+    pub(crate) origin: Origin,
+    pub(crate) password: Option<PasswordSource>,
+    pub(crate) alg: AssertionAlg,
+    pub(crate) send_x5c: bool,
 }
 
 /// A configured federated credential.
-pub enum FederatedSource {
+pub(crate) enum FederatedSource {
     /// A file holding the external token, re-read for every request.
     File(PathBuf, Origin),
     /// The GitHub Actions OIDC endpoint.

@@ -4,8 +4,8 @@
 //! `Retry-After`, a size cap on every reply (or a streamed body for `api`), and redacted
 //! `-v`/`-vv` logs. `pager` follows `api --paginate`'s next links.
 
-pub mod pager;
-pub mod retry;
+pub(crate) mod pager;
+pub(crate) mod retry;
 
 use crate::error::{Error, Result, chain};
 use crate::log;
@@ -16,58 +16,58 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use url::Url;
 
-pub const USER_AGENT: &str = concat!("entra-token/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("entra-token/", env!("CARGO_PKG_VERSION"));
 
 /// Replies from token endpoints larger than this are refused (exit 4).
-pub const TOKEN_REPLY_CAP: usize = 4 * 1024 * 1024;
+pub(crate) const TOKEN_REPLY_CAP: usize = 4 * 1024 * 1024;
 
 /// At most this many redirects are followed by the `api` client (same origin keeps the token).
-pub const API_MAX_REDIRECTS: usize = 5;
+pub(crate) const API_MAX_REDIRECTS: usize = 5;
 
-pub struct Http {
+pub(crate) struct Http {
     client: reqwest::Client,
 }
 
 /// Extra trusted CAs, from `SSL_CERT_FILE` / `SSL_CERT_DIR` (taken from the environment snapshot
 /// by settings; checked only when a client is built, never on a cache hit).
 #[derive(Debug, Clone, Default)]
-pub struct TlsRoots {
-    pub file: Option<PathBuf>,
-    pub dir: Option<OsString>,
+pub(crate) struct TlsRoots {
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) dir: Option<OsString>,
 }
 
 /// A fully read reply.
 #[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Vec<u8>,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Reply {
-    pub fn content_type(&self) -> Option<&str> {
+    pub(crate) fn content_type(&self) -> Option<&str> {
         self.headers.get(reqwest::header::CONTENT_TYPE)?.to_str().ok()
     }
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name)?.to_str().ok()
     }
 }
 
 /// What to send. Form values and the bearer token are secrets until the moment they are encoded.
 #[derive(Clone)]
-pub struct Request {
-    pub method: reqwest::Method,
-    pub url: Url,
-    pub headers: Vec<(String, String)>,
-    pub form: Option<Vec<(String, Secret<String>)>>,
+pub(crate) struct Request {
+    pub(crate) method: reqwest::Method,
+    pub(crate) url: Url,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) form: Option<Vec<(String, Secret<String>)>>,
     /// A raw body (`api --input`); its `Content-Type` is one of `headers`. Cheap to clone for a retry.
-    pub body: Option<bytes::Bytes>,
+    pub(crate) body: Option<bytes::Bytes>,
     /// `Authorization: Bearer ...`, marked sensitive on the wire and never logged.
-    pub bearer: Option<Secret<String>>,
+    pub(crate) bearer: Option<Secret<String>>,
 }
 
 impl Request {
-    pub fn new(method: reqwest::Method, url: Url) -> Request {
+    pub(crate) fn new(method: reqwest::Method, url: Url) -> Request {
         Request {
             method,
             url,
@@ -78,7 +78,7 @@ impl Request {
         }
     }
 
-    pub fn post_form(url: Url, form: Vec<(String, Secret<String>)>) -> Request {
+    pub(crate) fn post_form(url: Url, form: Vec<(String, Secret<String>)>) -> Request {
         Request {
             form: Some(form),
             ..Request::new(reqwest::Method::POST, url)
@@ -88,12 +88,12 @@ impl Request {
 
 /// A reply whose body has not been read yet: streamed chunk by chunk (`api` to stdout), or read
 /// whole with a cap. A reply that was already read (one whose retries ran out) is held in memory.
-pub struct Pending {
-    pub status: u16,
-    pub version: reqwest::Version,
-    pub headers: HeaderMap,
+pub(crate) struct Pending {
+    pub(crate) status: u16,
+    pub(crate) version: reqwest::Version,
+    pub(crate) headers: HeaderMap,
     /// The URL that answered (after redirects, if the client follows any).
-    pub url: Url,
+    pub(crate) url: Url,
     body: PendingBody,
 }
 
@@ -103,11 +103,11 @@ enum PendingBody {
 }
 
 impl Pending {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name)?.to_str().ok()
     }
 
-    pub fn is_success(&self) -> bool {
+    pub(crate) fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
 
@@ -122,7 +122,7 @@ impl Pending {
     }
 
     /// The next piece of the body (`None` at its end). No size cap: the caller streams it on.
-    pub async fn chunk(&mut self) -> Result<Option<bytes::Bytes>> {
+    pub(crate) async fn chunk(&mut self) -> Result<Option<bytes::Bytes>> {
         match &mut self.body {
             PendingBody::Read(body) => Ok(body.take().filter(|b| !b.is_empty()).map(bytes::Bytes::from)),
             PendingBody::Stream(resp) => resp.chunk().await.map_err(|e| {
@@ -136,7 +136,7 @@ impl Pending {
     }
 
     /// The whole body, refusing more than `cap` bytes (exit 4).
-    pub async fn read(self, cap: usize) -> Result<Reply> {
+    pub(crate) async fn read(self, cap: usize) -> Result<Reply> {
         let body = match self.body {
             PendingBody::Read(body) => body.unwrap_or_default(),
             PendingBody::Stream(resp) => read_capped(resp, cap, &self.url).await?,
@@ -151,7 +151,7 @@ impl Pending {
     }
 
     /// [`Pending::read`] bounded by the deadline.
-    pub async fn read_by(self, cap: usize, deadline: Deadline) -> Result<Reply> {
+    pub(crate) async fn read_by(self, cap: usize, deadline: Deadline) -> Result<Reply> {
         let url = self.url.clone();
         match tokio::time::timeout(deadline.remaining(), self.read(cap)).await {
             Ok(r) => r,
@@ -161,28 +161,28 @@ impl Pending {
 }
 
 /// A request being built (e.g. signing a fresh client assertion).
-pub type BuiltRequest<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Request>> + 'a>>;
+pub(crate) type BuiltRequest<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Request>> + 'a>>;
 /// Builds the request for one attempt.
-pub type BuildRequest<'a> = dyn Fn() -> BuiltRequest<'a> + 'a;
+pub(crate) type BuildRequest<'a> = dyn Fn() -> BuiltRequest<'a> + 'a;
 
 /// When a logical request must be done, retries included (`--timeout`).
 #[derive(Debug, Clone, Copy)]
-pub struct Deadline {
+pub(crate) struct Deadline {
     at: Instant,
     total: Duration,
 }
 
 impl Deadline {
-    pub fn after(total: Duration) -> Deadline {
+    pub(crate) fn after(total: Duration) -> Deadline {
         Deadline {
             at: Instant::now() + total,
             total,
         }
     }
-    pub fn remaining(&self) -> Duration {
+    pub(crate) fn remaining(&self) -> Duration {
         self.at.saturating_duration_since(Instant::now())
     }
-    pub fn expired_error(&self, url: &Url) -> Error {
+    pub(crate) fn expired_error(&self, url: &Url) -> Error {
         Error::network(format!(
             "no complete reply from {} within the {} s timeout",
             url.host_str().unwrap_or("the server"),
@@ -204,7 +204,7 @@ fn fmt_secs(d: Duration) -> String {
 impl Http {
     /// Builds the client: loads TLS roots (incl. `SSL_CERT_FILE`/`SSL_CERT_DIR`) and proxies.
     /// A token request is never sent on to another host: redirects are not followed.
-    pub fn new(timeout: Duration, roots: &TlsRoots) -> Result<Http> {
+    pub(crate) fn new(timeout: Duration, roots: &TlsRoots) -> Result<Http> {
         Self::build(timeout, roots, reqwest::redirect::Policy::none())
     }
 
@@ -212,7 +212,7 @@ impl Http {
     /// downloads with a 302 to pre-authenticated storage) but never to plain `http://` off
     /// loopback, and reqwest drops `Authorization` (and cookies) whenever a redirect changes the
     /// scheme, host or port — so the token stays with its origin.
-    pub fn for_api(timeout: Duration, roots: &TlsRoots) -> Result<Http> {
+    pub(crate) fn for_api(timeout: Duration, roots: &TlsRoots) -> Result<Http> {
         let policy = reqwest::redirect::Policy::custom(|attempt| {
             if attempt.previous().len() > API_MAX_REDIRECTS {
                 return attempt.stop();
@@ -240,7 +240,13 @@ impl Http {
     }
 
     /// Sends `req`, retrying per `policy` until `deadline`; reads at most `cap` bytes of reply.
-    pub async fn send(&self, req: &Request, policy: &retry::Policy, deadline: Deadline, cap: usize) -> Result<Reply> {
+    pub(crate) async fn send(
+        &self,
+        req: &Request,
+        policy: &retry::Policy,
+        deadline: Deadline,
+        cap: usize,
+    ) -> Result<Reply> {
         let pending = self.send_streaming(req, policy, deadline, cap, &|_, _| {}).await?;
         pending.read_by(cap, deadline).await
     }
@@ -249,7 +255,7 @@ impl Http {
     /// read with its own cap. The bodies of replies that get retried are read (at most `cap`
     /// bytes) and dropped. `on_wait(status, wait)` hears about every retry wait (status 0: a
     /// connection failure), for progress lines.
-    pub async fn send_streaming(
+    pub(crate) async fn send_streaming(
         &self,
         req: &Request,
         policy: &retry::Policy,
@@ -263,7 +269,7 @@ impl Http {
 
     /// [`Http::send`] for a request built anew for every attempt: a token request authenticated
     /// by a client assertion must carry a fresh one (new `jti`) each time it is sent.
-    pub async fn send_rebuilt(
+    pub(crate) async fn send_rebuilt(
         &self,
         build: &BuildRequest<'_>,
         policy: &retry::Policy,

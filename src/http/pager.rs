@@ -13,7 +13,7 @@ use url::Url;
 
 /// The shape of a page; every page of one run must have the first page's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
+pub(crate) enum Shape {
     /// `{"value":[...], "@odata.nextLink"|"nextLink": ...}` (Graph, ARM).
     Collection,
     /// `[...]` with a `NextPageUri` header (Management Activity API).
@@ -24,16 +24,16 @@ pub enum Shape {
 
 /// One parsed page; items point into the page's bytes.
 #[derive(Debug)]
-pub struct Page<'a> {
-    pub shape: Shape,
-    pub items: Vec<&'a RawValue>,
+pub(crate) struct Page<'a> {
+    pub(crate) shape: Shape,
+    pub(crate) items: Vec<&'a RawValue>,
     /// `@odata.context` and `@odata.count` (page 1 of a Graph collection), kept in the output.
-    pub context: Option<&'a RawValue>,
-    pub count: Option<&'a RawValue>,
+    pub(crate) context: Option<&'a RawValue>,
+    pub(crate) count: Option<&'a RawValue>,
     /// `@odata.deltaLink` (the last page of a delta query), kept in the output.
-    pub delta_link: Option<String>,
+    pub(crate) delta_link: Option<String>,
     /// The next link as the service wrote it.
-    pub next: Option<String>,
+    pub(crate) next: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -53,7 +53,7 @@ struct ObjectPage<'a> {
 }
 
 /// Parses one page. `next_page_uri` is the `NextPageUri` response header, if any.
-pub fn parse_page<'a>(body: &'a [u8], next_page_uri: Option<&str>) -> std::result::Result<Page<'a>, String> {
+pub(crate) fn parse_page<'a>(body: &'a [u8], next_page_uri: Option<&str>) -> std::result::Result<Page<'a>, String> {
     let text = std::str::from_utf8(body).map_err(|_| "it is not UTF-8 text".to_string())?;
     let header_next = next_page_uri
         .map(str::trim)
@@ -107,23 +107,23 @@ pub fn parse_page<'a>(body: &'a [u8], next_page_uri: Option<&str>) -> std::resul
 
 /// Follows next links within one origin, counting pages.
 #[derive(Debug)]
-pub struct Pager {
+pub(crate) struct Pager {
     origin: url::Origin,
     next: Option<Url>,
     /// Every URL requested in this run, and the URLs that answered (after redirects): a next
     /// link to one of them would loop.
     fetched: HashSet<String>,
     shape: Option<Shape>,
-    pub pages: u64,
-    pub items: u64,
+    pub(crate) pages: u64,
+    pub(crate) items: u64,
     max_pages: Option<u64>,
     /// Set when `--max-pages` stopped the run with more pages left: the first one not fetched.
-    pub stopped_before: Option<Url>,
+    pub(crate) stopped_before: Option<Url>,
 }
 
 impl Pager {
     /// Starts at `first`; the token's origin is `first`'s.
-    pub fn new(first: Url, max_pages: Option<u64>) -> Pager {
+    pub(crate) fn new(first: Url, max_pages: Option<u64>) -> Pager {
         Pager {
             origin: first.origin(),
             next: Some(first),
@@ -137,7 +137,7 @@ impl Pager {
     }
 
     /// The URL of the page to fetch next, if any.
-    pub fn next_url(&self) -> Option<&Url> {
+    pub(crate) fn next_url(&self) -> Option<&Url> {
         self.next.as_ref()
     }
 
@@ -145,7 +145,7 @@ impl Pager {
     /// link's origin (exit 4 naming the foreign origin) and that the next link is not a page
     /// already fetched (exit 4), and moves on. Call before writing the page's items, so a refused
     /// link leaves nothing of that page on stdout.
-    pub fn advance(&mut self, page: &Page<'_>, page_url: &Url) -> Result<()> {
+    pub(crate) fn advance(&mut self, page: &Page<'_>, page_url: &Url) -> Result<()> {
         let number = self.pages + 1;
         if let Some(requested) = &self.next {
             self.fetched.insert(requested.as_str().to_string());

@@ -8,24 +8,24 @@ use crate::protocol::entra_error::EntraError;
 use std::time::{Duration, SystemTime};
 
 /// The longest single wait, whatever `Retry-After` says.
-pub const MAX_WAIT: Duration = Duration::from_secs(120);
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone)]
-pub struct Policy {
-    pub max_attempts: u32,
-    pub retry_connect: bool,
+pub(crate) struct Policy {
+    pub(crate) max_attempts: u32,
+    pub(crate) retry_connect: bool,
     /// Retry 500/502/503/504 as well as 429 (token endpoints) or only 429/503/504 (`api`).
-    pub retry_500: bool,
+    pub(crate) retry_500: bool,
     /// Retry 504. A gateway timeout may come after the service acted, so `api` retries it only
     /// for idempotent methods; 429 and 503 mean the request was not processed.
-    pub retry_504: bool,
+    pub(crate) retry_504: bool,
     /// After the last attempt: an error (token endpoints, exit 4) or the reply itself (`api`).
-    pub exhausted_is_error: bool,
+    pub(crate) exhausted_is_error: bool,
 }
 
 impl Policy {
     /// Token requests: bounded retries of 429 and 5xx, connection failures retried.
-    pub fn token() -> Policy {
+    pub(crate) fn token() -> Policy {
         Policy {
             max_attempts: 4,
             retry_connect: true,
@@ -37,7 +37,7 @@ impl Policy {
     /// `api` calls: up to `max_retries` retries of 429 and 503 (and 504 for idempotent methods)
     /// and of connection failures (nothing was sent); when they run out the last reply is the
     /// answer (exit 5 with its summary), not an error of its own.
-    pub fn api(max_retries: u32, method: &reqwest::Method) -> Policy {
+    pub(crate) fn api(max_retries: u32, method: &reqwest::Method) -> Policy {
         Policy {
             max_attempts: max_retries.saturating_add(1),
             retry_connect: true,
@@ -47,7 +47,7 @@ impl Policy {
         }
     }
     /// Authorization-code redemption: a code is single-use, so never retried.
-    pub fn never() -> Policy {
+    pub(crate) fn never() -> Policy {
         Policy {
             max_attempts: 1,
             retry_connect: false,
@@ -57,7 +57,7 @@ impl Policy {
         }
     }
 
-    pub fn retries_status(&self, status: u16) -> bool {
+    pub(crate) fn retries_status(&self, status: u16) -> bool {
         if self.max_attempts <= 1 {
             return false;
         }
@@ -69,7 +69,7 @@ impl Policy {
         }
     }
 
-    pub fn exhausted(&self, reply: Reply, attempts: u32) -> Result<Reply> {
+    pub(crate) fn exhausted(&self, reply: Reply, attempts: u32) -> Result<Reply> {
         if !self.exhausted_is_error {
             return Ok(reply);
         }
@@ -103,7 +103,7 @@ fn reason(status: u16) -> &'static str {
 }
 
 /// `Retry-After`: delta seconds (integer or decimal) or an HTTP date.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<f64>() {
         if secs.is_finite() && secs >= 0.0 {
@@ -116,7 +116,7 @@ pub fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 /// Exponential backoff with full jitter: up to 0.5 s, 1 s, 2 s, ... capped at 8 s.
-pub fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     let base_ms = 500u64.saturating_mul(1 << attempt.saturating_sub(1).min(4)).min(8000);
     let mut b = [0u8; 2];
     let jitter = if getrandom::fill(&mut b).is_ok() {

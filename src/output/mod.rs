@@ -8,7 +8,7 @@ use serde_json::json;
 use serde_json::value::RawValue;
 use std::io::Write;
 
-/// How `get` and `redeem` print a token (`-o`).
+/// How `get` and `redeem` print a token (`-o`). `pub`: the public `cli` argument types hold one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
     /// The token and a newline
@@ -24,17 +24,17 @@ pub enum OutputFormat {
 }
 
 /// What `get`/`redeem` print.
-pub struct TokenOutput<'a> {
-    pub token: &'a str,
-    pub expires_on: i64,
-    pub tenant: Option<String>,
-    pub token_type: &'a str,
-    pub scope: Option<&'a str>,
-    pub resource: Option<&'a str>,
-    pub extra: Option<serde_json::Map<String, serde_json::Value>>,
+pub(crate) struct TokenOutput<'a> {
+    pub(crate) token: &'a str,
+    pub(crate) expires_on: i64,
+    pub(crate) tenant: Option<String>,
+    pub(crate) token_type: &'a str,
+    pub(crate) scope: Option<&'a str>,
+    pub(crate) resource: Option<&'a str>,
+    pub(crate) extra: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-pub fn token(format: OutputFormat, out: &TokenOutput) -> Result<()> {
+pub(crate) fn token(format: OutputFormat, out: &TokenOutput) -> Result<()> {
     let text = match format {
         OutputFormat::Token => format!("{}\n", out.token),
         OutputFormat::Header => format!("Authorization: Bearer {}\n", out.token),
@@ -78,17 +78,17 @@ pub fn token(format: OutputFormat, out: &TokenOutput) -> Result<()> {
 }
 
 /// Pretty JSON document + newline.
-pub fn json_value(v: &serde_json::Value) -> Result<()> {
+pub(crate) fn json_value(v: &serde_json::Value) -> Result<()> {
     let text = serde_json::to_string_pretty(v).map_err(|e| Error::internal("could not render JSON").cause(e))?;
     write_stdout(format!("{text}\n").as_bytes())
 }
 
-pub fn text(s: &str) -> Result<()> {
+pub(crate) fn text(s: &str) -> Result<()> {
     write_stdout(s.as_bytes())
 }
 
 /// Writes everything in one call; a broken pipe ends quietly (exit 0, as `cat | head` does).
-pub fn write_stdout(bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_stdout(bytes: &[u8]) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|_| out.flush()) {
         Ok(()) => Ok(()),
@@ -99,7 +99,7 @@ pub fn write_stdout(bytes: &[u8]) -> Result<()> {
 
 /// A buffered stdout for bodies written piece by piece. `write` answers `false` once stdout is
 /// closed (`| head`), so the caller stops fetching.
-pub struct Sink {
+pub(crate) struct Sink {
     out: std::io::BufWriter<std::io::Stdout>,
     closed: bool,
 }
@@ -111,14 +111,14 @@ impl Default for Sink {
 }
 
 impl Sink {
-    pub fn stdout() -> Sink {
+    pub(crate) fn stdout() -> Sink {
         Sink {
             out: std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
             closed: false,
         }
     }
 
-    pub fn write(&mut self, bytes: &[u8]) -> Result<bool> {
+    pub(crate) fn write(&mut self, bytes: &[u8]) -> Result<bool> {
         if self.closed {
             return Ok(false);
         }
@@ -126,7 +126,7 @@ impl Sink {
         self.check(r)
     }
 
-    pub fn flush(&mut self) -> Result<bool> {
+    pub(crate) fn flush(&mut self) -> Result<bool> {
         if self.closed {
             return Ok(false);
         }
@@ -148,7 +148,7 @@ impl Sink {
 
 /// How `api --paginate` writes items.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ItemFormat {
+pub(crate) enum ItemFormat {
     /// One document: `{"value":[...]}` (Graph, ARM) or `[...]` (Management API), one item per
     /// line as received, or reindented with `pretty`.
     Merged { pretty: bool },
@@ -158,7 +158,7 @@ pub enum ItemFormat {
 
 /// Writes the items of successive pages as they arrive: the document's head when the first page
 /// is known, each item, then the tail. Nothing is held beyond the page being written.
-pub struct ItemWriter {
+pub(crate) struct ItemWriter {
     sink: Sink,
     format: ItemFormat,
     /// `Some(true)`: a `{"value":[` document; `Some(false)`: a bare array; `None`: not begun.
@@ -168,7 +168,7 @@ pub struct ItemWriter {
 }
 
 impl ItemWriter {
-    pub fn new(format: ItemFormat) -> ItemWriter {
+    pub(crate) fn new(format: ItemFormat) -> ItemWriter {
         ItemWriter {
             sink: Sink::stdout(),
             format,
@@ -178,13 +178,13 @@ impl ItemWriter {
         }
     }
 
-    pub fn items(&self) -> u64 {
+    pub(crate) fn items(&self) -> u64 {
         self.items
     }
 
     /// Opens the document: `{"@odata.context":…,"@odata.count":…,"value":[` when `object`, else
     /// `[` (nothing for NDJSON). `members` are raw JSON values kept from page 1.
-    pub fn begin(&mut self, object: bool, members: &[(&str, &RawValue)]) -> Result<bool> {
+    pub(crate) fn begin(&mut self, object: bool, members: &[(&str, &RawValue)]) -> Result<bool> {
         self.object = Some(object);
         let pretty = matches!(self.format, ItemFormat::Merged { pretty: true });
         let head = match self.format {
@@ -207,7 +207,7 @@ impl ItemWriter {
         self.sink.write(head.as_bytes())
     }
 
-    pub fn item(&mut self, raw: &RawValue) -> Result<bool> {
+    pub(crate) fn item(&mut self, raw: &RawValue) -> Result<bool> {
         self.scratch.clear();
         match self.format {
             ItemFormat::Ndjson => {
@@ -234,12 +234,12 @@ impl ItemWriter {
     }
 
     /// A page's end: flushes so a reader sees items page by page.
-    pub fn page_done(&mut self) -> Result<bool> {
+    pub(crate) fn page_done(&mut self) -> Result<bool> {
         self.sink.flush()
     }
 
     /// Closes the document, adding `trailer` members (e.g. `@odata.deltaLink`) to an object.
-    pub fn finish(&mut self, trailer: &[(&str, &str)]) -> Result<bool> {
+    pub(crate) fn finish(&mut self, trailer: &[(&str, &str)]) -> Result<bool> {
         let pretty = matches!(self.format, ItemFormat::Merged { pretty: true });
         let tail = match (self.format, self.object) {
             (ItemFormat::Ndjson, _) | (_, None) => String::new(),
@@ -264,7 +264,7 @@ impl ItemWriter {
 
     /// A reply that is not a collection, written alone: as received (or reindented with
     /// `pretty`), on one line for NDJSON.
-    pub fn single(&mut self, body: &[u8]) -> Result<bool> {
+    pub(crate) fn single(&mut self, body: &[u8]) -> Result<bool> {
         let text = String::from_utf8_lossy(body);
         let mut out = Vec::with_capacity(body.len() + 1);
         match self.format {
@@ -282,7 +282,7 @@ impl ItemWriter {
 /// kept): `indent: None` removes the whitespace between tokens (one line); `Some(n)` puts each
 /// member and element on its own line, indented `n` spaces per level from `level`. The input is
 /// assumed to be valid JSON; whitespace inside strings is never touched.
-pub fn reformat_json(text: &str, indent: Option<usize>, level: usize, out: &mut Vec<u8>) {
+pub(crate) fn reformat_json(text: &str, indent: Option<usize>, level: usize, out: &mut Vec<u8>) {
     let bytes = text.trim().as_bytes();
     let mut depth = level;
     let mut i = 0;
@@ -345,7 +345,7 @@ pub fn reformat_json(text: &str, indent: Option<usize>, level: usize, out: &mut 
 }
 
 /// RFC 3339 for an epoch second, UTC: `2026-11-23T05:00:00+00:00` (or `...Z`).
-pub fn rfc3339(epoch: i64, offset_form: bool) -> String {
+pub(crate) fn rfc3339(epoch: i64, offset_form: bool) -> String {
     let days = epoch.div_euclid(86_400);
     let secs = epoch.rem_euclid(86_400);
     // civil-from-days (proleptic Gregorian), after H. Hinnant's public-domain algorithm

@@ -10,14 +10,14 @@ use url::Url;
 
 /// The kind of API a host belongs to (for scopes and hints).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ApiKind {
+pub(crate) enum ApiKind {
     Graph,
     Management,
     ResourceManager,
 }
 
 impl ApiKind {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             ApiKind::Graph => "Microsoft Graph",
             ApiKind::Management => "the Office 365 Management Activity API",
@@ -76,7 +76,7 @@ const KNOWN_HOSTS: &[(&str, ApiKind, &str)] = &[
 /// The API kind and app-only scope for `url`: a known host (https, default port), or the origin
 /// of `--graph-url`, which counts as Graph with `graph_scope` (the cloud's Graph `/.default`).
 /// `None`: an unknown host, which needs an explicit `--scope`.
-pub fn infer_scope(url: &Url, graph_base: &Url, graph_scope: &str) -> Option<(ApiKind, String)> {
+pub(crate) fn infer_scope(url: &Url, graph_base: &Url, graph_scope: &str) -> Option<(ApiKind, String)> {
     if url.scheme() == "https" && url.port().is_none() {
         let host = url.host_str()?.trim_end_matches('.').to_ascii_lowercase();
         if let Some((_, kind, resource)) = KNOWN_HOSTS.iter().find(|(h, _, _)| *h == host) {
@@ -87,13 +87,13 @@ pub fn infer_scope(url: &Url, graph_base: &Url, graph_scope: &str) -> Option<(Ap
 }
 
 /// The API kind of a URL by its host alone (for messages), `--graph-url` counting as Graph.
-pub fn kind_of(url: &Url, graph_base: &Url) -> Option<ApiKind> {
+pub(crate) fn kind_of(url: &Url, graph_base: &Url) -> Option<ApiKind> {
     infer_scope(url, graph_base, "").map(|(k, _)| k)
 }
 
 /// The API kind a scope is for (`https://manage.office.com/.default` → Management), so a URL on
 /// an unknown host (a proxy, the emulator) called with `--scope` is still named well.
-pub fn kind_of_scope(scope: &str) -> Option<ApiKind> {
+pub(crate) fn kind_of_scope(scope: &str) -> Option<ApiKind> {
     let resource = scope.split_whitespace().next()?.trim_end_matches("/.default");
     let url = Url::parse(resource).ok()?;
     let host = url.host_str()?.to_ascii_lowercase();
@@ -102,10 +102,10 @@ pub fn kind_of_scope(scope: &str) -> Option<ApiKind> {
 
 /// What a service said in an error reply.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ServiceError {
-    pub code: Option<String>,
-    pub message: Option<String>,
-    pub request_id: Option<String>,
+pub(crate) struct ServiceError {
+    pub(crate) code: Option<String>,
+    pub(crate) message: Option<String>,
+    pub(crate) request_id: Option<String>,
 }
 
 impl ServiceError {
@@ -113,7 +113,7 @@ impl ServiceError {
     /// Management API's `AF…` codes), ASP.NET's `{"Message":...}`, or OData's
     /// `{"error":{"message":{"value":...}}}`. `header` looks up a response header; its
     /// `request-id` (or `x-ms-request-id`) wins over the body's.
-    pub fn parse(body: &[u8], header: impl Fn(&str) -> Option<String>) -> ServiceError {
+    pub(crate) fn parse(body: &[u8], header: impl Fn(&str) -> Option<String>) -> ServiceError {
         let mut out = ServiceError::default();
         if let Ok(v) = serde_json::from_slice::<Value>(body) {
             let err = v.get("error").filter(|e| e.is_object());
@@ -151,7 +151,7 @@ impl ServiceError {
 }
 
 /// The application permission a 403 most likely lacks, from the method and path.
-pub fn missing_permission(method: &str, url: &Url) -> Option<&'static str> {
+pub(crate) fn missing_permission(method: &str, url: &Url) -> Option<&'static str> {
     let path = url.path().to_ascii_lowercase();
     let read = matches!(method, "GET" | "HEAD");
     let has = |seg: &str| path.split('/').any(|s| s == seg);

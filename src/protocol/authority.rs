@@ -5,7 +5,8 @@
 use crate::error::{Error, Result};
 use url::Url;
 
-/// A national cloud: its authority, Graph and Management hosts (`--cloud`, a profile's `cloud`).
+/// A national cloud: its authority and Graph hosts (`--cloud`, a profile's `cloud`). `pub`: the
+/// public `cli::GlobalArgs` holds one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Cloud {
     Public,
@@ -15,7 +16,7 @@ pub enum Cloud {
 }
 
 impl Cloud {
-    pub fn parse(s: &str) -> Option<Cloud> {
+    pub(crate) fn parse(s: &str) -> Option<Cloud> {
         match s.to_ascii_lowercase().as_str() {
             "public" | "azurecloud" | "global" => Some(Cloud::Public),
             "usgov" | "azureusgovernment" => Some(Cloud::UsGov),
@@ -23,32 +24,25 @@ impl Cloud {
             _ => None,
         }
     }
-    pub fn authority_host(self) -> &'static str {
+    pub(crate) fn authority_host(self) -> &'static str {
         match self {
             Cloud::Public => "https://login.microsoftonline.com",
             Cloud::UsGov => "https://login.microsoftonline.us",
             Cloud::China => "https://login.chinacloudapi.cn",
         }
     }
-    pub fn graph(self) -> &'static str {
+    pub(crate) fn graph(self) -> &'static str {
         match self {
             Cloud::Public => "https://graph.microsoft.com",
             Cloud::UsGov => "https://graph.microsoft.us",
             Cloud::China => "https://microsoftgraph.chinacloudapi.cn",
         }
     }
-    pub fn management(self) -> &'static str {
-        match self {
-            Cloud::Public => "https://manage.office.com",
-            Cloud::UsGov => "https://manage.office365.us",
-            Cloud::China => "https://manage.office.cn",
-        }
-    }
 }
 
 /// The `{tenant}` path segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Tenant {
+pub(crate) enum Tenant {
     Id(String),
     Domain(String),
     /// `common`, `organizations`, `consumers`: fine for sign-in, not for app-only tokens.
@@ -56,7 +50,7 @@ pub enum Tenant {
 }
 
 impl Tenant {
-    pub fn parse(s: &str) -> Result<Tenant> {
+    pub(crate) fn parse(s: &str) -> Result<Tenant> {
         let t = s.trim();
         let lower = t.to_ascii_lowercase();
         if matches!(lower.as_str(), "common" | "organizations" | "consumers") {
@@ -77,24 +71,24 @@ impl Tenant {
                 .hint("use the directory (tenant) ID GUID or a verified domain such as contoso.onmicrosoft.com"),
         )
     }
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match self {
             Tenant::Id(s) | Tenant::Domain(s) | Tenant::Multi(s) => s,
         }
     }
-    pub fn is_multi(&self) -> bool {
+    pub(crate) fn is_multi(&self) -> bool {
         matches!(self, Tenant::Multi(_))
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
+pub(crate) enum Endpoint {
     V1,
     V2,
 }
 
 impl Endpoint {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Endpoint::V1 => "v1",
             Endpoint::V2 => "v2",
@@ -103,7 +97,7 @@ impl Endpoint {
 }
 
 /// Parses and checks an authority host URL: https, or http only for loopback hosts.
-pub fn parse_authority_host(raw: &str, source: &str) -> Result<Url> {
+pub(crate) fn parse_authority_host(raw: &str, source: &str) -> Result<Url> {
     let trimmed = raw.trim();
     let with_scheme = if trimmed.contains("://") {
         trimmed.to_string()
@@ -123,7 +117,7 @@ pub fn parse_authority_host(raw: &str, source: &str) -> Result<Url> {
 
 /// `http://` is refused unless the host is loopback (a token or secret never crosses the network
 /// in clear).
-pub fn check_transport(url: &Url, source: &str) -> Result<()> {
+pub(crate) fn check_transport(url: &Url, source: &str) -> Result<()> {
     match url.scheme() {
         "https" => Ok(()),
         "http" if is_loopback(url) => Ok(()),
@@ -138,7 +132,7 @@ pub fn check_transport(url: &Url, source: &str) -> Result<()> {
     }
 }
 
-pub fn is_loopback(url: &Url) -> bool {
+pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -148,14 +142,14 @@ pub fn is_loopback(url: &Url) -> bool {
 }
 
 /// `{authority}/{tenant}/{suffix}`, keeping any path prefix the authority host has.
-pub fn join(authority: &Url, tenant: &str, suffix: &str) -> Url {
+pub(crate) fn join(authority: &Url, tenant: &str, suffix: &str) -> Url {
     let mut url = authority.clone();
     let base = authority.path().trim_end_matches('/');
     url.set_path(&format!("{base}/{tenant}/{suffix}"));
     url
 }
 
-pub fn token_url(authority: &Url, tenant: &Tenant, endpoint: Endpoint) -> Url {
+pub(crate) fn token_url(authority: &Url, tenant: &Tenant, endpoint: Endpoint) -> Url {
     match endpoint {
         Endpoint::V2 => join(authority, tenant.as_str(), "oauth2/v2.0/token"),
         Endpoint::V1 => join(authority, tenant.as_str(), "oauth2/token"),
@@ -164,20 +158,20 @@ pub fn token_url(authority: &Url, tenant: &Tenant, endpoint: Endpoint) -> Url {
 
 /// What a token is for: a v2 scope list or a v1 resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Audience {
+pub(crate) enum Audience {
     Scope(String),
     Resource(String),
 }
 
 /// `--resource R` on v2 is `R/.default` by plain concatenation (a trailing `/` gives `//.default`,
 /// which is what Entra expects for such resources).
-pub fn resource_to_scope(resource: &str) -> String {
+pub(crate) fn resource_to_scope(resource: &str) -> String {
     format!("{resource}/.default")
 }
 
 /// The v1 resource for a v2 `/.default` scope (`https://graph.microsoft.com/.default` →
 /// `https://graph.microsoft.com`; `https://management.core.windows.net//.default` keeps its `/`).
-pub fn scope_to_resource(scope: &str) -> Option<String> {
+pub(crate) fn scope_to_resource(scope: &str) -> Option<String> {
     scope
         .strip_suffix("/.default")
         .filter(|r| !r.is_empty())
@@ -185,7 +179,7 @@ pub fn scope_to_resource(scope: &str) -> Option<String> {
 }
 
 /// App-only (client credentials) rules checked before anything is sent.
-pub fn check_app_only(tenant: &Tenant, audience: &Audience) -> Result<()> {
+pub(crate) fn check_app_only(tenant: &Tenant, audience: &Audience) -> Result<()> {
     if tenant.is_multi() {
         return Err(Error::usage(format!(
             "app-only tokens need a specific tenant, not '{}'",

@@ -12,65 +12,65 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 /// `n` random bytes as base64url without padding (`state`, `nonce`, PKCE verifier).
-pub fn random_b64url(n: usize) -> Result<String> {
+pub(crate) fn random_b64url(n: usize) -> Result<String> {
     let mut bytes = vec![0u8; n];
     getrandom::fill(&mut bytes).map_err(|e| Error::internal("the OS random source failed").cause(e))?;
     Ok(URL_SAFE_NO_PAD.encode(&bytes))
 }
 
 /// A fresh, unguessable `state` or `nonce` (256 bits).
-pub fn new_state() -> Result<String> {
+pub(crate) fn new_state() -> Result<String> {
     random_b64url(32)
 }
 
 /// PKCE (RFC 7636) with S256. The verifier is a secret used once: this type is deliberately not
 /// `Clone`, so it cannot be copied out of the one redemption it belongs to.
-pub struct Pkce {
+pub(crate) struct Pkce {
     verifier: Secret<String>,
     challenge: String,
 }
 
 impl Pkce {
     /// A 43-character verifier (32 random bytes) and its S256 challenge.
-    pub fn new() -> Result<Pkce> {
+    pub(crate) fn new() -> Result<Pkce> {
         Ok(Pkce::from_verifier(random_b64url(32)?))
     }
-    pub fn from_verifier(verifier: String) -> Pkce {
+    pub(crate) fn from_verifier(verifier: String) -> Pkce {
         let challenge = s256(&verifier);
         Pkce {
             verifier: Secret::new(verifier),
             challenge,
         }
     }
-    pub fn challenge(&self) -> &str {
+    pub(crate) fn challenge(&self) -> &str {
         &self.challenge
     }
     /// Consumes the PKCE pair for the one token request it is for.
-    pub fn into_verifier(self) -> Secret<String> {
+    pub(crate) fn into_verifier(self) -> Secret<String> {
         self.verifier
     }
 }
 
 /// `BASE64URL(SHA256(ASCII(verifier)))`.
-pub fn s256(verifier: &str) -> String {
+pub(crate) fn s256(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
 /// Parameters of an interactive `/authorize` request (v2).
-pub struct AuthorizeRequest<'a> {
-    pub client_id: &'a str,
-    pub redirect_uri: &'a str,
+pub(crate) struct AuthorizeRequest<'a> {
+    pub(crate) client_id: &'a str,
+    pub(crate) redirect_uri: &'a str,
     /// Space-separated scopes, OIDC scopes included.
-    pub scope: &'a str,
-    pub state: &'a str,
-    pub nonce: &'a str,
-    pub code_challenge: &'a str,
-    pub login_hint: Option<&'a str>,
-    pub prompt: Option<&'a str>,
+    pub(crate) scope: &'a str,
+    pub(crate) state: &'a str,
+    pub(crate) nonce: &'a str,
+    pub(crate) code_challenge: &'a str,
+    pub(crate) login_hint: Option<&'a str>,
+    pub(crate) prompt: Option<&'a str>,
 }
 
 /// `{authority}/{tenant}/oauth2/v2.0/authorize?...` with PKCE S256 and `response_mode=query`.
-pub fn authorize_url(authority: &Url, tenant: &str, r: &AuthorizeRequest) -> Url {
+pub(crate) fn authorize_url(authority: &Url, tenant: &str, r: &AuthorizeRequest) -> Url {
     let mut url = join(authority, tenant, "oauth2/v2.0/authorize");
     {
         let mut q = url.query_pairs_mut();
@@ -94,7 +94,7 @@ pub fn authorize_url(authority: &Url, tenant: &str, r: &AuthorizeRequest) -> Url
 }
 
 /// Which admin-consent request to build.
-pub enum ConsentKind<'a> {
+pub(crate) enum ConsentKind<'a> {
     /// `/{tenant}/adminconsent`: every permission configured on the app.
     All,
     /// `/{tenant}/v2.0/adminconsent` with explicit scopes.
@@ -104,7 +104,7 @@ pub enum ConsentKind<'a> {
 }
 
 /// The admin-consent URL (the v2 `/adminconsent` forms, or v1 `prompt=admin_consent`).
-pub fn consent_url(
+pub(crate) fn consent_url(
     authority: &Url,
     tenant: &str,
     client_id: &str,
@@ -140,7 +140,7 @@ pub fn consent_url(
 }
 
 /// The scopes of an interactive sign-in: the requested ones plus `openid profile offline_access`.
-pub fn with_oidc_scopes(scopes: &str) -> String {
+pub(crate) fn with_oidc_scopes(scopes: &str) -> String {
     let mut out: Vec<&str> = scopes.split_whitespace().collect();
     for s in ["openid", "profile", "offline_access"] {
         if !out.contains(&s) {
@@ -151,7 +151,7 @@ pub fn with_oidc_scopes(scopes: &str) -> String {
 }
 
 /// The scopes without `openid profile offline_access email`: what a `user` cache entry is keyed by.
-pub fn without_oidc_scopes(scopes: &str) -> String {
+pub(crate) fn without_oidc_scopes(scopes: &str) -> String {
     let rest: Vec<&str> = scopes
         .split_whitespace()
         .filter(|s| !matches!(*s, "openid" | "profile" | "offline_access" | "email"))

@@ -6,24 +6,24 @@ use crate::secret::Secret;
 use url::Url;
 
 /// The device authorization endpoint at `tenant`.
-pub fn device_code_url(authority: &Url, tenant: &str) -> Url {
+pub(crate) fn device_code_url(authority: &Url, tenant: &str) -> Url {
     join(authority, tenant, "oauth2/v2.0/devicecode")
 }
 
 /// A device authorization reply (RFC 8628; Entra's v1-style replies say `verification_url`,
 /// and `interval`/`expires_in` may be strings).
 #[derive(Debug)]
-pub struct DeviceAuthorization {
-    pub device_code: Secret<String>,
-    pub user_code: String,
-    pub verification_uri: String,
-    pub expires_in: u64,
-    pub interval: u64,
-    pub message: Option<String>,
+pub(crate) struct DeviceAuthorization {
+    pub(crate) device_code: Secret<String>,
+    pub(crate) user_code: String,
+    pub(crate) verification_uri: String,
+    pub(crate) expires_in: u64,
+    pub(crate) interval: u64,
+    pub(crate) message: Option<String>,
 }
 
 impl DeviceAuthorization {
-    pub fn from_json(v: &serde_json::Value) -> Option<DeviceAuthorization> {
+    pub(crate) fn from_json(v: &serde_json::Value) -> Option<DeviceAuthorization> {
         let s = |k: &str| v.get(k).and_then(serde_json::Value::as_str).map(str::to_string);
         let num = |k: &str| super::token::int_field(v, k).filter(|n| *n >= 0).map(|n| n as u64);
         Some(DeviceAuthorization {
@@ -37,7 +37,7 @@ impl DeviceAuthorization {
     }
 
     /// What to tell the user: Entra's own message, else one built from the URI and code.
-    pub fn instructions(&self) -> String {
+    pub(crate) fn instructions(&self) -> String {
         self.message.clone().unwrap_or_else(|| {
             format!(
                 "To sign in, open {} and enter the code {}",

@@ -6,19 +6,19 @@ use crate::hints;
 use serde_json::Value;
 
 #[derive(Debug, Clone, Default)]
-pub struct EntraError {
-    pub error: String,
-    pub description: Option<String>,
-    pub codes: Vec<u64>,
-    pub trace_id: Option<String>,
-    pub correlation_id: Option<String>,
-    pub suberror: Option<String>,
-    pub claims: Option<String>,
+pub(crate) struct EntraError {
+    pub(crate) error: String,
+    pub(crate) description: Option<String>,
+    pub(crate) codes: Vec<u64>,
+    pub(crate) trace_id: Option<String>,
+    pub(crate) correlation_id: Option<String>,
+    pub(crate) suberror: Option<String>,
+    pub(crate) claims: Option<String>,
 }
 
 impl EntraError {
     /// Parses an OAuth error object; `None` when the value has no string `error` member.
-    pub fn from_json(v: &Value) -> Option<EntraError> {
+    pub(crate) fn from_json(v: &Value) -> Option<EntraError> {
         let obj = v.as_object()?;
         let error = obj.get("error")?.as_str()?.to_string();
         let s = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_string);
@@ -49,7 +49,7 @@ impl EntraError {
     }
 
     /// The description's first line, without the "Trace ID / Correlation ID / Timestamp" tail.
-    pub fn summary(&self) -> Option<String> {
+    pub(crate) fn summary(&self) -> Option<String> {
         let d = self.description.as_deref()?;
         let mut text = d.split(['\r', '\n']).next().unwrap_or(d).to_string();
         for marker in [" Trace ID:", " Trace ID :"] {
@@ -60,7 +60,7 @@ impl EntraError {
         Some(text.trim().to_string())
     }
 
-    pub fn codes_label(&self) -> String {
+    pub(crate) fn codes_label(&self) -> String {
         self.codes
             .iter()
             .map(|c| format!("AADSTS{c}"))
@@ -69,7 +69,7 @@ impl EntraError {
     }
 
     /// The exit-3 error: `Entra rejected the request: invalid_client (AADSTS7000215)`.
-    pub fn into_error(self, what: &str) -> Error {
+    pub(crate) fn into_error(self, what: &str) -> Error {
         let codes = self.codes_label();
         let head = if codes.is_empty() {
             format!("Entra rejected the {what}: {}", self.error)

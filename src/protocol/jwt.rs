@@ -5,13 +5,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
-pub struct Decoded {
-    pub header: Value,
-    pub claims: Value,
+pub(crate) struct Decoded {
+    pub(crate) header: Value,
+    pub(crate) claims: Value,
 }
 
 /// Decodes a compact JWS; `None` if it is not three base64url parts with JSON header and claims.
-pub fn decode(token: &str) -> Option<Decoded> {
+pub(crate) fn decode(token: &str) -> Option<Decoded> {
     let mut parts = token.trim().split('.');
     let (h, c, s) = (parts.next()?, parts.next()?, parts.next()?);
     if parts.next().is_some() || s.contains(char::is_whitespace) {
@@ -31,12 +31,12 @@ fn header_is_object(v: &Value) -> bool {
 }
 
 /// A claim that is a number or a numeric string (v1 tokens have both forms in the wild).
-pub fn claim_i64(claims: &Value, name: &str) -> Option<i64> {
+pub(crate) fn claim_i64(claims: &Value, name: &str) -> Option<i64> {
     let v = claims.get(name)?;
     v.as_i64().or_else(|| v.as_str()?.parse().ok())
 }
 
-pub fn claim_str<'a>(claims: &'a Value, name: &str) -> Option<&'a str> {
+pub(crate) fn claim_str<'a>(claims: &'a Value, name: &str) -> Option<&'a str> {
     claims.get(name)?.as_str()
 }
 

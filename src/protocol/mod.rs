@@ -2,11 +2,11 @@
 //! responses and error bodies, and what `api` infers from a URL or an error reply. NO I/O here:
 //! everything is unit-testable.
 
-pub mod api;
-pub mod authority;
-pub mod authorize;
-pub mod device_code;
-pub mod entra_error;
-pub mod jwt;
-pub mod redirect;
-pub mod token;
+pub(crate) mod api;
+pub(crate) mod authority;
+pub(crate) mod authorize;
+pub(crate) mod device_code;
+pub(crate) mod entra_error;
+pub(crate) mod jwt;
+pub(crate) mod redirect;
+pub(crate) mod token;

@@ -11,14 +11,14 @@ use url::Url;
 /// A redirect URI the loopback listener can serve: `http`, a loopback host, and its port
 /// (0 = any free port).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoopbackUri {
-    pub url: Url,
-    pub host: LoopbackHost,
-    pub port: u16,
+pub(crate) struct LoopbackUri {
+    pub(crate) url: Url,
+    pub(crate) host: LoopbackHost,
+    pub(crate) port: u16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoopbackHost {
+pub(crate) enum LoopbackHost {
     /// `localhost`: served on 127.0.0.1 and [::1] (browsers may resolve either).
     Localhost,
     V4,
@@ -27,7 +27,7 @@ pub enum LoopbackHost {
 
 impl LoopbackUri {
     /// Checks that `raw` can be served locally; names `flag` in the error.
-    pub fn parse(raw: &str, flag: &str) -> Result<LoopbackUri> {
+    pub(crate) fn parse(raw: &str, flag: &str) -> Result<LoopbackUri> {
         let url = Url::parse(raw).map_err(|e| Error::usage(format!("{flag}: '{raw}' is not a URL")).cause(e))?;
         let listen_hint =
             "a local listener needs http://localhost:PORT/ (or http://127.0.0.1:PORT/); port 0 picks a free one";
@@ -54,7 +54,7 @@ impl LoopbackUri {
     }
 
     /// The URI with the port actually bound.
-    pub fn with_port(&self, port: u16) -> Url {
+    pub(crate) fn with_port(&self, port: u16) -> Url {
         let mut u = self.url.clone();
         let _ = u.set_port(Some(port));
         u
@@ -63,20 +63,20 @@ impl LoopbackUri {
 
 /// What came back on the redirect URI's query string.
 #[derive(Debug, Default)]
-pub struct RedirectParams {
-    pub code: Option<Secret<String>>,
-    pub state: Option<String>,
-    pub tenant: Option<String>,
-    pub admin_consent: Option<String>,
-    pub scope: Option<String>,
-    pub error: Option<String>,
-    pub error_description: Option<String>,
-    pub error_subcode: Option<String>,
+pub(crate) struct RedirectParams {
+    pub(crate) code: Option<Secret<String>>,
+    pub(crate) state: Option<String>,
+    pub(crate) tenant: Option<String>,
+    pub(crate) admin_consent: Option<String>,
+    pub(crate) scope: Option<String>,
+    pub(crate) error: Option<String>,
+    pub(crate) error_description: Option<String>,
+    pub(crate) error_subcode: Option<String>,
 }
 
 impl RedirectParams {
     /// Parses a query string (the first value of a repeated name wins).
-    pub fn from_query(query: &str) -> RedirectParams {
+    pub(crate) fn from_query(query: &str) -> RedirectParams {
         let mut p = RedirectParams::default();
         for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
             let v = v.into_owned();
@@ -104,7 +104,7 @@ impl RedirectParams {
     }
 
     /// Parses the full URL a browser landed on (`redeem --redirect-url`).
-    pub fn from_url(raw: &str) -> Result<RedirectParams> {
+    pub(crate) fn from_url(raw: &str) -> Result<RedirectParams> {
         let url = Url::parse(raw.trim())
             .map_err(|e| Error::usage(format!("--redirect-url: '{}' is not a URL", raw.trim())).cause(e))?;
         // a fragment response (response_mode=fragment) carries the same parameters
@@ -113,12 +113,12 @@ impl RedirectParams {
     }
 
     /// Whether this looks like an OAuth redirect at all (and not, say, a browser's probe).
-    pub fn is_redirect(&self) -> bool {
+    pub(crate) fn is_redirect(&self) -> bool {
         self.code.is_some() || self.error.is_some() || self.tenant.is_some() || self.admin_consent.is_some()
     }
 
     /// The exit-3 error for an `error=` redirect, showing the AADSTS code(s); `None` if no error.
-    pub fn error(&self, what: &str) -> Option<Error> {
+    pub(crate) fn error(&self, what: &str) -> Option<Error> {
         let error = self.error.as_deref()?;
         let description = self.error_description.as_deref().unwrap_or("");
         let codes = hints::codes_in_text(description);
@@ -147,7 +147,7 @@ impl RedirectParams {
     }
 
     /// Checks `state` against the expected value (missing counts as different).
-    pub fn state_matches(&self, expected: &str) -> bool {
+    pub(crate) fn state_matches(&self, expected: &str) -> bool {
         self.state
             .as_deref()
             .is_some_and(|s| constant_time_eq(s.as_bytes(), expected.as_bytes()))
@@ -159,7 +159,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// The exit-2 error for a redirect whose `state` is not the one this run sent.
-pub fn state_mismatch() -> Error {
+pub(crate) fn state_mismatch() -> Error {
     Error::usage("the redirect's state does not match the one sent: it was not started by this command, so it was refused and nothing was redeemed")
         .hint("run the command again and complete the sign-in in the browser it opens (a stale tab or a forged link can cause this)")
 }

@@ -10,21 +10,21 @@ use crate::secret::Secret;
 use serde_json::Value;
 
 #[derive(Debug)]
-pub struct TokenResponse {
-    pub access_token: Secret<String>,
-    pub token_type: String,
+pub(crate) struct TokenResponse {
+    pub(crate) access_token: Secret<String>,
+    pub(crate) token_type: String,
     /// Absolute expiry, epoch seconds.
-    pub expires_on: i64,
+    pub(crate) expires_on: i64,
     /// Absolute time after which a refresh is advised (`refresh_in`), epoch seconds.
-    pub refresh_on: Option<i64>,
-    pub refresh_token: Option<Secret<String>>,
-    pub id_token: Option<Secret<String>>,
-    pub scope: Option<String>,
-    pub resource: Option<String>,
+    pub(crate) refresh_on: Option<i64>,
+    pub(crate) refresh_token: Option<Secret<String>>,
+    pub(crate) id_token: Option<Secret<String>>,
+    pub(crate) scope: Option<String>,
+    pub(crate) resource: Option<String>,
 }
 
 /// A number or a numeric string (v1 sends `"3599"`, v2 sends `3599`).
-pub fn int_field(obj: &Value, name: &str) -> Option<i64> {
+pub(crate) fn int_field(obj: &Value, name: &str) -> Option<i64> {
     let v = obj.get(name)?;
     v.as_i64()
         .or_else(|| v.as_f64().map(|f| f as i64))
@@ -32,11 +32,11 @@ pub fn int_field(obj: &Value, name: &str) -> Option<i64> {
 }
 
 /// The longest lifetime a token reply may claim (a larger one is a broken or hostile reply).
-pub const MAX_LIFETIME: i64 = 10 * 365 * 86_400;
+pub(crate) const MAX_LIFETIME: i64 = 10 * 365 * 86_400;
 
 /// A token is printed into shell (`-o env`) and header (`-o header`) text: only visible ASCII
 /// without quotes or backslashes, as every Entra token (JWT or opaque) is.
-pub fn is_safe_token(t: &str) -> bool {
+pub(crate) fn is_safe_token(t: &str) -> bool {
     !t.is_empty()
         && t.bytes()
             .all(|b| b.is_ascii_graphic() && !matches!(b, b'\'' | b'"' | b'\\' | b'`' | b'$'))
@@ -56,7 +56,7 @@ fn lifetime(v: &Value, name: &str) -> Result<Option<i64>, String> {
 
 impl TokenResponse {
     /// A token reply, or why this JSON is not a usable one.
-    pub fn from_json(v: &Value, now: i64) -> Result<TokenResponse, String> {
+    pub(crate) fn from_json(v: &Value, now: i64) -> Result<TokenResponse, String> {
         let Some(at) = v.get("access_token").and_then(Value::as_str).filter(|t| !t.is_empty()) else {
             let keys = v
                 .as_object()
@@ -107,7 +107,7 @@ impl TokenResponse {
 }
 
 /// Parses what a token endpoint answered: a token reply, Entra's error, or neither.
-pub fn parse_reply(status: u16, content_type: Option<&str>, body: &[u8], now: i64) -> Result<TokenResponse> {
+pub(crate) fn parse_reply(status: u16, content_type: Option<&str>, body: &[u8], now: i64) -> Result<TokenResponse> {
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     if let Some(v) = &parsed {
         if let Some(e) = EntraError::from_json(v) {
@@ -126,23 +126,23 @@ pub fn parse_reply(status: u16, content_type: Option<&str>, body: &[u8], now: i6
 }
 
 /// The `tid` claim of a token, when it is a JWT (Entra access tokens for Microsoft APIs are).
-pub fn tenant_of(token: &str) -> Option<String> {
+pub(crate) fn tenant_of(token: &str) -> Option<String> {
     jwt::decode(token).and_then(|d| jwt::claim_str(&d.claims, "tid").map(str::to_string))
 }
 
 /// The signed-in user, from the id_token (else the access token): UPN, tenant and object id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Account {
+pub(crate) struct Account {
     /// `preferred_username` or `upn` (or v1's `unique_name`), lower-cased: the account's name in
     /// the cache and for `--account`.
-    pub upn: String,
-    pub tid: Option<String>,
-    pub oid: Option<String>,
+    pub(crate) upn: String,
+    pub(crate) tid: Option<String>,
+    pub(crate) oid: Option<String>,
 }
 
 impl Account {
     /// The account named by the first token that has a user name claim.
-    pub fn from_tokens(tokens: &[Option<&str>]) -> Option<Account> {
+    pub(crate) fn from_tokens(tokens: &[Option<&str>]) -> Option<Account> {
         tokens.iter().flatten().find_map(|t| {
             let d = jwt::decode(t)?;
             let c = &d.claims;
@@ -159,13 +159,13 @@ impl Account {
 }
 
 /// The nonce claim of an id_token (to compare with the one sent at /authorize).
-pub fn id_token_nonce(id_token: &str) -> Option<String> {
+pub(crate) fn id_token_nonce(id_token: &str) -> Option<String> {
     let d = jwt::decode(id_token)?;
     jwt::claim_str(&d.claims, "nonce").map(str::to_string)
 }
 
 /// Exit 4 for a reply that is not the expected JSON: says what came back, redacted.
-pub fn unexpected_reply(status: u16, content_type: Option<&str>, body: &[u8], who: &str) -> Error {
+pub(crate) fn unexpected_reply(status: u16, content_type: Option<&str>, body: &[u8], who: &str) -> Error {
     let ct = content_type.unwrap_or("no content type");
     let text = String::from_utf8_lossy(&body[..body.len().min(160)]);
     let snippet: String = log::redact_text(&text)

@@ -16,7 +16,7 @@ use crate::secret::Secret;
 use std::path::PathBuf;
 
 /// One command's credential flags, with the settings they are resolved against.
-pub struct CredentialConfig<'a> {
+pub(crate) struct CredentialConfig<'a> {
     settings: &'a Settings,
     flags: &'a CredentialArgs,
 }
@@ -47,7 +47,7 @@ impl<'a> CredentialConfig<'a> {
 
     /// The credential of an app-only request: the configured one, else the GitHub Actions job's
     /// OIDC token when the job may request one; none at all is exit 2 saying how to set one.
-    pub fn app(&self) -> Result<CredentialSource> {
+    pub(crate) fn app(&self) -> Result<CredentialSource> {
         if let Some(source) = self.configured()? {
             return Ok(source);
         }
@@ -68,19 +68,19 @@ impl<'a> CredentialConfig<'a> {
 
     /// The configured credential, or `None`: user sign-in flows then act as a public client and
     /// send no credential (Entra refuses one from a public client, AADSTS700025).
-    pub fn client(&self) -> Result<Option<CredentialSource>> {
+    pub(crate) fn client(&self) -> Result<Option<CredentialSource>> {
         self.configured()
     }
 
     /// [`CredentialConfig::app`], loaded for the app `client_id` (every local check — unreadable
     /// file, wrong password, unsuitable key — happens now, before any request).
-    pub fn load_app(&self, client_id: &str) -> Result<Credential> {
+    pub(crate) fn load_app(&self, client_id: &str) -> Result<Credential> {
         let s = self.settings;
         credential::from_settings(self.app()?, client_id, s.timeout, &s.tls_roots)
     }
 
     /// [`CredentialConfig::client`], loaded for the app `client_id`.
-    pub fn load_client(&self, client_id: &str) -> Result<Option<Credential>> {
+    pub(crate) fn load_client(&self, client_id: &str) -> Result<Option<Credential>> {
         let s = self.settings;
         self.client()?
             .map(|source| credential::from_settings(source, client_id, s.timeout, &s.tls_roots))
@@ -241,7 +241,7 @@ impl<'a> CredentialConfig<'a> {
 }
 
 /// `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN`: `1` or `true` (any case), as azure-identity reads it.
-pub fn is_truthy(v: &str) -> bool {
+pub(crate) fn is_truthy(v: &str) -> bool {
     matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true")
 }
 
@@ -253,7 +253,7 @@ fn password_in(env: &crate::env::Env) -> Option<Secret<String>> {
 
 /// The certificate password from a password-file flag, else `AZURE_CLIENT_CERTIFICATE_PASSWORD`
 /// (`from_env`, see [`super::password_variable`]).
-pub fn certificate_password(
+pub(crate) fn certificate_password(
     flag_file: Option<&PathBuf>,
     flag: &'static str,
     from_env: Option<Secret<String>>,

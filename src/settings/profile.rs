@@ -13,45 +13,45 @@ const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 /// A `[profiles.NAME]` table of config.toml. Unknown keys are errors (typos should not be silent).
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Profile {
-    pub tenant: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret_file: Option<PathBuf>,
+pub(crate) struct Profile {
+    pub(crate) tenant: Option<String>,
+    pub(crate) client_id: Option<String>,
+    pub(crate) client_secret_file: Option<PathBuf>,
     /// PEM or PFX file with the private key and certificate.
-    pub certificate: Option<PathBuf>,
-    pub certificate_password_file: Option<PathBuf>,
+    pub(crate) certificate: Option<PathBuf>,
+    pub(crate) certificate_password_file: Option<PathBuf>,
     /// `ps256` (default) or `rs256`.
-    pub assertion_alg: Option<String>,
+    pub(crate) assertion_alg: Option<String>,
     /// Send the certificate chain (`x5c`) for subject name + issuer authentication.
-    pub send_x5c: Option<bool>,
-    pub federated_token_file: Option<PathBuf>,
+    pub(crate) send_x5c: Option<bool>,
+    pub(crate) federated_token_file: Option<PathBuf>,
     /// `"github"`: take the federated token from the GitHub Actions OIDC endpoint.
-    pub federated: Option<String>,
-    pub federated_audience: Option<String>,
-    pub authority_host: Option<String>,
-    pub cloud: Option<String>,
-    pub scope: Option<String>,
-    pub resource: Option<String>,
-    pub v1: Option<bool>,
-    pub timeout: Option<f64>,
-    pub cache: Option<String>,
+    pub(crate) federated: Option<String>,
+    pub(crate) federated_audience: Option<String>,
+    pub(crate) authority_host: Option<String>,
+    pub(crate) cloud: Option<String>,
+    pub(crate) scope: Option<String>,
+    pub(crate) resource: Option<String>,
+    pub(crate) v1: Option<bool>,
+    pub(crate) timeout: Option<f64>,
+    pub(crate) cache: Option<String>,
 }
 
 /// config.toml: profiles by name.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ConfigFile {
+pub(crate) struct ConfigFile {
     #[serde(default)]
-    pub profiles: BTreeMap<String, Profile>,
+    pub(crate) profiles: BTreeMap<String, Profile>,
 }
 
 /// Parses config.toml's text; the error is TOML's own message.
-pub fn parse_config(text: &str) -> std::result::Result<ConfigFile, String> {
+pub(crate) fn parse_config(text: &str) -> std::result::Result<ConfigFile, String> {
     toml::from_str(text).map_err(|e| e.to_string().trim().to_string())
 }
 
 /// The profile `name`, chosen by `chosen_by` (`--profile` or `ENTRA_TOKEN_PROFILE`).
-pub fn load(name: &str, chosen_by: &str, env: &Env) -> Result<Profile> {
+pub(crate) fn load(name: &str, chosen_by: &str, env: &Env) -> Result<Profile> {
     let path = dirs::config_file(env)
         .ok_or_else(|| Error::usage("cannot locate the config file: neither XDG_CONFIG_HOME nor HOME is set"))?;
     if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_CONFIG_BYTES) {

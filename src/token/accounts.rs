@@ -13,7 +13,7 @@ use crate::settings::Settings;
 use std::path::Path;
 
 /// How long a stored refresh token is presumed usable (Entra's default sliding lifetime).
-pub const REFRESH_LIFETIME: i64 = 90 * 24 * 3600;
+pub(crate) const REFRESH_LIFETIME: i64 = 90 * 24 * 3600;
 
 fn authority_label(settings: &Settings) -> String {
     settings.authority.as_str().trim_end_matches('/').to_string()
@@ -21,7 +21,7 @@ fn authority_label(settings: &Settings) -> String {
 
 /// The key of an account's refresh token. The credential is not part of it: the client
 /// authenticates with whatever credential is configured when the token is used.
-pub fn refresh_key(settings: &Settings, tenant: &str, client_id: &str, upn: &str) -> CacheKey {
+pub(crate) fn refresh_key(settings: &Settings, tenant: &str, client_id: &str, upn: &str) -> CacheKey {
     CacheKey {
         kind: KeyKind::Refresh,
         authority: authority_label(settings),
@@ -35,7 +35,7 @@ pub fn refresh_key(settings: &Settings, tenant: &str, client_id: &str, upn: &str
 }
 
 /// The key of an account's access token for `scope`.
-pub fn user_key(refresh: &CacheKey, scope: &str) -> CacheKey {
+pub(crate) fn user_key(refresh: &CacheKey, scope: &str) -> CacheKey {
     CacheKey {
         kind: KeyKind::User,
         audience: format!("scope:{scope}"),
@@ -45,7 +45,7 @@ pub fn user_key(refresh: &CacheKey, scope: &str) -> CacheKey {
 
 /// Stores what a sign-in or redemption returned: the account's refresh token (when one came
 /// back) and, for v2 `scope` requests, the access token as a `user` entry. Returns the account.
-pub fn store_sign_in(
+pub(crate) fn store_sign_in(
     cache: &Cache,
     settings: &Settings,
     tenant: &str,
@@ -105,7 +105,7 @@ fn access_part(r: &TokenResponse) -> TokenResponse {
 }
 
 /// Stores a rotated refresh token in place of the account's old one.
-pub fn store_rotated(cache: &Cache, account: &Meta, refresh_token: crate::secret::Secret<String>) {
+pub(crate) fn store_rotated(cache: &Cache, account: &Meta, refresh_token: crate::secret::Secret<String>) {
     let now = rt::now();
     let mut meta = account.clone();
     meta.stored_at = now;
@@ -120,7 +120,7 @@ pub fn store_rotated(cache: &Cache, account: &Meta, refresh_token: crate::secret
 
 /// Signed-in accounts (their `refresh` entries) for this authority and client, and for the
 /// configured tenant when it is a specific one.
-pub fn signed_in(cache: &Cache, settings: &Settings, client_id: &str) -> Vec<Meta> {
+pub(crate) fn signed_in(cache: &Cache, settings: &Settings, client_id: &str) -> Vec<Meta> {
     let Some(dir) = cache.dir.as_ref() else {
         return Vec::new();
     };
@@ -150,7 +150,7 @@ fn names(list: &[Meta]) -> String {
 }
 
 /// Picks the signed-in account for `--user [--account UPN]`.
-pub fn choose(list: Vec<Meta>, wanted: Option<&str>) -> Result<Meta> {
+pub(crate) fn choose(list: Vec<Meta>, wanted: Option<&str>) -> Result<Meta> {
     match wanted {
         Some(upn) => {
             let want = upn.trim().to_ascii_lowercase();
@@ -178,16 +178,16 @@ pub fn choose(list: Vec<Meta>, wanted: Option<&str>) -> Result<Meta> {
 }
 
 /// What [`sign_out`] removed.
-pub struct SignedOut {
+pub(crate) struct SignedOut {
     /// The accounts that had entries, in the order found.
-    pub accounts: Vec<String>,
+    pub(crate) accounts: Vec<String>,
     /// How many cache entries were removed.
-    pub entries: usize,
+    pub(crate) entries: usize,
 }
 
 /// Removes the `refresh` and `user` entries of `account` (of every account when `None`) from the
 /// cache directory `dir`.
-pub fn sign_out(dir: &Path, account: Option<&str>) -> SignedOut {
+pub(crate) fn sign_out(dir: &Path, account: Option<&str>) -> SignedOut {
     let want = account.map(|a| a.trim().to_ascii_lowercase());
     let mut out = SignedOut {
         accounts: Vec::new(),

@@ -12,7 +12,7 @@ use crate::settings::{CredentialConfig, Settings};
 use url::Url;
 
 /// Everything that identifies one app-only token, with the credential that asks for it.
-pub struct AppToken {
+pub(crate) struct AppToken {
     tenant: Tenant,
     client_id: String,
     endpoint: Endpoint,
@@ -24,7 +24,7 @@ pub struct AppToken {
 impl AppToken {
     /// Checks the configuration (tenant, client ID, then the credential: exit 2 when missing or
     /// unusable). Sends nothing.
-    pub fn prepare(
+    pub(crate) fn prepare(
         settings: &Settings,
         credential: &CredentialConfig,
         endpoint: Endpoint,
@@ -46,7 +46,7 @@ impl AppToken {
     }
 
     /// The cache key: every field of the request, and the credential's fingerprint.
-    pub fn cache_key(&self, settings: &Settings) -> CacheKey {
+    pub(crate) fn cache_key(&self, settings: &Settings) -> CacheKey {
         CacheKey {
             kind: KeyKind::App,
             authority: settings.authority.as_str().trim_end_matches('/').to_string(),
@@ -63,7 +63,7 @@ impl AppToken {
     }
 
     /// One client-credentials token request (retried on 429/5xx within `--timeout`).
-    pub async fn fetch(&self, settings: &Settings) -> Result<TokenResponse> {
+    pub(crate) async fn fetch(&self, settings: &Settings) -> Result<TokenResponse> {
         let mut form = vec![
             field("grant_type", "client_credentials"),
             field("client_id", &self.client_id),

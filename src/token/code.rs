@@ -12,19 +12,19 @@ use crate::secret::Secret;
 use crate::settings::Settings;
 
 /// One authorization-code redemption.
-pub struct CodeRedemption<'a> {
-    pub tenant: &'a Tenant,
-    pub client_id: &'a str,
-    pub endpoint: Endpoint,
-    pub audience: &'a Audience,
-    pub code: Secret<String>,
-    pub redirect_uri: &'a str,
-    pub code_verifier: Option<Secret<String>>,
+pub(crate) struct CodeRedemption<'a> {
+    pub(crate) tenant: &'a Tenant,
+    pub(crate) client_id: &'a str,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) audience: &'a Audience,
+    pub(crate) code: Secret<String>,
+    pub(crate) redirect_uri: &'a str,
+    pub(crate) code_verifier: Option<Secret<String>>,
 }
 
 /// POSTs the `authorization_code` grant ONCE (`Policy::never`: a code cannot be redeemed twice,
 /// so a network failure is reported, not retried).
-pub async fn redeem(
+pub(crate) async fn redeem(
     settings: &Settings,
     r: CodeRedemption<'_>,
     credential: Option<&Credential>,

@@ -6,13 +6,13 @@
 //! Azure Pipelines plug in as further variants. Sign-in itself ([`sign_in`], [`code`]) stores the
 //! account ([`accounts`]) that `--user` sources read. Every grant is POSTed by [`request`].
 
-pub mod accounts;
-pub mod app;
-pub mod code;
-pub mod request;
-pub mod sign_in;
-pub mod single_flight;
-pub mod user;
+pub(crate) mod accounts;
+pub(crate) mod app;
+pub(crate) mod code;
+pub(crate) mod request;
+pub(crate) mod sign_in;
+pub(crate) mod single_flight;
+pub(crate) mod user;
 
 use crate::cache::{Cache, CacheKey, CachedToken};
 use crate::error::Result;
@@ -24,13 +24,13 @@ use crate::settings::{CredentialConfig, Settings};
 use single_flight::{Begun, Slot};
 
 /// Where a token comes from, one variant per kind of source.
-pub enum SourceKind {
+pub(crate) enum SourceKind {
     App(Box<app::AppToken>),
     User(Box<user::UserToken>),
 }
 
 /// A prepared source of tokens: its kind, its cache entry and the settings it runs with.
-pub struct TokenSource<'s> {
+pub(crate) struct TokenSource<'s> {
     settings: &'s Settings,
     kind: SourceKind,
     cache: Cache,
@@ -39,9 +39,9 @@ pub struct TokenSource<'s> {
 
 /// A token, and whether it was served from the cache (it may have been revoked since) rather
 /// than fetched just now.
-pub struct Served {
-    pub token: CachedToken,
-    pub from_cache: bool,
+pub(crate) struct Served {
+    pub(crate) token: CachedToken,
+    pub(crate) from_cache: bool,
 }
 
 fn open_cache(settings: &Settings) -> Result<Cache> {
@@ -52,7 +52,7 @@ fn open_cache(settings: &Settings) -> Result<Cache> {
 
 impl<'s> TokenSource<'s> {
     /// App-only tokens for `audience` at `endpoint`, with the app's credential.
-    pub fn app(
+    pub(crate) fn app(
         settings: &'s Settings,
         credential: &CredentialConfig,
         endpoint: Endpoint,
@@ -71,7 +71,7 @@ impl<'s> TokenSource<'s> {
 
     /// A signed-in account's delegated tokens for `scope` (`account`: which one, when several
     /// are signed in), with the client credential when one is configured.
-    pub fn user(
+    pub(crate) fn user(
         settings: &'s Settings,
         credential: &CredentialConfig,
         scope: String,
@@ -106,7 +106,7 @@ impl<'s> TokenSource<'s> {
 
     /// A token valid for `min_validity` more seconds (`force`: skip the cache read). Blocking:
     /// an async runtime is started only on a miss.
-    pub fn token(&self, min_validity: i64, force: bool) -> Result<CachedToken> {
+    pub(crate) fn token(&self, min_validity: i64, force: bool) -> Result<CachedToken> {
         let slot = self.slot();
         match single_flight::begin(&slot, min_validity, force) {
             Begun::Hit(t) => Ok(*t),
@@ -115,7 +115,7 @@ impl<'s> TokenSource<'s> {
     }
 
     /// [`TokenSource::token`] for callers already inside the runtime (`api`).
-    pub async fn token_async(&self, min_validity: i64, force: bool) -> Result<Served> {
+    pub(crate) async fn token_async(&self, min_validity: i64, force: bool) -> Result<Served> {
         let slot = self.slot();
         match single_flight::begin(&slot, min_validity, force) {
             Begun::Hit(t) => Ok(Served {

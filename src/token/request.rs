@@ -12,17 +12,17 @@ use crate::settings::Settings;
 use url::Url;
 
 /// Form fields of a token request; every value is kept as a secret until it is encoded.
-pub type Form = Vec<(String, Secret<String>)>;
+pub(crate) type Form = Vec<(String, Secret<String>)>;
 
 /// One form field.
-pub fn field(name: &str, value: &str) -> (String, Secret<String>) {
+pub(crate) fn field(name: &str, value: &str) -> (String, Secret<String>) {
     (name.to_string(), Secret::new(value.to_string()))
 }
 
 /// POSTs `form` to `url`, authenticated by `credential` when there is one (a public client sends
 /// none), retried per `policy` within `--timeout`; returns the raw reply. `policy` is
 /// [`retry::Policy::never`] for anything single-use (a code, a device code poll).
-pub async fn post_form(
+pub(crate) async fn post_form(
     settings: &Settings,
     url: &Url,
     form: Form,
@@ -44,7 +44,7 @@ pub async fn post_form(
 }
 
 /// [`post_form`], and the reply parsed: a token, Entra's error (exit 3) or neither (exit 4).
-pub async fn request_token(
+pub(crate) async fn request_token(
     settings: &Settings,
     url: &Url,
     form: Form,

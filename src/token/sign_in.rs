@@ -21,28 +21,28 @@ use crate::settings::Settings;
 use std::time::{Duration, Instant};
 
 /// Who signs in where, for what.
-pub struct SignIn<'a> {
-    pub tenant: &'a Tenant,
-    pub client_id: &'a str,
+pub(crate) struct SignIn<'a> {
+    pub(crate) tenant: &'a Tenant,
+    pub(crate) client_id: &'a str,
     /// The requested scopes (`openid profile offline_access` are added).
-    pub scope: &'a str,
+    pub(crate) scope: &'a str,
     /// A confidential client's credential; `None` for a public client.
-    pub credential: Option<&'a Credential>,
+    pub(crate) credential: Option<&'a Credential>,
     /// How long to wait for the user, in seconds (`--wait`).
-    pub wait: u64,
+    pub(crate) wait: u64,
 }
 
 /// The browser flow's options.
-pub struct Browser<'a> {
-    pub redirect_uri: &'a LoopbackUri,
-    pub login_hint: Option<&'a str>,
-    pub prompt: Option<&'a str>,
+pub(crate) struct Browser<'a> {
+    pub(crate) redirect_uri: &'a LoopbackUri,
+    pub(crate) login_hint: Option<&'a str>,
+    pub(crate) prompt: Option<&'a str>,
     /// Open the system browser (the URL is printed on stderr either way).
-    pub open: bool,
+    pub(crate) open: bool,
 }
 
 /// Authorization code + PKCE through the system browser and the loopback listener.
-pub async fn with_browser(settings: &Settings, s: &SignIn<'_>, b: &Browser<'_>) -> Result<TokenResponse> {
+pub(crate) async fn with_browser(settings: &Settings, s: &SignIn<'_>, b: &Browser<'_>) -> Result<TokenResponse> {
     let listener = Listener::bind(b.redirect_uri).await?;
     let redirect_uri = listener.redirect_uri().to_string();
     let pkce = Pkce::new()?;
@@ -114,7 +114,7 @@ fn check_nonce(resp: &TokenResponse, nonce: &str) -> Result<()> {
 }
 
 /// The device authorization grant: a code to enter on another device, then polls.
-pub async fn with_device_code(settings: &Settings, s: &SignIn<'_>) -> Result<TokenResponse> {
+pub(crate) async fn with_device_code(settings: &Settings, s: &SignIn<'_>) -> Result<TokenResponse> {
     let full_scope = with_oidc_scopes(s.scope);
     let url = device_code_url(&settings.authority, s.tenant.as_str());
     let form = vec![field("client_id", s.client_id), field("scope", &full_scope)];

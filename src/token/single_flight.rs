@@ -10,15 +10,15 @@ use crate::rt;
 use std::time::Duration;
 
 /// One token's place in the cache.
-pub struct Slot<'a> {
-    pub cache: &'a Cache,
-    pub key: &'a CacheKey,
+pub(crate) struct Slot<'a> {
+    pub(crate) cache: &'a Cache,
+    pub(crate) key: &'a CacheKey,
     /// How long to wait for another process's fetch (`--timeout`).
-    pub lock_wait: Duration,
+    pub(crate) lock_wait: Duration,
 }
 
 /// What [`begin`] found.
-pub enum Begun<'a> {
+pub(crate) enum Begun<'a> {
     /// A fresh token: nothing to fetch.
     Hit(Box<CachedToken>),
     /// Fetch a token, then [`Fetch::store`] it (the lock is held until then).
@@ -26,14 +26,14 @@ pub enum Begun<'a> {
 }
 
 /// The right (and duty) to fetch a token for one slot: holds the per-key lock when it was had.
-pub struct Fetch<'a> {
+pub(crate) struct Fetch<'a> {
     slot: &'a Slot<'a>,
     _lock: Option<KeyLock>,
 }
 
 impl Fetch<'_> {
     /// Stores a token reply; the lock is released when this returns.
-    pub fn store(self, resp: TokenResponse) -> CachedToken {
+    pub(crate) fn store(self, resp: TokenResponse) -> CachedToken {
         let token = entry(self.slot.key.clone(), resp, rt::now());
         self.slot.cache.put(&token);
         token
@@ -41,7 +41,7 @@ impl Fetch<'_> {
 }
 
 /// Read, lock, read again. `force` skips the reads (`--force-refresh`; the token is still stored).
-pub fn begin<'a>(slot: &'a Slot<'a>, min_validity: i64, force: bool) -> Begun<'a> {
+pub(crate) fn begin<'a>(slot: &'a Slot<'a>, min_validity: i64, force: bool) -> Begun<'a> {
     if !force && let Some(t) = fresh(slot, rt::now(), min_validity) {
         return Begun::Hit(Box::new(t));
     }
@@ -77,7 +77,7 @@ fn fresh(slot: &Slot<'_>, now: i64, min_validity: i64) -> Option<CachedToken> {
 }
 
 /// A token reply as a cache entry (`tid` from the token, else the tenant as configured).
-pub fn entry(key: CacheKey, resp: TokenResponse, now: i64) -> CachedToken {
+pub(crate) fn entry(key: CacheKey, resp: TokenResponse, now: i64) -> CachedToken {
     let tid = token::tenant_of(resp.access_token.expose()).or_else(|| Some(key.tenant.clone()));
     CachedToken {
         meta: Meta {

@@ -13,7 +13,7 @@ use crate::protocol::token::TokenResponse;
 use crate::settings::{CredentialConfig, Settings};
 
 /// One signed-in account's token for one scope, with the optional client credential.
-pub struct UserToken {
+pub(crate) struct UserToken {
     account: Meta,
     scope: String,
     credential: Option<Credential>,
@@ -22,7 +22,7 @@ pub struct UserToken {
 impl UserToken {
     /// Finds the account of app `client_id` in `cache` (`--account` when several are signed in)
     /// and loads the optional client credential. Sends nothing.
-    pub fn prepare(
+    pub(crate) fn prepare(
         settings: &Settings,
         credential: &CredentialConfig,
         cache: &Cache,
@@ -45,13 +45,13 @@ impl UserToken {
         })
     }
 
-    pub fn cache_key(&self) -> CacheKey {
+    pub(crate) fn cache_key(&self) -> CacheKey {
         accounts::user_key(&self.account.key, &self.scope)
     }
 
     /// The refresh-token grant for the account; stores the rotated refresh token and returns the
     /// reply without it (the `user` entry never holds a refresh token).
-    pub async fn fetch(&self, settings: &Settings, cache: &Cache) -> Result<TokenResponse> {
+    pub(crate) async fn fetch(&self, settings: &Settings, cache: &Cache) -> Result<TokenResponse> {
         let account = &self.account;
         let stored = cache.get(&account.key).and_then(|t| t.refresh_token).ok_or_else(|| {
             Error::usage(format!(

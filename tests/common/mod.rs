@@ -1,7 +1,7 @@
 //! Shared end-to-end harness: an emulator process on an ephemeral loopback port, an isolated
 //! environment per test (HOME, XDG_* in a temp dir; AZURE_*/ENTRA_* and D-Bus cleared), the real
 //! `entra-token` binary, and the emulator's request log to check what went over the wire.
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
