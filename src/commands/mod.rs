@@ -1,6 +1,7 @@
-//! One file per verb. Each reads: parse its flags, ask the token layer (or the cache, or the
-//! certificate helpers), call, print through `output`. Commands never import each other: what
-//! two of them share lives in the token layer or below.
+//! One file per verb (`api`, the largest, keeps its session and reply handling beside it in
+//! `api/`). Each reads: parse its flags, ask the token layer (or the cache, or the certificate
+//! helpers), call, print through `output`. Commands never import each other: what two of them
+//! share lives in the token layer or below.
 
 pub(crate) mod api;
 pub(crate) mod cache;

@@ -7,6 +7,7 @@ pub(crate) mod certificate;
 pub(crate) mod client_secret;
 pub(crate) mod federated;
 pub(crate) mod keyfile;
+pub(crate) mod self_signed;
 pub(crate) mod source;
 
 pub(crate) use source::CredentialSource;
