@@ -3,16 +3,17 @@
 //! as often as a command needs — from the cache when it is fresh enough (no network, no TLS, no
 //! runtime), else from Entra under single flight ([`single_flight`]). Sources today: app-only
 //! ([`app`]) and a signed-in account's ([`user`], from its refresh token); managed identity and
-//! Azure Pipelines plug in as further variants. Sign-in itself ([`sign_in`], [`code`]) stores the
-//! account ([`accounts`]) that `--user` sources read. Every grant is POSTed by [`request`].
+//! Azure Pipelines plug in as further variants. Sign-in ([`sign_in`], [`code`]) returns the
+//! tokens that commands store as a signed-in account ([`accounts`]), which `--user` sources read.
+//! Every grant is POSTed by [`request`].
 
 pub(crate) mod accounts;
-pub(crate) mod app;
+mod app;
 pub(crate) mod code;
-pub(crate) mod request;
+mod request;
 pub(crate) mod sign_in;
-pub(crate) mod single_flight;
-pub(crate) mod user;
+mod single_flight;
+mod user;
 
 use crate::cache::{Cache, CacheKey, CachedToken};
 use crate::error::Result;
@@ -24,7 +25,7 @@ use crate::settings::{CredentialConfig, Settings};
 use single_flight::{Begun, Slot};
 
 /// Where a token comes from, one variant per kind of source.
-pub(crate) enum SourceKind {
+enum SourceKind {
     App(Box<app::AppToken>),
     User(Box<user::UserToken>),
 }
