@@ -35,7 +35,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Cert(c) => return commands::cert::run(&c).map(|_| 0),
         Command::Completions(a) => return commands::completions::run(&a).map(|_| 0),
         Command::Decode(a) => return commands::decode::run(&a).map(|_| 0),
-        Command::Emulator(a) => return crate::emulator::run(a),
+        Command::Emulator(a) => return entra_token_emulator::run(a).map_err(Error::from),
         other => other,
     };
     let settings = Settings::resolve(&global)?;

@@ -124,7 +124,7 @@ pub enum Command {
     Login(LoginArgs),
     /// Forget a signed-in account's tokens (all accounts without --account)
     Logout(LogoutArgs),
-    Emulator(crate::emulator::EmulatorArgs),
+    Emulator(entra_token_emulator::EmulatorArgs),
 }
 
 const CONSENT_EXAMPLES: &str = "\

@@ -6,7 +6,6 @@ pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod credential;
-pub mod emulator;
 pub mod error;
 pub mod hints;
 pub mod http;

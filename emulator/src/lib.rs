@@ -5,6 +5,7 @@
 pub mod assertion;
 pub mod credentials;
 pub mod discovery;
+pub mod error;
 pub mod errors;
 pub mod fixtures;
 pub mod graph;
@@ -20,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
+pub use crate::error::{Error, ErrorKind, Result};
 use state::{Config, State};
 
 const ABOUT: &str = "Run a local TEST DOUBLE of Microsoft Entra ID (not the real service) for offline testing";
@@ -449,6 +450,7 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     #[test]
     fn bind_must_be_loopback() {
@@ -456,9 +458,9 @@ mod tests {
         assert!(loopback("::1").is_ok());
         assert!(loopback("[::1]").is_ok());
         assert!(loopback("localhost").is_ok());
-        assert_eq!(loopback("0.0.0.0").unwrap_err().exit_code(), 2);
-        assert_eq!(loopback("192.168.1.2").unwrap_err().exit_code(), 2);
-        assert_eq!(loopback("example.com").unwrap_err().exit_code(), 2);
+        assert_eq!(loopback("0.0.0.0").unwrap_err().kind, ErrorKind::Usage);
+        assert_eq!(loopback("192.168.1.2").unwrap_err().kind, ErrorKind::Usage);
+        assert_eq!(loopback("example.com").unwrap_err().kind, ErrorKind::Usage);
     }
 
     #[test]

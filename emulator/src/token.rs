@@ -473,7 +473,7 @@ pub fn sample_reply(rt: &mut Runtime, signer: &Signer, base_url: &str, now: u64)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::fixtures as fx;
+    use crate::fixtures as fx;
     use std::sync::OnceLock;
 
     const BASE: &str = "http://127.0.0.1:8400";

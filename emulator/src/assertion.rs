@@ -329,10 +329,10 @@ fn validate_federated(app: &App, jwt: &Jwt<'_>, ctx: &AssertionContext<'_>) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::credentials::tests::make_cert;
-    use crate::emulator::credentials::{CertCredential, FederatedCredential, parse_cert_der};
-    use crate::emulator::fixtures as fx;
-    use crate::emulator::state::Directory;
+    use crate::credentials::tests::make_cert;
+    use crate::credentials::{CertCredential, FederatedCredential, parse_cert_der};
+    use crate::fixtures as fx;
+    use crate::state::Directory;
     use serde_json::json;
     use sha1::{Digest as _, Sha1};
     use sha2::Sha256;

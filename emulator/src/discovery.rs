@@ -64,8 +64,8 @@ pub fn keys(state: &State) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::fixtures as fx;
-    use crate::emulator::state::Config;
+    use crate::fixtures as fx;
+    use crate::state::Config;
 
     #[test]
     fn documents_for_known_and_unknown_tenants() {
