@@ -1,11 +1,16 @@
 //! The emulator's clock (seconds since the Unix epoch) and the date formats Entra, Graph and the
 //! Management Activity API print or accept.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Seconds since the Unix epoch, by the system clock.
 pub(crate) fn system_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// An HTTP `Date` header value for epoch seconds (`Sat, 06 May 2023 06:03:00 GMT`).
+pub(crate) fn http_date(epoch: u64) -> String {
+    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(epoch))
 }
 
 /// Formats epoch seconds as `2023-05-06T06:03:00Z` (negative values clamp to the epoch).

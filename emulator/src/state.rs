@@ -4,6 +4,7 @@
 //! `std::sync::Mutex` and are never held across an `.await`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
@@ -18,7 +19,8 @@ use crate::signer::Signer;
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Config {
-    /// Access-token lifetime in seconds (`expires_in`).
+    /// Access-token lifetime in seconds (`expires_in`). 0 issues tokens that have expired by the
+    /// time they arrive (to test expiry without waiting).
     pub(crate) token_lifetime: u64,
     /// When > 0, adds an `xms_pad` claim of that many characters to every access token.
     pub(crate) token_padding: usize,
@@ -30,6 +32,8 @@ pub(crate) struct Config {
     pub(crate) graph_throttle_every: u64,
     /// The `Retry-After` value of throttled Graph replies (sent verbatim).
     pub(crate) graph_retry_after: String,
+    /// The `Retry-After` value of Intune's 503 for pages over 100 devices (sent verbatim).
+    pub(crate) intune_retry_after: String,
     /// When set, page 1 of `/v1.0/users` carries this URL as `@odata.nextLink`.
     pub(crate) foreign_next_link: Option<String>,
     /// Number of content blobs `subscriptions/content` lists (Management Activity API).
@@ -52,9 +56,10 @@ pub(crate) struct Config {
     pub(crate) device_numbers_as_strings: bool,
     /// The next pending device-code poll is answered `slow_down` (then resets).
     pub(crate) device_slow_down: bool,
-    /// When > 0, v2 token replies carry `refresh_in` (seconds: refresh the token after that long).
+    /// When set, v2 client-credentials replies carry `refresh_in` (refresh the token after that
+    /// many seconds, at most its lifetime; 0: at once). `null`: not sent, as by default.
     #[serde(default)]
-    pub(crate) refresh_in: u64,
+    pub(crate) refresh_in: Option<u64>,
 }
 
 impl Default for Config {
@@ -66,6 +71,7 @@ impl Default for Config {
             device_count: 120,
             graph_throttle_every: 0,
             graph_retry_after: "1".into(),
+            intune_retry_after: "10".into(),
             foreign_next_link: None,
             content_blobs: 30,
             content_page_size: 10,
@@ -77,7 +83,7 @@ impl Default for Config {
             device_expires_in: 900,
             device_numbers_as_strings: false,
             device_slow_down: false,
-            refresh_in: 0,
+            refresh_in: None,
         }
     }
 }
@@ -94,8 +100,8 @@ pub(crate) const MAX_TOKEN_PADDING: usize = 8 * 1024 * 1024;
 impl Config {
     /// Range checks applied after `POST /_emulator/config` merged its fields.
     pub(crate) fn validate(&self) -> Result<(), String> {
-        if self.token_lifetime == 0 || self.token_lifetime > MAX_TOKEN_LIFETIME {
-            return Err(format!("token_lifetime must be between 1 and {MAX_TOKEN_LIFETIME}"));
+        if self.token_lifetime > MAX_TOKEN_LIFETIME {
+            return Err(format!("token_lifetime must be between 0 and {MAX_TOKEN_LIFETIME}"));
         }
         if self.token_padding > MAX_TOKEN_PADDING {
             return Err(format!("token_padding must be at most {MAX_TOKEN_PADDING}"));
@@ -112,8 +118,13 @@ impl Config {
         if self.content_page_size == 0 || self.content_page_size > 10_000 {
             return Err("content_page_size must be between 1 and 10000".into());
         }
-        if self.graph_retry_after.is_empty() || hyper::header::HeaderValue::from_str(&self.graph_retry_after).is_err() {
-            return Err("graph_retry_after must be a non-empty header value".into());
+        for (name, value) in [
+            ("graph_retry_after", &self.graph_retry_after),
+            ("intune_retry_after", &self.intune_retry_after),
+        ] {
+            if value.is_empty() || hyper::header::HeaderValue::from_str(value).is_err() {
+                return Err(format!("{name} must be a non-empty header value"));
+            }
         }
         if fx::user_by_upn(&self.signed_in_user).is_none() {
             return Err(format!(
@@ -185,8 +196,14 @@ pub(crate) enum FaultKind {
     },
     Truncated {},
     NotToken {},
+    /// Answers the request `delay_ms` later.
     Delay {
         delay_ms: u64,
+    },
+    /// Moves the emulator's clock `seconds` forward, then answers the request as usual: as if it
+    /// had arrived that much later, without the wait (tokens it issued expire sooner).
+    AdvanceClock {
+        seconds: u64,
     },
     Oversized {
         bytes: u64,
@@ -311,6 +328,9 @@ pub(crate) struct State {
     pub(crate) base_url: String,
     /// The config given on the command line (what `/_emulator/reset` goes back to).
     pub(crate) initial_config: Config,
+    /// Seconds the emulator's clock runs ahead of the system clock (the `advance_clock` fault).
+    /// Outside the lock, so reading the clock never waits for it.
+    clock_ahead: AtomicU64,
     mutable: Mutex<MutableState>,
 }
 
@@ -320,6 +340,7 @@ impl State {
             signer: Signer::generate()?,
             base_url: base_url.to_string(),
             initial_config: config.clone(),
+            clock_ahead: AtomicU64::new(0),
             mutable: Mutex::new(MutableState::new(config, base_url)),
         })
     }
@@ -334,9 +355,20 @@ impl State {
         self.lock().config.clone()
     }
 
-    /// Seconds since the Unix epoch, as the emulator sees it.
+    /// Seconds since the Unix epoch by the emulator's clock: the system clock plus whatever
+    /// `advance_clock` faults added. Every timestamp and expiry the emulator issues or checks
+    /// uses it.
     pub(crate) fn now(&self) -> u64 {
-        clock::system_now()
+        clock::system_now().saturating_add(self.clock_ahead.load(Ordering::Relaxed))
+    }
+
+    /// Moves the emulator's clock `seconds` forward.
+    pub(crate) fn advance_clock(&self, seconds: u64) {
+        let _ = self
+            .clock_ahead
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |ahead| {
+                Some(ahead.saturating_add(seconds))
+            });
     }
 
     /// Takes the next fault that matches `path`, decrementing its count.
@@ -380,6 +412,7 @@ impl State {
         let next_seq = mutable.next_seq;
         *mutable = MutableState::new(self.initial_config.clone(), &self.base_url);
         mutable.next_seq = next_seq;
+        self.clock_ahead.store(0, Ordering::Relaxed);
     }
 }
 
@@ -411,5 +444,39 @@ mod tests {
             Some(FaultKind::Throttle { .. })
         ));
         assert!(s.take_fault("/x/oauth2/v2.0/token").is_none());
+    }
+
+    #[test]
+    fn the_clock_runs_ahead_only_when_advanced_and_reset_puts_it_back() {
+        let s = State::new(Config::default(), "http://127.0.0.1:1").unwrap();
+        let before = clock::system_now();
+        assert!((before..=before + 1).contains(&s.now()));
+        s.advance_clock(3600);
+        s.advance_clock(60);
+        let ahead = s.now() - clock::system_now();
+        assert!((3659..=3660).contains(&ahead), "{ahead}");
+        s.advance_clock(u64::MAX);
+        assert_eq!(s.now(), u64::MAX, "saturates instead of wrapping");
+        s.reset();
+        assert!(s.now() <= clock::system_now() + 1);
+    }
+
+    #[test]
+    fn config_ranges() {
+        let with = |f: &dyn Fn(&mut Config)| {
+            let mut c = Config::default();
+            f(&mut c);
+            c.validate()
+        };
+        assert!(
+            with(&|c| c.token_lifetime = 0).is_ok(),
+            "tokens that expire as they arrive"
+        );
+        assert!(with(&|c| c.token_lifetime = MAX_TOKEN_LIFETIME + 1).is_err());
+        for bad in ["", "1\n2"] {
+            let e = with(&|c| c.intune_retry_after = bad.into()).unwrap_err();
+            assert!(e.contains("intune_retry_after"), "{bad:?}: {e}");
+        }
+        assert!(with(&|c| c.intune_retry_after = "0.5".into()).is_ok());
     }
 }

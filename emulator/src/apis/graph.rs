@@ -378,7 +378,7 @@ fn list_devices(
                 "ServiceUnavailable",
                 "The service is temporarily unavailable: page sizes above 100 are not served. Retry with a smaller $top.",
             )
-            .header("retry-after", "10");
+            .header("retry-after", config.intune_retry_after.clone());
         }
         Ok(t) => t,
         Err(msg) => return err(400, "BadRequest", &msg),

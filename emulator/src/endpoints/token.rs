@@ -334,8 +334,8 @@ fn success(endpoint: Endpoint, config: &Config, aud: &str, token: String, now: u
                 "ext_expires_in": life,
                 "access_token": token,
             });
-            if config.refresh_in > 0 {
-                body["refresh_in"] = json!(config.refresh_in.min(life));
+            if let Some(refresh_in) = config.refresh_in {
+                body["refresh_in"] = json!(refresh_in.min(life));
             }
             body
         }
@@ -554,5 +554,28 @@ mod tests {
         let b = handle(&mut mutable, signer(), BASE, &req, 1).unwrap();
         assert!(a["access_token"].as_str().unwrap().len() > 12_000);
         assert_ne!(a["access_token"], b["access_token"]);
+    }
+
+    #[test]
+    fn refresh_in_only_when_configured() {
+        let form: BTreeMap<String, String> = [CC, ID, SECRET, GRAPH]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let req = TokenRequest {
+            endpoint: Endpoint::V2,
+            tenant: fx::TENANT_ID,
+            form: &form,
+            authorization: None,
+            origin: BASE,
+        };
+        let reply = |refresh_in: Option<u64>| {
+            let config = Config { refresh_in, ..cfg() };
+            handle(&mut MutableState::new(config, BASE), signer(), BASE, &req, 1).unwrap()
+        };
+        assert!(reply(None).get("refresh_in").is_none());
+        assert_eq!(reply(Some(0))["refresh_in"], 0, "0: refresh at once");
+        assert_eq!(reply(Some(1800))["refresh_in"], 1800);
+        assert_eq!(reply(Some(999_999))["refresh_in"], 3599, "at most the lifetime");
     }
 }

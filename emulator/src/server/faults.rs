@@ -14,7 +14,7 @@ use hyper::{Response, StatusCode};
 
 use crate::endpoints::token;
 use crate::server::http::{Body, full, internal_error};
-use crate::state::{FaultKind, FaultSpec, State};
+use crate::state::{FaultKind, FaultSpec, MAX_TOKEN_LIFETIME, State};
 
 /// Chunk size of the `oversized` fault's streamed body.
 const CHUNK: usize = 64 * 1024;
@@ -81,7 +81,7 @@ pub(crate) fn fault_response(state: &State, fault: FaultKind) -> Response<Body> 
             }))
         }
         // Handled before dispatch; never reaches here.
-        FaultKind::Delay { .. } => Response::builder().status(500).body(full("")),
+        FaultKind::Delay { .. } | FaultKind::AdvanceClock { .. } => Response::builder().status(500).body(full("")),
     };
     built.unwrap_or_else(|_| internal_error())
 }
@@ -115,6 +115,9 @@ pub(crate) fn check_fault(f: &FaultSpec) -> std::result::Result<(), String> {
         }
         FaultKind::Html { status: Some(s) } if !status_ok(*s) => {
             return Err(format!("invalid status {s}"));
+        }
+        FaultKind::AdvanceClock { seconds } if *seconds > MAX_TOKEN_LIFETIME => {
+            return Err(format!("seconds must be at most {MAX_TOKEN_LIFETIME}"));
         }
         _ => {}
     }
@@ -165,5 +168,18 @@ impl hyper::body::Body for Oversized {
         } else {
             SizeHint::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advancing_the_clock_is_bounded() {
+        let check = |json: &str| check_fault(&serde_json::from_str(json).unwrap());
+        assert!(check(r#"{"kind":"advance_clock","seconds":3600,"path":"/v1.0/users"}"#).is_ok());
+        assert!(check(r#"{"kind":"advance_clock","seconds":315360001}"#).is_err());
+        assert!(serde_json::from_str::<FaultSpec>(r#"{"kind":"advance_clock"}"#).is_err());
     }
 }

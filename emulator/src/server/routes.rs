@@ -3,7 +3,7 @@
 //! lives in `endpoints` and `apis`.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use hyper::{Method, Response, StatusCode};
@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::aadsts;
 use crate::apis::{ApiRequest, graph, management};
+use crate::clock;
 use crate::endpoints::token::{self, TokenRequest};
 use crate::endpoints::web::WebReply;
 use crate::endpoints::{authorize, consent, device, discovery};
@@ -27,6 +28,7 @@ pub(crate) async fn respond(state: &State, req: &Req<'_>) -> Response<Body> {
             FaultKind::Delay { delay_ms } => {
                 tokio::time::sleep(Duration::from_millis(delay_ms)).await;
             }
+            FaultKind::AdvanceClock { seconds } => state.advance_clock(seconds),
             other => return faults::fault_response(state, other),
         }
     }
@@ -157,7 +159,7 @@ fn api(state: &State, req: &Req<'_>, which: Api) -> Response<Body> {
         .status(StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .header(CONTENT_TYPE, content_type)
         .header("cache-control", "no-cache")
-        .header("date", httpdate::fmt_http_date(SystemTime::now()));
+        .header("date", clock::http_date(state.now()));
     for (k, v) in &reply.headers {
         if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
             b = b.header(name, value);
@@ -258,7 +260,7 @@ fn token_endpoint(
         .header("pragma", "no-cache")
         .header("x-ms-request-id", request_id.as_str())
         .header("client-request-id", client_request_id.as_str())
-        .header("date", httpdate::fmt_http_date(SystemTime::now()))
+        .header("date", clock::http_date(state.now()))
         .body(full(body))
         .unwrap_or_else(|_| internal_error());
     if *method == Method::OPTIONS {
