@@ -4,7 +4,7 @@
 use crate::cli::{Cli, Command};
 use crate::commands;
 use crate::env::Env;
-use crate::error::{self, Result};
+use crate::error::{self, Error, Result};
 use crate::settings::{self, Settings};
 use clap::Parser;
 use std::ffi::OsString;
@@ -35,7 +35,7 @@ fn run(cli: Cli, env: &Env) -> Result<i32> {
         Command::Cert(c) => return commands::cert::run(&c, settings::password_variable(env)?).map(|_| 0),
         Command::Completions(a) => return commands::completions::run(&a).map(|_| 0),
         Command::Decode(a) => return commands::decode::run(&a).map(|_| 0),
-        Command::Emulator(a) => return crate::emulator::run(a),
+        Command::Emulator(a) => return entra_token_emulator::run(a).map_err(Error::from),
         other => other,
     };
     let settings = Settings::resolve(&global, env)?;

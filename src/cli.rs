@@ -111,7 +111,7 @@ pub enum Command {
     Login(LoginArgs),
     /// Forget a signed-in account's tokens (all accounts without --account)
     Logout(LogoutArgs),
-    Emulator(crate::emulator::EmulatorArgs),
+    Emulator(entra_token_emulator::EmulatorArgs),
 }
 
 /// How the client authenticates to Entra. Secrets never come from argv.

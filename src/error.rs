@@ -32,10 +32,9 @@ impl Kind {
     }
 }
 
-/// A user-facing error: a short message, optional causes and one hint. `pub`: the emulator's
-/// public functions return it.
+/// A user-facing error: a short message, optional causes and one hint.
 #[derive(Debug)]
-pub struct Error {
+pub(crate) struct Error {
     pub(crate) kind: Kind,
     pub(crate) message: String,
     pub(crate) causes: Vec<String>,
@@ -105,6 +104,24 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The emulator's failures keep their message, causes and hint; its kinds map onto ours.
+impl From<entra_token_emulator::Error> for Error {
+    fn from(e: entra_token_emulator::Error) -> Self {
+        use entra_token_emulator::ErrorKind as Emulator;
+        let kind = match e.kind {
+            Emulator::Internal => Kind::Internal,
+            Emulator::Usage => Kind::Usage,
+            Emulator::Network => Kind::Network,
+        };
+        Error {
+            kind,
+            message: e.message,
+            causes: e.causes,
+            hint: e.hint,
+        }
+    }
+}
 
 /// The longest line an error prints.
 const MAX_LINE: usize = 600;

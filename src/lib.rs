@@ -25,9 +25,6 @@ mod secret;
 mod settings;
 mod token;
 
-#[allow(clippy::disallowed_methods, unreachable_pub)] // the emulator reads its own environment (PATH for `exec`)
-pub mod emulator;
-
 /// Entry points for fuzz targets (built only with `--cfg fuzzing`): each feeds untrusted bytes to
 /// one parser and must never panic.
 #[cfg(fuzzing)]

@@ -484,7 +484,8 @@ fn a_token_that_expires_mid_run_is_renewed_once() {
     let emu = Emulator::start();
     let env = Env::for_emulator(&emu);
     emu.config(json!({"token_lifetime": 2}));
-    emu.fault(json!({"kind": "delay", "delay_ms": 2500, "path": "/v1.0/users"}));
+    // page 1 arrives 3 s later by the emulator's clock, without the wait: the 2 s token has expired
+    emu.fault(json!({"kind": "advance_clock", "seconds": 3, "path": "/v1.0/users"}));
     let r = api(&env, &emu, &["--paginate", "--ndjson", "/v1.0/users?$top=100"]);
     r.ok();
     assert_eq!(ndjson(&r.stdout).len(), 250);
@@ -602,6 +603,8 @@ fn management_api_refuses_a_url_for_another_tenant_with_af20010() {
 fn intune_large_pages_are_a_503_that_outlasts_the_retries() {
     let emu = Emulator::start();
     let env = Env::for_emulator(&emu);
+    // Intune's Retry-After is 10 s; 1 s is still twice the longest first backoff (0.5 s)
+    emu.config(json!({"intune_retry_after": "1"}));
     let r = timed(|| {
         api(
             &env,
@@ -622,8 +625,8 @@ fn intune_large_pages_are_a_503_that_outlasts_the_retries() {
         assert_eq!(query(p), "$top=500");
         assert_eq!(p["status"], 503);
     }
-    // the emulator's 503 says Retry-After: 10, and the retry waited for it
-    assert!(r.elapsed >= std::time::Duration::from_secs(9), "{:?}", r.elapsed);
+    // the emulator's 503 says Retry-After: 1, and the retry waited for it
+    assert!(r.elapsed >= std::time::Duration::from_secs(1), "{:?}", r.elapsed);
     assert_eq!(graph_requests(&emu).len(), 2);
 }
 

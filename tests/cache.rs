@@ -97,23 +97,22 @@ fn min_validity_and_force_refresh() {
     assert_ne!(t2, t3);
     assert_eq!(emu.token_requests().len(), 3);
     assert_eq!(env.run(&["get"]).ok().token(), t3, "a forced token is stored");
-    // an expired entry is never served
-    emu.config(json!({"token_lifetime": 1}));
+    // an expired entry is never served (lifetime 0: it has expired by the time it is stored)
+    emu.config(json!({"token_lifetime": 0}));
     let short = env
         .run(&["get", "--scope", "https://vault.azure.net/.default"])
         .ok()
         .token();
-    std::thread::sleep(Duration::from_millis(2100));
-    let again = env
-        .run(&[
-            "get",
-            "--scope",
-            "https://vault.azure.net/.default",
-            "--min-validity",
-            "0",
-        ])
-        .ok()
-        .token();
+    let r = env.run(&[
+        "get",
+        "--scope",
+        "https://vault.azure.net/.default",
+        "--min-validity",
+        "0",
+        "-v",
+    ]);
+    let again = r.ok().token();
+    r.stderr_has("cache: miss (Expired)");
     assert_ne!(short, again);
 }
 
@@ -460,9 +459,9 @@ echo done
 fn refresh_in_is_honoured() {
     let emu = Emulator::start();
     let env = Env::for_emulator(&emu);
-    emu.config(json!({"refresh_in": 1}));
+    // refresh_in 0: the advised refresh time has passed by the next run
+    emu.config(json!({"refresh_in": 0}));
     let t1 = env.run(&["get"]).ok().token();
-    std::thread::sleep(Duration::from_millis(2100));
     let r = env.run(&["get", "-v"]);
     let t2 = r.ok().token();
     r.stderr_has("RefreshDue");

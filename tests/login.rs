@@ -997,7 +997,8 @@ fn device_code_expiry_is_exit_3() {
     // the code's own lifetime runs out well inside --wait: Entra answers expired_token (exit 3)
     let emu = Emulator::start();
     let env = public_env(&emu);
-    emu.config(json!({"device_interval": 2, "device_expires_in": 1}));
+    // the first poll comes a whole interval (1 s) after the code was issued: it has expired by then
+    emu.config(json!({"device_interval": 1, "device_expires_in": 1}));
     let mut bg = spawn(&env, &["login", "--device-code", "--wait", "60"]);
     user_code(&mut bg);
     bg.finish()

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub use entra_token::emulator::fixtures as fx;
+pub use entra_token_emulator::fixtures as fx;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_entra-token");
 

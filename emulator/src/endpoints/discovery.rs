@@ -2,13 +2,14 @@
 //! `/discovery/v2.0/keys`), shaped like Entra's, so OIDC clients that discover endpoints (MSAL, the
 //! benchmark peer) work against the emulator. entra-token itself never needs discovery.
 
-use super::state::{State, TenantRef};
+use crate::directory::TenantRef;
+use crate::state::State;
 use serde_json::{Value, json};
 
 /// The discovery document for `{tenant}`: `None` for an unknown tenant (Entra answers 400).
-pub fn openid_configuration(state: &State, origin: &str, tenant: &str, v2: bool) -> Option<Value> {
-    let rt = state.rt();
-    let (segment, tid) = match rt.directory.resolve_tenant(tenant) {
+pub(crate) fn openid_configuration(state: &State, origin: &str, tenant: &str, v2: bool) -> Option<Value> {
+    let mutable = state.lock();
+    let (segment, tid) = match mutable.directory.resolve_tenant(tenant) {
         TenantRef::Tenant(t) => (tenant.to_string(), t.id.clone()),
         TenantRef::MultiTenant(name) => (name.to_string(), "{tenantid}".to_string()),
         TenantRef::Unknown => return None,
@@ -57,15 +58,15 @@ pub fn openid_configuration(state: &State, origin: &str, tenant: &str, v2: bool)
 }
 
 /// The JWKS with the emulator's token-signing key.
-pub fn keys(state: &State) -> Value {
+pub(crate) fn keys(state: &State) -> Value {
     json!({ "keys": [state.signer.jwk()] })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::fixtures as fx;
-    use crate::emulator::state::Config;
+    use crate::fixtures as fx;
+    use crate::state::Config;
 
     #[test]
     fn documents_for_known_and_unknown_tenants() {

@@ -7,20 +7,21 @@ use std::collections::HashMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
-use super::credentials::{self, CertCredential, CertInfo, hex_upper};
-use super::errors::{self, AadError};
-use super::state::{App, Tenant};
-use super::token::Signer;
+use crate::aadsts::{self, AadError};
+use crate::clock::us_datetime;
+use crate::credentials::{self, CertCredential, CertInfo, hex_upper};
+use crate::directory::{App, Tenant};
+use crate::signer::{Signer, verify_rsa};
 
 /// Clock skew tolerated on `exp`/`nbf`, in seconds.
-pub const LEEWAY: u64 = 300;
+pub(crate) const LEEWAY: u64 = 300;
 
 /// How a valid assertion authenticated the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AssertionKind {
+pub(crate) enum AssertionKind {
     /// Signed by a registered certificate (key id of the registration).
     Certificate(String),
     /// A federated token matching a federated credential (its id).
@@ -28,17 +29,17 @@ pub enum AssertionKind {
 }
 
 /// What the validator needs to know about the request.
-pub struct AssertionContext<'a> {
+pub(crate) struct AssertionContext<'a> {
     /// `scheme://host[:port]` of the token request as the client addressed it.
-    pub origin: &'a str,
+    pub(crate) origin: &'a str,
     /// The tenant of the token request.
-    pub tenant: &'a Tenant,
+    pub(crate) tenant: &'a Tenant,
     /// Seconds since the Unix epoch.
-    pub now: u64,
+    pub(crate) now: u64,
     /// The emulator's base URL: issuers under it are the emulator's own and must verify.
-    pub base_url: &'a str,
+    pub(crate) base_url: &'a str,
     /// The emulator's signing key.
-    pub signer: &'a Signer,
+    pub(crate) signer: &'a Signer,
 }
 
 /// A JWT split into its parts.
@@ -101,21 +102,15 @@ fn aud_values(claims: &Map<String, Value>) -> Vec<&str> {
     }
 }
 
-/// Verifies a JWS signature with an RSA public key (PKCS#1 DER).
-pub fn verify_rsa(message: &str, signature: &str, alg: Algorithm, pkcs1: &[u8]) -> bool {
-    let key = DecodingKey::from_rsa_der(pkcs1);
-    jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key, alg).unwrap_or(false)
-}
-
 /// Validates a client assertion for `app`. `seen_jti` remembers redeemed certificate
 /// assertions (`"{client_id}|{jti}"` → the time until which a replay is refused).
-pub fn validate(
+pub(crate) fn validate(
     app: &App,
     assertion: &str,
     ctx: &AssertionContext<'_>,
     seen_jti: &mut HashMap<String, u64>,
 ) -> Result<AssertionKind, AadError> {
-    let jwt = parse_jwt(assertion).ok_or_else(|| errors::invalid_jwt("JWT token is invalid or malformed."))?;
+    let jwt = parse_jwt(assertion).ok_or_else(|| aadsts::invalid_jwt("JWT token is invalid or malformed."))?;
     let iss = str_claim(&jwt.claims, "iss").unwrap_or("");
     let sub = str_claim(&jwt.claims, "sub").unwrap_or("");
     let is_self = |s: &str| s.eq_ignore_ascii_case(&app.client_id);
@@ -154,8 +149,8 @@ fn find_by_thumbprint<'a>(app: &'a App, header: &Map<String, Value>) -> Option<&
 fn found_key(info: &CertInfo) -> String {
     format!(
         "Start={}, End={}",
-        errors::us_datetime(info.not_before),
-        errors::us_datetime(info.not_after)
+        us_datetime(info.not_before),
+        us_datetime(info.not_after)
     )
 }
 
@@ -169,7 +164,7 @@ fn validate_certificate(
         Some("PS256") => Algorithm::PS256,
         Some("RS256") => Algorithm::RS256,
         other => {
-            return Err(errors::invalid_jwt(&format!(
+            return Err(aadsts::invalid_jwt(&format!(
                 "Unsupported signing algorithm '{}'; use PS256 or RS256.",
                 other.unwrap_or("")
             )));
@@ -182,13 +177,13 @@ fn validate_certificate(
                 .first()
                 .and_then(Value::as_str)
                 .and_then(credentials::decode_b64_loose)
-                .ok_or_else(|| errors::invalid_jwt("The x5c header is not an array of base64 DER certificates."))?;
+                .ok_or_else(|| aadsts::invalid_jwt("The x5c header is not an array of base64 DER certificates."))?;
             Some(
                 credentials::parse_cert_der(&first)
-                    .map_err(|e| errors::invalid_jwt(&format!("The first x5c certificate is unusable: {e}.")))?,
+                    .map_err(|e| aadsts::invalid_jwt(&format!("The first x5c certificate is unusable: {e}.")))?,
             )
         }
-        Some(_) => return Err(errors::invalid_jwt("The x5c header must be an array.")),
+        Some(_) => return Err(aadsts::invalid_jwt("The x5c header must be an array.")),
     };
     let thumb = sent_thumbprint(&jwt.header);
     // Key lookup: thumbprint first, then subject name + issuer with the x5c leaf.
@@ -203,30 +198,30 @@ fn validate_certificate(
             Some(c) => (c.key_id.clone(), leaf.clone()),
             None => {
                 let shown = thumb.clone().unwrap_or_else(|| hex_upper(&leaf.sha1));
-                return Err(errors::assertion_key_not_found(&app.client_id, &shown, false));
+                return Err(aadsts::assertion_key_not_found(&app.client_id, &shown, false));
             }
         }
     } else if let Some(t) = &thumb {
-        return Err(errors::assertion_key_not_found(&app.client_id, t, true));
+        return Err(aadsts::assertion_key_not_found(&app.client_id, t, true));
     } else {
-        return Err(errors::invalid_jwt(
+        return Err(aadsts::invalid_jwt(
             "No certificate thumbprint specified in token header.",
         ));
     };
     let shown = thumb.unwrap_or_else(|| hex_upper(&info.sha1));
     if info.key_bits < 2048 {
-        return Err(errors::weak_rsa_key(info.key_bits));
+        return Err(aadsts::weak_rsa_key(info.key_bits));
     }
     let now = ctx.now as i64;
     if info.not_after < now || info.not_before > now {
-        return Err(errors::assertion_bad_signature(
+        return Err(aadsts::assertion_bad_signature(
             "The key used is expired.",
             &shown,
             &found_key(&info),
         ));
     }
     if !verify_rsa(jwt.message, jwt.signature, alg, &info.public_key) {
-        return Err(errors::assertion_bad_signature(
+        return Err(aadsts::assertion_bad_signature(
             "The provided signature value did not match the expected signature value.",
             &shown,
             &found_key(&info),
@@ -235,23 +230,23 @@ fn validate_certificate(
     let iss = str_claim(&jwt.claims, "iss").unwrap_or("");
     let sub = str_claim(&jwt.claims, "sub").unwrap_or("");
     if iss != sub {
-        return Err(errors::assertion_subject_mismatch());
+        return Err(aadsts::assertion_subject_mismatch());
     }
     if !iss.eq_ignore_ascii_case(&app.client_id) {
-        return Err(errors::assertion_wrong_client());
+        return Err(aadsts::assertion_wrong_client());
     }
     if !aud_values(&jwt.claims)
         .iter()
         .any(|a| audience_matches(a, ctx.origin, ctx.tenant))
     {
-        return Err(errors::assertion_wrong_audience());
+        return Err(aadsts::assertion_wrong_audience());
     }
     let exp = check_time(&jwt.claims, ctx.now)?;
     if let Some(jti) = str_claim(&jwt.claims, "jti") {
         let key = format!("{}|{jti}", app.client_id.to_ascii_lowercase());
         seen_jti.retain(|_, until| *until >= ctx.now);
         if seen_jti.contains_key(&key) {
-            return Err(errors::assertion_replayed(jti));
+            return Err(aadsts::assertion_replayed(jti));
         }
         seen_jti.insert(key, exp.saturating_add(LEEWAY));
     }
@@ -263,17 +258,17 @@ fn validate_certificate(
 fn check_time(claims: &Map<String, Value>, now: u64) -> Result<u64, AadError> {
     let nbf = time_claim(claims, "nbf").unwrap_or(0);
     let Some(exp) = time_claim(claims, "exp") else {
-        return Err(errors::assertion_time_range(now, nbf, 0));
+        return Err(aadsts::assertion_time_range(now, nbf, 0));
     };
     if exp.saturating_add(LEEWAY) < now || nbf > now.saturating_add(LEEWAY) {
-        return Err(errors::assertion_time_range(now, nbf, exp));
+        return Err(aadsts::assertion_time_range(now, nbf, exp));
     }
     Ok(exp)
 }
 
 /// `aud` must be the v1 or v2 token URL at the request's scheme, host and port, with a tenant
 /// segment naming the request's tenant (GUID or one of its domains).
-pub fn audience_matches(aud: &str, origin: &str, tenant: &Tenant) -> bool {
+pub(crate) fn audience_matches(aud: &str, origin: &str, tenant: &Tenant) -> bool {
     let (Ok(a), Ok(o)) = (url::Url::parse(aud), url::Url::parse(origin)) else {
         return false;
     };
@@ -306,33 +301,33 @@ fn validate_federated(app: &App, jwt: &Jwt<'_>, ctx: &AssertionContext<'_>) -> R
     let claims_our_key = str_claim(&jwt.header, "kid") == Some(ctx.signer.thumbprint.as_str())
         || str_claim(&jwt.header, "x5t") == Some(ctx.signer.thumbprint.as_str());
     if (own_issuer || claims_our_key) && !ctx.signer.verify(jwt.message, jwt.signature) {
-        return Err(errors::federated_bad_signature(iss));
+        return Err(aadsts::federated_bad_signature(iss));
     }
     check_time(&jwt.claims, ctx.now)?;
     let auds = aud_values(&jwt.claims);
     let by_issuer: Vec<_> = app.federated.iter().filter(|f| f.issuer == iss).collect();
     if by_issuer.is_empty() {
-        return Err(errors::federated_no_match(iss, sub, &aud_text(&jwt.claims)));
+        return Err(aadsts::federated_no_match(iss, sub, &aud_text(&jwt.claims)));
     }
     let by_subject: Vec<_> = by_issuer.iter().filter(|f| f.subject == sub).collect();
     if by_subject.is_empty() {
         let case_only = by_issuer.iter().any(|f| f.subject.eq_ignore_ascii_case(sub));
-        return Err(errors::federated_subject_mismatch(sub, case_only));
+        return Err(aadsts::federated_subject_mismatch(sub, case_only));
     }
     by_subject
         .iter()
         .find(|f| f.audiences.iter().any(|a| auds.contains(&a.as_str())))
         .map(|f| AssertionKind::Federated(f.id.clone()))
-        .ok_or_else(|| errors::federated_audience_mismatch(&aud_text(&jwt.claims)))
+        .ok_or_else(|| aadsts::federated_audience_mismatch(&aud_text(&jwt.claims)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::credentials::tests::make_cert;
-    use crate::emulator::credentials::{CertCredential, FederatedCredential, parse_cert_der};
-    use crate::emulator::fixtures as fx;
-    use crate::emulator::state::Directory;
+    use crate::credentials::tests::make_cert;
+    use crate::credentials::{CertCredential, FederatedCredential, parse_cert_der};
+    use crate::directory::Directory;
+    use crate::fixtures as fx;
     use serde_json::json;
     use sha1::{Digest as _, Sha1};
     use sha2::Sha256;

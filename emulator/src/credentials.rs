@@ -8,48 +8,48 @@ use serde_json::{Value, json};
 use sha1::{Digest as _, Sha1};
 use sha2::Sha256;
 
-use super::errors::iso8601;
+use crate::clock::iso8601;
 
 /// The audience Entra recommends for federated credentials.
-pub const TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
+pub(crate) const TOKEN_EXCHANGE_AUDIENCE: &str = "api://AzureADTokenExchange";
 
 /// The fields of an X.509 certificate the emulator needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertInfo {
-    pub sha1: Vec<u8>,
-    pub sha256: Vec<u8>,
+pub(crate) struct CertInfo {
+    pub(crate) sha1: Vec<u8>,
+    pub(crate) sha256: Vec<u8>,
     /// RFC 4514-style subject, as x509-parser prints it (`CN=app, O=Contoso`).
-    pub subject: String,
-    pub issuer: String,
+    pub(crate) subject: String,
+    pub(crate) issuer: String,
     /// The PKCS#1 `RSAPublicKey` DER (what `jsonwebtoken::DecodingKey::from_rsa_der` takes).
-    pub public_key: Vec<u8>,
-    pub key_bits: usize,
-    pub not_before: i64,
-    pub not_after: i64,
+    pub(crate) public_key: Vec<u8>,
+    pub(crate) key_bits: usize,
+    pub(crate) not_before: i64,
+    pub(crate) not_after: i64,
 }
 
 /// A certificate registered on an app.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CertCredential {
-    pub key_id: String,
-    pub info: CertInfo,
+pub(crate) struct CertCredential {
+    pub(crate) key_id: String,
+    pub(crate) info: CertInfo,
     /// Subject name + issuer registration: the assertion must carry `x5c`, and any certificate
     /// with the registered subject is accepted.
-    pub subject_name_issuer: bool,
+    pub(crate) subject_name_issuer: bool,
 }
 
 /// A federated identity credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FederatedCredential {
-    pub id: String,
-    pub name: String,
-    pub issuer: String,
-    pub subject: String,
-    pub audiences: Vec<String>,
+pub(crate) struct FederatedCredential {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) issuer: String,
+    pub(crate) subject: String,
+    pub(crate) audiences: Vec<String>,
 }
 
 /// Parses one DER certificate. Only RSA keys are accepted, as Entra does for app credentials.
-pub fn parse_cert_der(der: &[u8]) -> Result<CertInfo, String> {
+pub(crate) fn parse_cert_der(der: &[u8]) -> Result<CertInfo, String> {
     use x509_parser::public_key::PublicKey;
     let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| format!("not an X.509 certificate: {e}"))?;
     let spki = cert.public_key();
@@ -71,7 +71,7 @@ pub fn parse_cert_der(der: &[u8]) -> Result<CertInfo, String> {
 }
 
 /// Decodes standard base64 that may contain whitespace (MSAL Python sends PEM bodies in `x5c`).
-pub fn decode_b64_loose(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode_b64_loose(s: &str) -> Option<Vec<u8>> {
     let compact: String = s.chars().filter(|c| !c.is_whitespace()).collect();
     STANDARD.decode(compact.as_bytes()).ok()
 }
@@ -89,7 +89,7 @@ fn first_pem_certificate(pem: &str) -> Result<Vec<u8>, String> {
 
 /// A registration request: `{"pem": "..."}` or a manifest `keyCredentials` entry
 /// (`customKeyIdentifier`, `keyId`, `type`, `usage`, `value`), plus `subject_name_issuer`.
-pub fn cert_from_json(v: &Value) -> Result<CertCredential, String> {
+pub(crate) fn cert_from_json(v: &Value) -> Result<CertCredential, String> {
     let obj = v.as_object().ok_or("expected a JSON object")?;
     let text = |k: &str| -> Result<Option<&str>, String> {
         match obj.get(k) {
@@ -140,12 +140,12 @@ pub fn cert_from_json(v: &Value) -> Result<CertCredential, String> {
 }
 
 /// Upper-case hex, as the Entra portal shows thumbprints.
-pub fn hex_upper(bytes: &[u8]) -> String {
+pub(crate) fn hex_upper(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
 }
 
 /// The control API's view of a registered certificate.
-pub fn cert_view(c: &CertCredential) -> Value {
+pub(crate) fn cert_view(c: &CertCredential) -> Value {
     json!({
         "keyId": c.key_id,
         "type": "AsymmetricX509Cert",
@@ -164,7 +164,7 @@ pub fn cert_view(c: &CertCredential) -> Value {
 }
 
 /// A federated credential from `{"issuer","subject","audience"|"audiences","name"?}`.
-pub fn federated_from_json(v: &Value) -> Result<FederatedCredential, String> {
+pub(crate) fn federated_from_json(v: &Value) -> Result<FederatedCredential, String> {
     let obj = v.as_object().ok_or("expected a JSON object")?;
     let required = |k: &str| -> Result<String, String> {
         match obj.get(k) {
@@ -199,7 +199,7 @@ pub fn federated_from_json(v: &Value) -> Result<FederatedCredential, String> {
     })
 }
 
-pub fn federated_view(f: &FederatedCredential) -> Value {
+pub(crate) fn federated_view(f: &FederatedCredential) -> Value {
     json!({
         "id": f.id,
         "name": f.name,
@@ -210,11 +210,11 @@ pub fn federated_view(f: &FederatedCredential) -> Value {
 }
 
 #[cfg(test)]
-pub mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A self-signed RSA certificate and its PKCS#8 key, made with rcgen.
-    pub fn make_cert(cn: &str, bits: usize) -> (Vec<u8>, Vec<u8>) {
+    pub(crate) fn make_cert(cn: &str, bits: usize) -> (Vec<u8>, Vec<u8>) {
         let kp = match bits {
             2048 => rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap(),
             _ => panic!("unsupported size in tests"),

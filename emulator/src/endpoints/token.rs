@@ -7,35 +7,28 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Map, Value, json};
-use sha1::{Digest as _, Sha1};
 
-use super::assertion::{self, AssertionContext};
-use super::errors::{self, AadError};
-use super::signin;
-use super::state::{App, Config, Consent, Credential, Directory, Resource, Runtime, Tenant, TenantRef};
-use crate::error::{Error, Result};
-
-/// Which token endpoint was called.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
-    /// `/{tenant}/oauth2/token` (Azure AD v1: `resource`, string numbers).
-    V1,
-    /// `/{tenant}/oauth2/v2.0/token` (identity platform v2: `scope`, integer numbers).
-    V2,
-}
+use crate::aadsts::{self, AadError};
+use crate::directory::{App, Consent, Directory, Resource, Tenant, TenantRef};
+use crate::endpoints::assertion::{self, AssertionContext};
+use crate::endpoints::device;
+use crate::endpoints::user_tokens::{self, GrantRequest};
+use crate::fixtures as fx;
+use crate::signer::Signer;
+use crate::state::{Config, Endpoint, MutableState};
 
 /// A parsed token request.
 #[derive(Debug)]
-pub struct TokenRequest<'a> {
-    pub endpoint: Endpoint,
+pub(crate) struct TokenRequest<'a> {
+    pub(crate) endpoint: Endpoint,
     /// The raw `{tenant}` path segment.
-    pub tenant: &'a str,
+    pub(crate) tenant: &'a str,
     /// The form body (first value of each name wins).
-    pub form: &'a BTreeMap<String, String>,
+    pub(crate) form: &'a BTreeMap<String, String>,
     /// The `Authorization` header, if any (for `client_secret_basic`).
-    pub authorization: Option<&'a str>,
+    pub(crate) authorization: Option<&'a str>,
     /// `scheme://host[:port]` the client addressed (from the `Host` header), for assertion `aud`.
-    pub origin: &'a str,
+    pub(crate) origin: &'a str,
 }
 
 impl TokenRequest<'_> {
@@ -54,113 +47,26 @@ enum ClientAuth {
 }
 
 /// `client_assertion_type` for JWT client assertions.
-pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-/// The RS256 key (with a self-signed certificate for `x5t`/`kid`) that signs access tokens.
-pub struct Signer {
-    key: jsonwebtoken::EncodingKey,
-    /// The public key, PKCS#1 DER (to verify tokens the emulator issued).
-    public_key: Vec<u8>,
-    /// base64url(SHA-1(certificate DER)): both `x5t` and `kid`, as Entra does.
-    pub thumbprint: String,
-    /// The signing certificate, base64 DER (for a future JWKS `x5c`).
-    pub cert_b64: String,
-}
-
-impl Signer {
-    /// The public key as a JWK (`kty`, `use`, `kid`, `x5t`, `n`, `e`, `x5c`), for discovery.
-    pub fn jwk(&self) -> Value {
-        use base64::Engine;
-        use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-        let der = STANDARD.decode(&self.cert_b64).unwrap_or_default();
-        let strip = |b: &[u8]| b.iter().skip_while(|x| **x == 0).copied().collect::<Vec<u8>>();
-        let (n, e) = match x509_parser::parse_x509_certificate(&der) {
-            Ok((_, cert)) => match cert.public_key().parsed() {
-                Ok(x509_parser::public_key::PublicKey::RSA(k)) => (
-                    URL_SAFE_NO_PAD.encode(strip(k.modulus)),
-                    URL_SAFE_NO_PAD.encode(strip(k.exponent)),
-                ),
-                _ => (String::new(), String::new()),
-            },
-            Err(_) => (String::new(), String::new()),
-        };
-        json!({"kty": "RSA", "use": "sig", "kid": self.thumbprint, "x5t": self.thumbprint, "n": n, "e": e, "x5c": [self.cert_b64]})
-    }
-
-    pub fn generate() -> Result<Self> {
-        let fail = |what: &str, e: &dyn std::fmt::Display| {
-            Error::internal(format!("emulator: cannot create the token signing key ({what})")).cause(e)
-        };
-        let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).map_err(|e| fail("RSA key generation", &e))?;
-        let mut params =
-            rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| fail("certificate parameters", &e))?;
-        params.distinguished_name.push(
-            rcgen::DnType::CommonName,
-            "entra-token emulator token signing (test double)",
-        );
-        let cert = params.self_signed(&kp).map_err(|e| fail("certificate", &e))?;
-        let pkcs8 = kp.serialize_der();
-        let info = pkcs8::PrivateKeyInfoRef::try_from(pkcs8.as_slice()).map_err(|e| fail("PKCS#8 parsing", &e))?;
-        let key = jsonwebtoken::EncodingKey::from_rsa_der(info.private_key.as_bytes());
-        let der: &[u8] = cert.der();
-        let public_key = super::credentials::parse_cert_der(der)
-            .map_err(|e| fail("certificate parsing", &e))?
-            .public_key;
-        Ok(Signer {
-            key,
-            public_key,
-            thumbprint: URL_SAFE_NO_PAD.encode(Sha1::digest(der)),
-            cert_b64: STANDARD.encode(der),
-        })
-    }
-
-    /// Verifies an RS256 signature made by this key (`message` is `header.payload`).
-    pub fn verify(&self, message: &str, signature: &str) -> bool {
-        assertion::verify_rsa(message, signature, jsonwebtoken::Algorithm::RS256, &self.public_key)
-    }
-
-    /// Verifies a whole compact JWT signed by this key; returns its claims.
-    pub fn verify_token(&self, token: &str) -> Option<Map<String, Value>> {
-        let (message, signature) = token.trim().rsplit_once('.')?;
-        let (header, claims) = message.split_once('.')?;
-        let h: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
-        if h.get("alg").and_then(Value::as_str) != Some("RS256") || !self.verify(message, signature) {
-            return None;
-        }
-        match serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).ok()?).ok()? {
-            Value::Object(m) => Some(m),
-            _ => None,
-        }
-    }
-
-    pub fn sign(&self, claims: &Value) -> std::result::Result<String, AadError> {
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-        header.typ = Some("JWT".into());
-        header.kid = Some(self.thumbprint.clone());
-        header.x5t = Some(self.thumbprint.clone());
-        jsonwebtoken::encode(&header, claims, &self.key)
-            .map_err(|e| AadError::new(500, "server_error", 90000, format!("Token signing failed: {e}")))
-    }
-}
+pub(crate) const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Handles one token request; `Ok` is the JSON success body, `Err` the Entra error.
-pub fn handle(
-    rt: &mut Runtime,
+pub(crate) fn handle(
+    mutable: &mut MutableState,
     signer: &Signer,
     base_url: &str,
     req: &TokenRequest<'_>,
     now: u64,
 ) -> std::result::Result<Value, AadError> {
-    let dir = &rt.directory;
+    let dir = &mutable.directory;
     let tenant = match dir.resolve_tenant(req.tenant) {
-        TenantRef::Unknown => return Err(errors::tenant_not_found(req.tenant)),
+        TenantRef::Unknown => return Err(aadsts::tenant_not_found(req.tenant)),
         t => t,
     };
     let grant = req.param("grant_type").unwrap_or("");
     match grant {
         "client_credentials" => {
             let TenantRef::Tenant(tenant) = tenant else {
-                return Err(errors::grant_needs_tenant());
+                return Err(aadsts::grant_needs_tenant());
             };
             let ctx = AssertionContext {
                 origin: req.origin,
@@ -169,7 +75,7 @@ pub fn handle(
                 base_url,
                 signer,
             };
-            client_credentials(dir, &mut rt.seen_jti, signer, &rt.config, req, &ctx)
+            client_credentials(dir, &mut mutable.seen_jti, signer, &mutable.config, req, &ctx)
         }
         "authorization_code" | "refresh_token" | DEVICE_CODE_GRANT => {
             let home = match tenant {
@@ -180,7 +86,7 @@ pub fn handle(
             let app = dir
                 .app(&client_id)
                 .cloned()
-                .ok_or_else(|| errors::app_not_found(&client_id, &home.display_name))?;
+                .ok_or_else(|| aadsts::app_not_found(&client_id, &home.display_name))?;
             let ctx = AssertionContext {
                 origin: req.origin,
                 tenant: &home,
@@ -190,13 +96,13 @@ pub fn handle(
             };
             let appidacr = if app.public_client {
                 if auth != ClientAuth::None {
-                    return Err(errors::public_client_with_credential());
+                    return Err(aadsts::public_client_with_credential());
                 }
                 "0"
             } else {
-                authenticate(&app, &auth, &ctx, &mut rt.seen_jti)?
+                authenticate(&app, &auth, &ctx, &mut mutable.seen_jti)?
             };
-            let greq = signin::GrantRequest {
+            let greq = GrantRequest {
                 endpoint: req.endpoint,
                 segment: req.tenant,
                 form: req.form,
@@ -206,17 +112,17 @@ pub fn handle(
                 now,
             };
             match grant {
-                "authorization_code" => signin::redeem_code(rt, signer, &greq),
-                "refresh_token" => signin::refresh(rt, signer, &greq),
-                _ => signin::poll_device(rt, signer, &greq),
+                "authorization_code" => user_tokens::redeem_code(mutable, signer, &greq),
+                "refresh_token" => user_tokens::refresh(mutable, signer, &greq),
+                _ => device::poll_device(mutable, signer, &greq),
             }
         }
-        other => Err(errors::unsupported_grant_type(other)),
+        other => Err(aadsts::unsupported_grant_type(other)),
     }
 }
 
 /// The device-code grant type.
-pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+pub(crate) const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 fn client_credentials(
     dir: &Directory,
@@ -233,7 +139,7 @@ fn client_credentials(
     let appidacr = authenticate(app, &auth, ctx, seen_jti)?;
     let resource = dir
         .resource_in_tenant(&requested, &tenant.id)
-        .ok_or_else(|| errors::resource_not_found(&requested, &tenant.display_name))?;
+        .ok_or_else(|| aadsts::resource_not_found(&requested, &tenant.display_name))?;
     let roles = consent.roles.get(&resource.id).cloned().unwrap_or_default();
     let aud = audience(&requested, resource);
     let token = mint(signer, config, tenant, app, consent, &aud, &roles, appidacr, now)?;
@@ -247,16 +153,16 @@ fn requested_resource(req: &TokenRequest<'_>) -> std::result::Result<String, Aad
         Endpoint::V1 => req
             .param("resource")
             .map(str::to_string)
-            .ok_or_else(|| errors::missing_parameter("resource")),
+            .ok_or_else(|| aadsts::missing_parameter("resource")),
         Endpoint::V2 => {
             if req.param("resource").is_some() {
-                return Err(errors::resource_on_v2());
+                return Err(aadsts::resource_on_v2());
             }
-            let scope = req.param("scope").ok_or_else(|| errors::missing_parameter("scope"))?;
+            let scope = req.param("scope").ok_or_else(|| aadsts::missing_parameter("scope"))?;
             let mut resources: Vec<&str> = Vec::new();
             for s in scope.split_whitespace() {
                 let Some(res) = s.strip_suffix("/.default").filter(|r| !r.is_empty()) else {
-                    return Err(errors::scope_needs_default(scope));
+                    return Err(aadsts::scope_needs_default(scope));
                 };
                 resources.push(res);
             }
@@ -266,8 +172,8 @@ fn requested_resource(req: &TokenRequest<'_>) -> std::result::Result<String, Aad
                 .collect();
             match (resources.first(), distinct.len()) {
                 (Some(first), 1) => Ok((*first).to_string()),
-                (None, _) => Err(errors::missing_parameter("scope")),
-                _ => Err(errors::scope_multiple_resources(scope)),
+                (None, _) => Err(aadsts::missing_parameter("scope")),
+                _ => Err(aadsts::scope_multiple_resources(scope)),
             }
         }
     }
@@ -291,20 +197,20 @@ fn client_auth(req: &TokenRequest<'_>) -> std::result::Result<(String, ClientAut
         .param("client_id")
         .map(str::to_string)
         .or_else(|| basic.as_ref().map(|(id, _)| id.clone()).filter(|id| !id.is_empty()))
-        .ok_or_else(|| errors::missing_parameter("client_id"))?;
+        .ok_or_else(|| aadsts::missing_parameter("client_id"))?;
     let assertion = req.param("client_assertion");
     let assertion_type = req.param("client_assertion_type");
     if let Some(t) = assertion_type.filter(|t| *t != JWT_BEARER_ASSERTION) {
-        return Err(errors::malformed_request(&format!(
+        return Err(aadsts::malformed_request(&format!(
             "client_assertion_type '{t}' is not supported; use '{JWT_BEARER_ASSERTION}'."
         )));
     }
     let auth = if let Some(a) = assertion {
         if assertion_type.is_none() {
-            return Err(errors::missing_parameter("client_assertion_type"));
+            return Err(aadsts::missing_parameter("client_assertion_type"));
         }
         if req.param("client_secret").is_some() {
-            return Err(errors::malformed_request(
+            return Err(aadsts::malformed_request(
                 "Send either client_secret or client_assertion, not both.",
             ));
         }
@@ -320,7 +226,7 @@ fn client_auth(req: &TokenRequest<'_>) -> std::result::Result<(String, ClientAut
 }
 
 /// Parses `Basic base64(urlencode(id):urlencode(secret))`; `None` if it is not that.
-pub fn parse_basic(header: &str) -> Option<(String, String)> {
+pub(crate) fn parse_basic(header: &str) -> Option<(String, String)> {
     let (scheme, rest) = header.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
@@ -345,7 +251,7 @@ fn find_app<'d>(
     tenant: &Tenant,
     client_id: &str,
 ) -> std::result::Result<(&'d App, &'d Consent), AadError> {
-    let not_found = || errors::app_not_found(client_id, &tenant.display_name);
+    let not_found = || aadsts::app_not_found(client_id, &tenant.display_name);
     let app = dir.app(client_id).ok_or_else(not_found)?;
     let consent = dir.consent(&tenant.id, &app.client_id).ok_or_else(not_found)?;
     Ok((app, consent))
@@ -360,17 +266,14 @@ fn authenticate(
     seen_jti: &mut HashMap<String, u64>,
 ) -> std::result::Result<&'static str, AadError> {
     match auth {
-        ClientAuth::None => Err(errors::missing_client_credential()),
+        ClientAuth::None => Err(aadsts::missing_client_credential()),
         ClientAuth::Assertion(jwt) => assertion::validate(app, jwt, ctx, seen_jti).map(|_| "2"),
         ClientAuth::Secret(given) => {
-            let matched = app.credentials.iter().find_map(|c| match c {
-                Credential::Secret { value, expired, .. } if value == given => Some(*expired),
-                _ => None,
-            });
+            let matched = app.secrets.iter().find(|s| s.value == *given).map(|s| s.expired);
             match matched {
                 Some(false) => Ok("1"),
-                Some(true) => Err(errors::expired_client_secret(&app.client_id)),
-                None => Err(errors::invalid_client_secret(&app.client_id)),
+                Some(true) => Err(aadsts::expired_client_secret(&app.client_id)),
+                None => Err(aadsts::invalid_client_secret(&app.client_id)),
             }
         }
     }
@@ -431,8 +334,8 @@ fn success(endpoint: Endpoint, config: &Config, aud: &str, token: String, now: u
                 "ext_expires_in": life,
                 "access_token": token,
             });
-            if config.refresh_in > 0 {
-                body["refresh_in"] = json!(config.refresh_in.min(life));
+            if let Some(refresh_in) = config.refresh_in {
+                body["refresh_in"] = json!(refresh_in.min(life));
             }
             body
         }
@@ -450,11 +353,11 @@ fn success(endpoint: Endpoint, config: &Config, aud: &str, token: String, now: u
 
 /// A successful-looking v2 client-credentials reply for the home tenant and Graph, used by
 /// faults that need a real-looking body.
-pub fn sample_reply(rt: &mut Runtime, signer: &Signer, base_url: &str, now: u64) -> Value {
+pub(crate) fn sample_reply(mutable: &mut MutableState, signer: &Signer, base_url: &str, now: u64) -> Value {
     let form: BTreeMap<String, String> = [
         ("grant_type", "client_credentials"),
-        ("client_id", super::fixtures::CLIENT_ID),
-        ("client_secret", super::fixtures::CLIENT_SECRET),
+        ("client_id", fx::CLIENT_ID),
+        ("client_secret", fx::CLIENT_SECRET),
         ("scope", "https://graph.microsoft.com/.default"),
     ]
     .into_iter()
@@ -462,18 +365,17 @@ pub fn sample_reply(rt: &mut Runtime, signer: &Signer, base_url: &str, now: u64)
     .collect();
     let req = TokenRequest {
         endpoint: Endpoint::V2,
-        tenant: super::fixtures::TENANT_ID,
+        tenant: fx::TENANT_ID,
         form: &form,
         authorization: None,
         origin: base_url,
     };
-    handle(rt, signer, base_url, &req, now).unwrap_or_else(|e| e.body("-", "-", now))
+    handle(mutable, signer, base_url, &req, now).unwrap_or_else(|e| e.body("-", "-", now))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::emulator::fixtures as fx;
     use std::sync::OnceLock;
 
     const BASE: &str = "http://127.0.0.1:8400";
@@ -504,7 +406,7 @@ mod tests {
             authorization: auth,
             origin: BASE,
         };
-        handle(&mut Runtime::new(cfg(), BASE), signer(), BASE, &req, 1_700_000_000)
+        handle(&mut MutableState::new(cfg(), BASE), signer(), BASE, &req, 1_700_000_000)
     }
 
     fn code(r: std::result::Result<Value, AadError>) -> (u16, u32) {
@@ -647,10 +549,33 @@ mod tests {
             authorization: None,
             origin: BASE,
         };
-        let mut rt = Runtime::new(config, BASE);
-        let a = handle(&mut rt, signer(), BASE, &req, 1).unwrap();
-        let b = handle(&mut rt, signer(), BASE, &req, 1).unwrap();
+        let mut mutable = MutableState::new(config, BASE);
+        let a = handle(&mut mutable, signer(), BASE, &req, 1).unwrap();
+        let b = handle(&mut mutable, signer(), BASE, &req, 1).unwrap();
         assert!(a["access_token"].as_str().unwrap().len() > 12_000);
         assert_ne!(a["access_token"], b["access_token"]);
+    }
+
+    #[test]
+    fn refresh_in_only_when_configured() {
+        let form: BTreeMap<String, String> = [CC, ID, SECRET, GRAPH]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let req = TokenRequest {
+            endpoint: Endpoint::V2,
+            tenant: fx::TENANT_ID,
+            form: &form,
+            authorization: None,
+            origin: BASE,
+        };
+        let reply = |refresh_in: Option<u64>| {
+            let config = Config { refresh_in, ..cfg() };
+            handle(&mut MutableState::new(config, BASE), signer(), BASE, &req, 1).unwrap()
+        };
+        assert!(reply(None).get("refresh_in").is_none());
+        assert_eq!(reply(Some(0))["refresh_in"], 0, "0: refresh at once");
+        assert_eq!(reply(Some(1800))["refresh_in"], 1800);
+        assert_eq!(reply(Some(999_999))["refresh_in"], 3599, "at most the lifetime");
     }
 }

@@ -4,25 +4,27 @@
 
 use serde_json::{Value, json};
 
+use crate::clock::{entra_timestamp, iso8601_fraction};
+
 /// One OAuth error as Entra would report it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AadError {
+pub(crate) struct AadError {
     /// HTTP status of the reply.
-    pub status: u16,
+    pub(crate) status: u16,
     /// The OAuth `error` value (`invalid_client`, `invalid_scope`, ...).
-    pub error: &'static str,
+    pub(crate) error: &'static str,
     /// The AADSTS number, e.g. 7000215.
-    pub code: u32,
+    pub(crate) code: u32,
     /// The text after `AADSTSnnnn: `.
-    pub message: String,
+    pub(crate) message: String,
     /// Optional `suberror` (`consent_required`, `basic_action`, ...).
-    pub suberror: Option<&'static str>,
+    pub(crate) suberror: Option<&'static str>,
     /// Optional `claims` challenge (a JSON string) for Conditional Access / MFA.
-    pub claims: Option<String>,
+    pub(crate) claims: Option<String>,
 }
 
 impl AadError {
-    pub fn new(status: u16, error: &'static str, code: u32, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: u16, error: &'static str, code: u32, message: impl Into<String>) -> Self {
         AadError {
             status,
             error,
@@ -35,7 +37,7 @@ impl AadError {
 
     /// Renders the JSON body. `correlation_id` is the request's `client-request-id` when it had
     /// one; `now` is seconds since the Unix epoch.
-    pub fn body(&self, trace_id: &str, correlation_id: &str, now: u64) -> Value {
+    pub(crate) fn body(&self, trace_id: &str, correlation_id: &str, now: u64) -> Value {
         let ts = entra_timestamp(now);
         let description = format!(
             "AADSTS{}: {}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {correlation_id}\r\nTimestamp: {ts}",
@@ -63,7 +65,7 @@ impl AadError {
 // ---- the catalogue -------------------------------------------------------------------------
 
 /// AADSTS90002: the tenant segment names no known tenant.
-pub fn tenant_not_found(tenant: &str) -> AadError {
+pub(crate) fn tenant_not_found(tenant: &str) -> AadError {
     AadError::new(
         400,
         "invalid_tenant",
@@ -75,7 +77,7 @@ pub fn tenant_not_found(tenant: &str) -> AadError {
 }
 
 /// AADSTS9001023: client credentials over `/common`, `/consumers` or `/organizations`.
-pub fn grant_needs_tenant() -> AadError {
+pub(crate) fn grant_needs_tenant() -> AadError {
     AadError::new(
         400,
         "invalid_request",
@@ -85,7 +87,7 @@ pub fn grant_needs_tenant() -> AadError {
 }
 
 /// AADSTS70003: missing or unsupported `grant_type`.
-pub fn unsupported_grant_type(grant: &str) -> AadError {
+pub(crate) fn unsupported_grant_type(grant: &str) -> AadError {
     AadError::new(
         400,
         "unsupported_grant_type",
@@ -95,7 +97,7 @@ pub fn unsupported_grant_type(grant: &str) -> AadError {
 }
 
 /// AADSTS900144: a required body parameter is missing.
-pub fn missing_parameter(name: &str) -> AadError {
+pub(crate) fn missing_parameter(name: &str) -> AadError {
     AadError::new(
         400,
         "invalid_request",
@@ -105,7 +107,7 @@ pub fn missing_parameter(name: &str) -> AadError {
 }
 
 /// AADSTS900561: the token endpoint was called with something other than POST.
-pub fn post_only(method: &str) -> AadError {
+pub(crate) fn post_only(method: &str) -> AadError {
     AadError::new(
         400,
         "invalid_request",
@@ -115,7 +117,7 @@ pub fn post_only(method: &str) -> AadError {
 }
 
 /// AADSTS901002: `resource` sent to the v2 endpoint.
-pub fn resource_on_v2() -> AadError {
+pub(crate) fn resource_on_v2() -> AadError {
     AadError::new(
         400,
         "invalid_request",
@@ -125,7 +127,7 @@ pub fn resource_on_v2() -> AadError {
 }
 
 /// AADSTS1002012: client-credentials scope without the `/.default` suffix.
-pub fn scope_needs_default(scope: &str) -> AadError {
+pub(crate) fn scope_needs_default(scope: &str) -> AadError {
     AadError::new(
         400,
         "invalid_scope",
@@ -137,7 +139,7 @@ pub fn scope_needs_default(scope: &str) -> AadError {
 }
 
 /// AADSTS700022: scope spans more than one resource.
-pub fn scope_multiple_resources(scope: &str) -> AadError {
+pub(crate) fn scope_multiple_resources(scope: &str) -> AadError {
     AadError::new(
         400,
         "invalid_scope",
@@ -149,7 +151,7 @@ pub fn scope_multiple_resources(scope: &str) -> AadError {
 }
 
 /// AADSTS700016: the app is unknown in (or not consented to by) the tenant.
-pub fn app_not_found(client_id: &str, directory: &str) -> AadError {
+pub(crate) fn app_not_found(client_id: &str, directory: &str) -> AadError {
     AadError::new(
         400,
         "unauthorized_client",
@@ -161,7 +163,7 @@ pub fn app_not_found(client_id: &str, directory: &str) -> AadError {
 }
 
 /// AADSTS7000218: no client credential at all.
-pub fn missing_client_credential() -> AadError {
+pub(crate) fn missing_client_credential() -> AadError {
     AadError::new(
         401,
         "invalid_client",
@@ -171,7 +173,7 @@ pub fn missing_client_credential() -> AadError {
 }
 
 /// AADSTS7000215: wrong secret (also what the secret's ID gets).
-pub fn invalid_client_secret(client_id: &str) -> AadError {
+pub(crate) fn invalid_client_secret(client_id: &str) -> AadError {
     AadError::new(
         401,
         "invalid_client",
@@ -183,7 +185,7 @@ pub fn invalid_client_secret(client_id: &str) -> AadError {
 }
 
 /// AADSTS7000222: the secret matched but has expired.
-pub fn expired_client_secret(client_id: &str) -> AadError {
+pub(crate) fn expired_client_secret(client_id: &str) -> AadError {
     AadError::new(
         401,
         "invalid_client",
@@ -195,7 +197,7 @@ pub fn expired_client_secret(client_id: &str) -> AadError {
 }
 
 /// AADSTS500011: the resource has no service principal in the tenant.
-pub fn resource_not_found(resource: &str, directory: &str) -> AadError {
+pub(crate) fn resource_not_found(resource: &str, directory: &str) -> AadError {
     AadError::new(
         400,
         "invalid_resource",
@@ -207,7 +209,7 @@ pub fn resource_not_found(resource: &str, directory: &str) -> AadError {
 }
 
 /// AADSTS9002313: the request could not be parsed.
-pub fn malformed_request(detail: &str) -> AadError {
+pub(crate) fn malformed_request(detail: &str) -> AadError {
     AadError::new(
         400,
         "invalid_request",
@@ -217,12 +219,12 @@ pub fn malformed_request(detail: &str) -> AadError {
 }
 
 /// AADSTS50027: the assertion is not a well-formed JWT, or its header lacks what is needed.
-pub fn invalid_jwt(detail: &str) -> AadError {
+pub(crate) fn invalid_jwt(detail: &str) -> AadError {
     AadError::new(401, "invalid_client", 50027, format!("Invalid JWT token. {detail}"))
 }
 
 /// AADSTS700027: the assertion's key is not registered on the app.
-pub fn assertion_key_not_found(client_id: &str, thumbprint_hex: &str, sni_hint: bool) -> AadError {
+pub(crate) fn assertion_key_not_found(client_id: &str, thumbprint_hex: &str, sni_hint: bool) -> AadError {
     let mut msg = format!(
         "Client assertion failed signature validation. [Reason - The key was not found., Thumbprint of key used by client: '{thumbprint_hex}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{client_id}'. Review the documentation at https://docs.microsoft.com/en-us/graph/deployments to determine the corresponding service endpoint and https://docs.microsoft.com/en-us/graph/api/application-get?view=graph-rest-1.0&tabs=http to build a query request URL, such as 'https://graph.microsoft.com/beta/applications/{client_id}']."
     );
@@ -233,7 +235,7 @@ pub fn assertion_key_not_found(client_id: &str, thumbprint_hex: &str, sni_hint: 
 }
 
 /// AADSTS700027: the key was found but the signature does not verify (or the key expired).
-pub fn assertion_bad_signature(reason: &str, thumbprint_hex: &str, found: &str) -> AadError {
+pub(crate) fn assertion_bad_signature(reason: &str, thumbprint_hex: &str, found: &str) -> AadError {
     AadError::new(
         401,
         "invalid_client",
@@ -245,7 +247,7 @@ pub fn assertion_bad_signature(reason: &str, thumbprint_hex: &str, found: &str) 
 }
 
 /// AADSTS50032: the certificate's RSA key is shorter than 2048 bits.
-pub fn weak_rsa_key(bits: usize) -> AadError {
+pub(crate) fn weak_rsa_key(bits: usize) -> AadError {
     AadError::new(
         401,
         "invalid_client",
@@ -255,7 +257,7 @@ pub fn weak_rsa_key(bits: usize) -> AadError {
 }
 
 /// AADSTS50048: `iss` and `sub` of the assertion differ.
-pub fn assertion_subject_mismatch() -> AadError {
+pub(crate) fn assertion_subject_mismatch() -> AadError {
     AadError::new(
         401,
         "invalid_client",
@@ -265,7 +267,7 @@ pub fn assertion_subject_mismatch() -> AadError {
 }
 
 /// AADSTS700021: `iss`/`sub` are not the client id.
-pub fn assertion_wrong_client() -> AadError {
+pub(crate) fn assertion_wrong_client() -> AadError {
     AadError::new(
         401,
         "invalid_client",
@@ -275,7 +277,7 @@ pub fn assertion_wrong_client() -> AadError {
 }
 
 /// AADSTS700023: `aud` is not this token endpoint.
-pub fn assertion_wrong_audience() -> AadError {
+pub(crate) fn assertion_wrong_audience() -> AadError {
     AadError::new(
         401,
         "invalid_client",
@@ -285,7 +287,7 @@ pub fn assertion_wrong_audience() -> AadError {
 }
 
 /// AADSTS700024: the assertion is expired or not yet valid (or has no `exp`).
-pub fn assertion_time_range(now: u64, nbf: u64, exp: u64) -> AadError {
+pub(crate) fn assertion_time_range(now: u64, nbf: u64, exp: u64) -> AadError {
     let t = |e: u64| iso8601_fraction(e as i64);
     AadError::new(
         401,
@@ -303,7 +305,7 @@ pub fn assertion_time_range(now: u64, nbf: u64, exp: u64) -> AadError {
 /// A replayed assertion (`jti` already redeemed for the app within its lifetime). Entra's error
 /// reference has no dedicated code for this; AADSTS50013 (InvalidAssertion, "Assertion is
 /// invalid because of various reasons") is the documented catch-all for unusable assertions.
-pub fn assertion_replayed(jti: &str) -> AadError {
+pub(crate) fn assertion_replayed(jti: &str) -> AadError {
     AadError::new(
         401,
         "invalid_client",
@@ -315,7 +317,7 @@ pub fn assertion_replayed(jti: &str) -> AadError {
 }
 
 /// AADSTS70021: no federated credential has the assertion's issuer.
-pub fn federated_no_match(iss: &str, sub: &str, aud: &str) -> AadError {
+pub(crate) fn federated_no_match(iss: &str, sub: &str, aud: &str) -> AadError {
     AadError::new(
         401,
         "invalid_client",
@@ -327,7 +329,7 @@ pub fn federated_no_match(iss: &str, sub: &str, aud: &str) -> AadError {
 }
 
 /// AADSTS700213 (or 7002138 when only the case differs): the issuer matches, the subject does not.
-pub fn federated_subject_mismatch(sub: &str, case_only: bool) -> AadError {
+pub(crate) fn federated_subject_mismatch(sub: &str, case_only: bool) -> AadError {
     if case_only {
         AadError::new(
             401,
@@ -350,7 +352,7 @@ pub fn federated_subject_mismatch(sub: &str, case_only: bool) -> AadError {
 }
 
 /// AADSTS700212: issuer and subject match, the audience does not.
-pub fn federated_audience_mismatch(aud: &str) -> AadError {
+pub(crate) fn federated_audience_mismatch(aud: &str) -> AadError {
     AadError::new(
         401,
         "invalid_client",
@@ -362,14 +364,14 @@ pub fn federated_audience_mismatch(aud: &str) -> AadError {
 }
 
 /// AADSTS50027 for a federated token from the emulator's own issuers whose signature fails.
-pub fn federated_bad_signature(iss: &str) -> AadError {
+pub(crate) fn federated_bad_signature(iss: &str) -> AadError {
     invalid_jwt(&format!(
         "External ID token from issuer '{iss}' failed signature verification."
     ))
 }
 
 /// AADSTS700025: a public client sent a credential.
-pub fn public_client_with_credential() -> AadError {
+pub(crate) fn public_client_with_credential() -> AadError {
     AadError::new(
         401,
         "invalid_client",
@@ -379,7 +381,7 @@ pub fn public_client_with_credential() -> AadError {
 }
 
 /// AADSTS50011: reply address mismatch (on /token for a code: the URI differs from /authorize's).
-pub fn redirect_uri_mismatch(redirect_uri: &str, client_id: &str) -> AadError {
+pub(crate) fn redirect_uri_mismatch(redirect_uri: &str, client_id: &str) -> AadError {
     AadError::new(
         400,
         "invalid_client",
@@ -391,7 +393,7 @@ pub fn redirect_uri_mismatch(redirect_uri: &str, client_id: &str) -> AadError {
 }
 
 /// AADSTS70000: a grant (code, refresh token, device code) that is unknown or not this client's.
-pub fn invalid_grant(detail: &str) -> AadError {
+pub(crate) fn invalid_grant(detail: &str) -> AadError {
     AadError::new(
         400,
         "invalid_grant",
@@ -401,7 +403,7 @@ pub fn invalid_grant(detail: &str) -> AadError {
 }
 
 /// AADSTS54005: the authorization code was already redeemed.
-pub fn code_redeemed() -> AadError {
+pub(crate) fn code_redeemed() -> AadError {
     AadError::new(
         400,
         "invalid_grant",
@@ -411,7 +413,7 @@ pub fn code_redeemed() -> AadError {
 }
 
 /// AADSTS70008: the code (or refresh token) expired.
-pub fn grant_expired() -> AadError {
+pub(crate) fn grant_expired() -> AadError {
     AadError::new(
         400,
         "invalid_grant",
@@ -421,7 +423,7 @@ pub fn grant_expired() -> AadError {
 }
 
 /// AADSTS700005: the code belongs to another tenant.
-pub fn code_wrong_tenant() -> AadError {
+pub(crate) fn code_wrong_tenant() -> AadError {
     AadError::new(
         400,
         "invalid_grant",
@@ -431,7 +433,7 @@ pub fn code_wrong_tenant() -> AadError {
 }
 
 /// AADSTS501481: PKCE verifier missing or wrong.
-pub fn pkce_mismatch() -> AadError {
+pub(crate) fn pkce_mismatch() -> AadError {
     AadError::new(
         400,
         "invalid_grant",
@@ -441,7 +443,7 @@ pub fn pkce_mismatch() -> AadError {
 }
 
 /// AADSTS50173: refresh tokens revoked (`revoke_refresh_tokens`).
-pub fn refresh_token_revoked() -> AadError {
+pub(crate) fn refresh_token_revoked() -> AadError {
     let mut e = AadError::new(
         400,
         "invalid_grant",
@@ -453,7 +455,7 @@ pub fn refresh_token_revoked() -> AadError {
 }
 
 /// AADSTS50076: MFA required; carries a `claims` challenge.
-pub fn mfa_required(resource: &str) -> AadError {
+pub(crate) fn mfa_required(resource: &str) -> AadError {
     let mut e = AadError::new(
         400,
         "interaction_required",
@@ -470,7 +472,7 @@ pub fn mfa_required(resource: &str) -> AadError {
 }
 
 /// Device-code polling replies (RFC 8628 errors with Entra's codes).
-pub fn device_pending() -> AadError {
+pub(crate) fn device_pending() -> AadError {
     AadError::new(
         400,
         "authorization_pending",
@@ -479,7 +481,7 @@ pub fn device_pending() -> AadError {
     )
 }
 
-pub fn device_slow_down() -> AadError {
+pub(crate) fn device_slow_down() -> AadError {
     AadError::new(
         400,
         "slow_down",
@@ -488,7 +490,7 @@ pub fn device_slow_down() -> AadError {
     )
 }
 
-pub fn device_declined() -> AadError {
+pub(crate) fn device_declined() -> AadError {
     AadError::new(
         400,
         "authorization_declined",
@@ -497,11 +499,11 @@ pub fn device_declined() -> AadError {
     )
 }
 
-pub fn device_expired() -> AadError {
+pub(crate) fn device_expired() -> AadError {
     AadError::new(400, "expired_token", 70019, "Verification code expired.")
 }
 
-pub fn device_bad_code() -> AadError {
+pub(crate) fn device_bad_code() -> AadError {
     AadError::new(
         400,
         "bad_verification_code",
@@ -510,139 +512,9 @@ pub fn device_bad_code() -> AadError {
     )
 }
 
-/// Formats epoch seconds as `2023-05-06T06:03:00Z` (negative values clamp to the epoch).
-pub fn iso8601(epoch: i64) -> String {
-    let (y, m, d, hh, mm, ss) = civil(epoch.max(0) as u64);
-    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
-}
-
-/// `2023-05-06T06:03:00.0000000Z`, the .NET round-trip form Entra prints in 700024.
-pub fn iso8601_fraction(epoch: i64) -> String {
-    let (y, m, d, hh, mm, ss) = civil(epoch.max(0) as u64);
-    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.0000000Z")
-}
-
-/// `02/07/2021 17:00:39`, how Entra prints key validity in 700027 texts.
-pub fn us_datetime(epoch: i64) -> String {
-    let (y, m, d, hh, mm, ss) = civil(epoch.max(0) as u64);
-    format!("{m:02}/{d:02}/{y:04} {hh:02}:{mm:02}:{ss:02}")
-}
-
-fn civil(epoch: u64) -> (i64, u32, u32, u64, u64, u64) {
-    let days = (epoch / 86_400) as i64;
-    let secs = epoch % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    (y, m, d, secs / 3600, secs % 3600 / 60, secs % 60)
-}
-
-/// Formats epoch seconds the way Entra does in error bodies: `2023-05-06 06:03:00Z`.
-pub fn entra_timestamp(epoch: u64) -> String {
-    let days = (epoch / 86_400) as i64;
-    let secs = epoch % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-/// (year, month, day) to days since 1970-01-01 (proleptic Gregorian).
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM` or `YYYY-MM-DDTHH:MM:SS[.fff]`, optionally ending in
-/// `Z`, as UTC epoch seconds. `None` for anything else.
-pub fn parse_iso_time(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let s = s.strip_suffix('Z').or_else(|| s.strip_suffix('z')).unwrap_or(s);
-    let (date, time) = match s.split_once(['T', 't', ' ']) {
-        Some((d, t)) => (d, Some(t)),
-        None => (s, None),
-    };
-    let num = |p: &str, len: usize| -> Option<u32> {
-        (p.len() == len && p.bytes().all(|b| b.is_ascii_digit())).then(|| p.parse().ok())?
-    };
-    let mut dp = date.split('-');
-    let (y, m, d) = (num(dp.next()?, 4)?, num(dp.next()?, 2)?, num(dp.next()?, 2)?);
-    if dp.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    let (mut hh, mut mm, mut ss) = (0, 0, 0);
-    if let Some(t) = time {
-        let t = t.split_once('.').map_or(t, |(whole, frac)| {
-            if frac.bytes().all(|b| b.is_ascii_digit()) {
-                whole
-            } else {
-                "x"
-            }
-        });
-        let mut tp = t.split(':');
-        hh = num(tp.next()?, 2)?;
-        mm = num(tp.next()?, 2)?;
-        if let Some(sec) = tp.next() {
-            ss = num(sec, 2)?;
-        }
-        if tp.next().is_some() || hh > 23 || mm > 59 || ss > 59 {
-            return None;
-        }
-    }
-    let days = days_from_civil(i64::from(y), m, d);
-    let t = days * 86_400 + i64::from(hh * 3600 + mm * 60 + ss);
-    u64::try_from(t).ok()
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamp_format() {
-        assert_eq!(entra_timestamp(0), "1970-01-01 00:00:00Z");
-        assert_eq!(entra_timestamp(1_683_352_980), "2023-05-06 06:03:00Z");
-        assert_eq!(entra_timestamp(951_782_400), "2000-02-29 00:00:00Z");
-    }
-
-    #[test]
-    fn iso_times() {
-        assert_eq!(parse_iso_time("2023-05-06T06:03:00Z"), Some(1_683_352_980));
-        assert_eq!(parse_iso_time("2023-05-06T06:03"), Some(1_683_352_980));
-        assert_eq!(parse_iso_time("2023-05-06T06:03:00.123Z"), Some(1_683_352_980));
-        assert_eq!(parse_iso_time("2000-02-29"), Some(951_782_400));
-        assert_eq!(iso8601(1_683_352_980), "2023-05-06T06:03:00Z");
-        for bad in [
-            "",
-            "2023-5-6",
-            "2023-05-06T25:00",
-            "2023-13-01",
-            "yesterday",
-            "2023-05-06T06:03:00.x",
-        ] {
-            assert_eq!(parse_iso_time(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn body_shape() {

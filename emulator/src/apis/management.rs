@@ -6,18 +6,16 @@
 //! a token for another tenant gets AF20010 (401), and a token without `ActivityFeed.Read` gets
 //! AF10001 (403).
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use serde_json::{Value, json};
 
-use super::errors::{iso8601, parse_iso_time};
-use super::fixtures as fx;
-use super::graph::{ApiReply, ApiRequest, TokenProblem, check_bearer, has_permission};
-use super::state::Config;
-use super::token::Signer;
+use crate::apis::{ApiReply, ApiRequest, TokenProblem, check_bearer, has_permission};
+use crate::clock::{iso8601, parse_iso_time};
+use crate::fixtures as fx;
+use crate::signer::Signer;
+use crate::state::{Config, Subscriptions};
 
 /// The content types the API knows.
-pub const CONTENT_TYPES: &[&str] = &[
+pub(crate) const CONTENT_TYPES: &[&str] = &[
     "Audit.AzureActiveDirectory",
     "Audit.Exchange",
     "Audit.SharePoint",
@@ -25,18 +23,7 @@ pub const CONTENT_TYPES: &[&str] = &[
     "DLP.All",
 ];
 
-/// Started subscriptions: tenant id → content types.
-pub type Subscriptions = BTreeMap<String, BTreeSet<String>>;
-
-/// The fixture: `Audit.General` started in the home tenant.
-pub fn fixture_subscriptions() -> Subscriptions {
-    let mut s = Subscriptions::new();
-    s.entry(fx::TENANT_ID.to_string())
-        .or_default()
-        .insert("Audit.General".to_string());
-    s
-}
-
+/// The API's error body: `{"error": {"code": "AFnnnnn", "message": ...}}`.
 fn af(status: u16, code: &str, message: &str) -> ApiReply {
     ApiReply::json(status, json!({"error": {"code": code, "message": message}}))
 }
@@ -44,7 +31,7 @@ fn af(status: u16, code: &str, message: &str) -> ApiReply {
 const DAY: u64 = 86_400;
 
 /// Handles a request whose path starts with `/api/v1.0/` or `/api/v1/`.
-pub fn handle(req: &ApiRequest<'_>, signer: &Signer, config: &Config, subs: &mut Subscriptions) -> ApiReply {
+pub(crate) fn handle(req: &ApiRequest<'_>, signer: &Signer, config: &Config, subs: &mut Subscriptions) -> ApiReply {
     let segments: Vec<&str> = req
         .path
         .trim_start_matches('/')

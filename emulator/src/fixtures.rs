@@ -1,5 +1,5 @@
-//! The fixed directory contents of the emulator: tenant, app and secret values that tests and
-//! users' scripts can rely on.
+//! The fixed directory contents of the emulator: tenant, app, secret and user values that tests
+//! and users' scripts can rely on. Imports nothing: everything else builds on it.
 
 /// The home tenant. Its verified domains are `contoso.onmicrosoft.com` and `contoso.com`.
 pub const TENANT_ID: &str = "7e0a1f4c-3b6d-4c2e-9a51-0c4f3d2b1a00";
@@ -78,3 +78,33 @@ pub const REDIRECT_URIS: &[&str] = &[
     "http://127.0.0.1",
     "https://app.contoso.com/callback",
 ];
+
+/// A fixture user who can sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct User {
+    pub upn: &'static str,
+    pub oid: &'static str,
+    pub tenant_id: &'static str,
+    pub name: &'static str,
+}
+
+/// The users who can sign in; the first is the default `signed_in_user`.
+pub const USERS: &[User] = &[
+    User {
+        upn: ADMIN_UPN,
+        oid: ADMIN_USER_ID,
+        tenant_id: TENANT_ID,
+        name: "Contoso Admin",
+    },
+    User {
+        upn: OTHER_ADMIN_UPN,
+        oid: OTHER_ADMIN_USER_ID,
+        tenant_id: OTHER_TENANT_ID,
+        name: "Fabrikam Admin",
+    },
+];
+
+/// The fixture user with this UPN (ASCII case-insensitive).
+pub fn user_by_upn(upn: &str) -> Option<User> {
+    USERS.iter().copied().find(|u| u.upn.eq_ignore_ascii_case(upn))
+}

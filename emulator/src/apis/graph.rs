@@ -7,120 +7,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
-use super::errors::iso8601;
-use super::fixtures as fx;
-use super::state::Config;
-use super::token::Signer;
-
-/// An API reply before it becomes an HTTP response.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApiReply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Value,
-}
-
-impl ApiReply {
-    pub fn json(status: u16, body: Value) -> Self {
-        ApiReply {
-            status,
-            headers: Vec::new(),
-            body,
-        }
-    }
-
-    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.headers.push((name.to_string(), value.into()));
-        self
-    }
-}
-
-/// What a Graph handler needs from the request.
-pub struct ApiRequest<'a> {
-    pub method: &'a str,
-    pub path: &'a str,
-    pub query: Option<&'a str>,
-    /// Lower-case header names.
-    pub header: &'a dyn Fn(&str) -> Option<String>,
-    pub body: &'a [u8],
-    /// `scheme://host[:port]` the client addressed, for absolute next links.
-    pub origin: &'a str,
-    pub now: u64,
-}
-
-impl ApiRequest<'_> {
-    pub fn params(&self) -> Vec<(String, String)> {
-        self.query
-            .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-            .unwrap_or_default()
-    }
-
-    /// A query option, `$`-prefixed names matched case-insensitively as Graph does.
-    pub fn param(&self, name: &str) -> Option<String> {
-        self.params()
-            .into_iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    }
-}
-
-/// Bearer-token checks shared by Graph and the Management API.
-pub enum TokenProblem {
-    Missing,
-    Invalid,
-    Expired,
-    WrongAudience,
-}
-
-/// Verifies `Authorization: Bearer <token>`: the emulator's signature, `exp`/`nbf`, and that
-/// `aud` is one of `audiences` (trailing `/` ignored).
-pub fn check_bearer(
-    authorization: Option<&str>,
-    signer: &Signer,
-    audiences: &[&str],
-    now: u64,
-) -> Result<Map<String, Value>, TokenProblem> {
-    let token = authorization
-        .and_then(|h| h.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim())
-        .filter(|t| !t.is_empty())
-        .ok_or(TokenProblem::Missing)?;
-    let claims = signer.verify_token(token).ok_or(TokenProblem::Invalid)?;
-    let num = |k: &str| claims.get(k).and_then(Value::as_u64);
-    if num("exp").is_none_or(|exp| exp <= now) || num("nbf").is_some_and(|nbf| nbf > now + 300) {
-        return Err(TokenProblem::Expired);
-    }
-    let aud = claims.get("aud").and_then(Value::as_str).unwrap_or("");
-    if !audiences
-        .iter()
-        .any(|a| a.eq_ignore_ascii_case(aud.trim_end_matches('/')))
-    {
-        return Err(TokenProblem::WrongAudience);
-    }
-    Ok(claims)
-}
-
-/// True when the token grants `permission` as an app role or a delegated scope.
-pub fn has_permission(claims: &Map<String, Value>, permissions: &[&str]) -> bool {
-    let roles = claims
-        .get("roles")
-        .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(Value::as_str).collect::<Vec<_>>())
-        .unwrap_or_default();
-    let scp = claims.get("scp").and_then(Value::as_str).unwrap_or("");
-    permissions.iter().any(|p| {
-        roles.iter().any(|r| r.eq_ignore_ascii_case(p)) || scp.split_whitespace().any(|s| s.eq_ignore_ascii_case(p))
-    })
-}
-
-/// A delegated (user) token rather than app-only.
-pub fn is_delegated(claims: &Map<String, Value>) -> bool {
-    claims.get("idtyp").and_then(Value::as_str) == Some("user") || claims.contains_key("scp")
-}
+use crate::apis::{ApiReply, ApiRequest, TokenProblem, check_bearer, has_permission, is_delegated};
+use crate::clock::iso8601;
+use crate::fixtures as fx;
+use crate::signer::Signer;
+use crate::state::Config;
 
 /// Graph's error body.
-pub fn graph_error(
+pub(crate) fn graph_error(
     status: u16,
     code: &str,
     message: &str,
@@ -140,13 +34,13 @@ pub fn graph_error(
 }
 
 /// Mutable Graph state the caller keeps (in the runtime lock).
-pub struct GraphCounters<'a> {
+pub(crate) struct GraphCounters<'a> {
     /// Graph requests seen so far (for `graph_throttle_every`).
-    pub requests: &'a mut u64,
+    pub(crate) requests: &'a mut u64,
 }
 
 /// Handles one Graph request (path starts with `/v1.0/` or `/beta/`).
-pub fn handle(req: &ApiRequest<'_>, signer: &Signer, config: &Config, counters: GraphCounters<'_>) -> ApiReply {
+pub(crate) fn handle(req: &ApiRequest<'_>, signer: &Signer, config: &Config, counters: GraphCounters<'_>) -> ApiReply {
     let request_id = uuid::Uuid::new_v4().to_string();
     let client_request_id = (req.header)("client-request-id")
         .filter(|v| !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| b.is_ascii_graphic()))
@@ -356,7 +250,7 @@ fn offset(req: &ApiRequest<'_>, kind: &str, err: &dyn Fn(u16, &str, &str) -> Api
 // ---- users ---------------------------------------------------------------------------------
 
 /// User `i` of the home tenant (0 is the admin who signs in).
-pub fn user(i: u64) -> Value {
+pub(crate) fn user(i: u64) -> Value {
     if i == 0 {
         return json!({
             "businessPhones": [], "displayName": "Contoso Admin", "givenName": "Contoso", "surname": "Admin",
@@ -375,7 +269,7 @@ pub fn user(i: u64) -> Value {
 }
 
 /// Finds a fixture user by object id (the admins, or a generated user's id).
-pub fn user_by_id(oid: &str) -> Option<Value> {
+pub(crate) fn user_by_id(oid: &str) -> Option<Value> {
     if oid.eq_ignore_ascii_case(fx::ADMIN_USER_ID) {
         return Some(user(0));
     }
@@ -445,7 +339,7 @@ const OS: &[(&str, &str)] = &[
 ];
 
 /// Managed device `i`.
-pub fn device(i: u64, now: u64) -> Value {
+pub(crate) fn device(i: u64, now: u64) -> Value {
     let (os, ver) = OS[(i % OS.len() as u64) as usize];
     let prefix = match os {
         "Windows" => "DESKTOP",
@@ -484,7 +378,7 @@ fn list_devices(
                 "ServiceUnavailable",
                 "The service is temporarily unavailable: page sizes above 100 are not served. Retry with a smaller $top.",
             )
-            .header("retry-after", "10");
+            .header("retry-after", config.intune_retry_after.clone());
         }
         Ok(t) => t,
         Err(msg) => return err(400, "BadRequest", &msg),
@@ -594,17 +488,5 @@ mod tests {
         assert_eq!(user_by_id(u["id"].as_str().unwrap()), Some(u));
         assert!(user_by_id("nope").is_none());
         assert!(user_by_id(fx::OTHER_ADMIN_USER_ID).is_some());
-    }
-
-    #[test]
-    fn permissions_from_roles_or_scopes() {
-        let app: Map<String, Value> = serde_json::from_value(json!({"roles": ["User.Read.All"]})).unwrap();
-        assert!(has_permission(&app, &["user.read.all"]));
-        assert!(!has_permission(&app, &["Group.ReadWrite.All"]));
-        assert!(!is_delegated(&app));
-        let user: Map<String, Value> =
-            serde_json::from_value(json!({"scp": "openid User.Read User.Read.All", "idtyp": "user"})).unwrap();
-        assert!(has_permission(&user, &["User.Read.All"]));
-        assert!(is_delegated(&user));
     }
 }

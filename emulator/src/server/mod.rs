@@ -1,0 +1,302 @@
+//! The emulator's HTTP server: a loopback listener (HTTP, or HTTPS with a generated test CA),
+//! one task per connection, each request read, logged and handed to the routes or the control
+//! API; run in the foreground or on a background thread for `emulator exec`.
+
+pub(crate) mod control;
+pub(crate) mod faults;
+pub(crate) mod http;
+pub(crate) mod routes;
+pub(crate) mod tls;
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::error::{Error, Result};
+use crate::state::{Config, LoggedRequest, State};
+use http::{Body, MAX_REQUEST_BODY, Req, text};
+use tls::CaFile;
+
+/// A current-thread async runtime for the emulator.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::internal("emulator: cannot start the async runtime").cause(e))
+}
+
+/// A bound, not yet serving emulator.
+pub(crate) struct Bound {
+    listener: TcpListener,
+    state: Arc<State>,
+    tls: Option<TlsAcceptor>,
+    /// `http://127.0.0.1:PORT` (or `https://`, `[::1]`).
+    pub(crate) base_url: String,
+    /// The test CA with `tls`.
+    pub(crate) ca_file: Option<CaFile>,
+}
+
+impl Bound {
+    /// Binds `ip:port` (already checked to be loopback), sets up TLS and writes its CA file when
+    /// asked, and creates the emulator's state with `config`.
+    pub(crate) async fn new(
+        ip: IpAddr,
+        port: u16,
+        tls: bool,
+        ca_file: Option<PathBuf>,
+        config: Config,
+    ) -> Result<Bound> {
+        let addr = SocketAddr::new(ip, port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| Error::network(format!("emulator: cannot listen on {addr}")).cause(e))?;
+        let local = listener
+            .local_addr()
+            .map_err(|e| Error::network("emulator: cannot read the listening address").cause(e))?;
+        let (acceptor, ca_file) = if tls {
+            let t = tls::make_tls()?;
+            let written = CaFile::write(ca_file, &t.ca_pem)?;
+            (Some(t.acceptor), Some(written))
+        } else {
+            (None, None)
+        };
+        let scheme = if tls { "https" } else { "http" };
+        let base_url = match local {
+            SocketAddr::V4(a) => format!("{scheme}://{}:{}", a.ip(), a.port()),
+            SocketAddr::V6(a) => format!("{scheme}://[{}]:{}", a.ip(), a.port()),
+        };
+        let state = Arc::new(State::new(config, &base_url)?);
+        Ok(Bound {
+            listener,
+            state,
+            tls: acceptor,
+            base_url,
+            ca_file,
+        })
+    }
+
+    /// Serves until `shutdown` completes.
+    pub(crate) async fn serve(self, shutdown: impl std::future::Future<Output = ()>) {
+        serve_connections(self.listener, self.state, self.tls, shutdown).await;
+    }
+}
+
+/// An emulator serving on a background thread with its own runtime; dropping it stops the
+/// emulator and removes its CA file.
+pub(crate) struct Background {
+    pub(crate) base_url: String,
+    pub(crate) ca_file: Option<CaFile>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Starts an emulator on `127.0.0.1` and a free port; returns once it listens.
+    pub(crate) fn start(tls: bool, config: Config) -> Result<Self> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(String, Option<CaFile>)>>();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("entra-token-emulator".into())
+            .spawn(move || {
+                let runtime = match runtime() {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match Bound::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0, tls, None, config).await {
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                        Ok(bound) => {
+                            // Ctrl-C reaches the child too (same process group); keep running so
+                            // the child's own exit status (130) is what `exec` reports.
+                            tokio::spawn(async { while tokio::signal::ctrl_c().await.is_ok() {} });
+                            let _ = ready_tx.send(Ok((bound.base_url.clone(), bound.ca_file.clone())));
+                            let stop = async {
+                                let _ = stop_rx.await;
+                            };
+                            bound.serve(stop).await;
+                        }
+                    }
+                });
+            })
+            .map_err(|e| Error::internal("emulator: cannot start its thread").cause(e))?;
+        let (base_url, ca_file) = ready_rx
+            .recv()
+            .map_err(|_| Error::internal("emulator: its thread ended before it was ready"))??;
+        Ok(Background {
+            base_url,
+            ca_file,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        if let Some(ca) = &self.ca_file {
+            ca.remove_if_ours();
+        }
+    }
+}
+
+/// Accepts connections until `shutdown` completes; each connection runs in its own task.
+async fn serve_connections(
+    listener: TcpListener,
+    state: Arc<State>,
+    tls: Option<TlsAcceptor>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => return,
+            a = listener.accept() => a,
+        };
+        let (stream, _peer) = match accepted {
+            Ok(s) => s,
+            Err(_) => {
+                // Out of file descriptors or similar: back off briefly and keep serving.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            match tls {
+                None => serve_connection(TokioIo::new(stream), state).await,
+                Some(acceptor) => {
+                    let hs = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
+                    if let Ok(Ok(s)) = hs.await {
+                        serve_connection(TokioIo::new(s), state).await;
+                    }
+                }
+            }
+        });
+    }
+}
+
+async fn serve_connection<I>(io: I, state: Arc<State>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |req| {
+        let state = state.clone();
+        async move { Ok::<_, Infallible>(handle(state, req).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(io, svc)
+        .await;
+}
+
+/// Reads, logs and answers one request; control requests go to `control` unlogged.
+async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    if path == "/_emulator" || path.starts_with("/_emulator/") {
+        return control::control(&state, req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let (bytes, read_error) = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
+        Ok(c) => (c.to_bytes(), None),
+        Err(e) => (Bytes::new(), Some(e.to_string())),
+    };
+    let headers = header_map(&parts.headers);
+    let is_form = headers
+        .get("content-type")
+        .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    let form = is_form.then(|| parse_form(&bytes));
+    let seq = state.log_request(LoggedRequest {
+        seq: 0,
+        method: parts.method.to_string(),
+        path: path.clone(),
+        query: parts.uri.query().map(str::to_string),
+        headers: headers.clone(),
+        form: form.clone(),
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+        status: None,
+    });
+    let origin = request_origin(&state.base_url, &headers);
+    let resp = if let Some(err) = read_error {
+        text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("request body rejected: {err}\n"),
+        )
+    } else {
+        let req = Req {
+            method: &parts.method,
+            path: &path,
+            query: parts.uri.query(),
+            headers: &headers,
+            form: form.as_ref(),
+            body: &bytes,
+            origin: &origin,
+        };
+        routes::respond(&state, &req).await
+    };
+    state.set_status(seq, resp.status().as_u16());
+    resp
+}
+
+/// Lower-case header names; repeated headers joined with ", ".
+fn header_map(h: &hyper::HeaderMap) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in h {
+        let v = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        out.entry(name.as_str().to_ascii_lowercase())
+            .and_modify(|cur| {
+                cur.push_str(", ");
+                cur.push_str(&v);
+            })
+            .or_insert(v);
+    }
+    out
+}
+
+/// `scheme://host[:port]` as the client addressed the emulator: the `Host` header when it is a
+/// plausible authority, else the base URL.
+fn request_origin(base_url: &str, headers: &BTreeMap<String, String>) -> String {
+    let scheme = base_url.split_once("://").map_or("http", |(s, _)| s);
+    match headers.get("host") {
+        Some(h)
+            if !h.is_empty()
+                && h.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]_".contains(c))
+                && url::Url::parse(&format!("{scheme}://{h}/")).is_ok() =>
+        {
+            format!("{scheme}://{h}")
+        }
+        _ => base_url.to_string(),
+    }
+}
+
+/// Parses a form body; the first value of a repeated name wins.
+fn parse_form(body: &[u8]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (k, v) in url::form_urlencoded::parse(body) {
+        out.entry(k.into_owned()).or_insert_with(|| v.into_owned());
+    }
+    out
+}
