@@ -4,7 +4,7 @@ emulator over HTTPS, side by side with the peer (MSAL Python, the library under 
 bench/msal_peer.py) in ONE run, so the ratios compare like with like.
 
 With --baseline BIN (a build of the previous main) the rows marked for it are timed for both
-builds INTERLEAVED in the same run (rounds of baseline, current, baseline, current, ...), so a
+builds INTERLEAVED in the same run (rounds of baseline, current / current, baseline / ...), so a
 drift of the machine's load hits both alike; it prints both medians, the difference, and whether
 each cache hit is within +5% or +0.1 ms of the baseline (a printed verdict, not an assertion).
 
@@ -62,11 +62,14 @@ def median_ms(cmd, env, runs, warmup=3):
 
 def interleaved_medians(cmds, runs, rounds):
     """cmds: {label: (argv, env)}. Runs each command `runs` times in all, split into `rounds`
-    rounds that alternate between the commands (a, b, a, b, ...); returns {label: median ms}."""
+    rounds that alternate between the commands; the order flips every round (a b, b a, a b, ...)
+    so that neither build always runs first after the other. Returns {label: median ms}."""
     per_round = max(1, math.ceil(runs / rounds))
     samples = {label: [] for label in cmds}
-    for _ in range(rounds):
-        for label, (cmd, env) in cmds.items():
+    order = list(cmds)
+    for r in range(rounds):
+        for label in order if r % 2 == 0 else reversed(order):
+            cmd, env = cmds[label]
             samples[label] += sample_ms(cmd, env, per_round, warmup=1)
     return {label: statistics.median(s) for label, s in samples.items()}
 
@@ -219,7 +222,7 @@ def report(rows, compared, runs, rounds):
     verdicts = []
     if compared:
         print()
-        print(f"against the baseline, interleaved ({rounds} rounds of baseline then current):")
+        print(f"against the baseline, interleaved ({rounds} rounds, baseline and current taking turns):")
         print(f"{'case':40} {'baseline ms':>11} {'current ms':>11} {'diff ms':>8} {'diff %':>7} "
               f"{'base RSS MB':>11}  verdict")
         for case, old, new, old_rss in compared:
@@ -232,7 +235,12 @@ def report(rows, compared, runs, rounds):
                            f"(+{HIT_BUDGET_PCT:g}% or +{HIT_BUDGET_MS:g} ms)")
                 verdicts.append({"case": case.name, "within_budget": ok})
             print(f"{case.name:40} {old:11.2f} {new:11.2f} {diff:+8.2f} {pct:+6.1f}% {old_rss:11.1f}  {verdict}")
-    print(f"timer: {'hyperfine -N' if HYPERFINE else 'subprocess loop'}; load average {os.getloadavg()[0]:.2f}")
+    load = os.getloadavg()[0]
+    print(f"timer: {'hyperfine -N' if HYPERFINE else 'subprocess loop'}; load average {load:.2f}")
+    if load > (os.cpu_count() or 1) / 2:
+        print(f"note: load average {load:.2f} on {os.cpu_count()} CPUs: other work shares the machine; "
+              "even two identical builds differ by tens of percent then, so neither the figures nor "
+              "the verdicts mean much")
     print(json.dumps({"runs": runs, "rows": rows,
                       "baseline": [{"case": c.name, "baseline_ms": o, "current_ms": n} for c, o, n, _ in compared],
                       "verdicts": verdicts}))
