@@ -135,7 +135,7 @@ fn intune_devices_stream_as_ndjson() {
             .all(|d| d["@odata.type"] == "#microsoft.graph.managedDevice")
     );
     let pages = graph_requests(&emu);
-    assert_eq!(pages.len(), 5, "25 per page");
+    assert_eq!(pages.len(), 3, "50 per page");
     assert!(pages.iter().all(|p| p["headers"]["x-trace"] == "abc"));
     assert!(
         pages
@@ -614,7 +614,7 @@ fn intune_large_pages_are_a_503_that_outlasts_the_retries() {
     });
     r.fails(5)
         .stderr_has("Microsoft Graph answered HTTP 503 Service Unavailable")
-        .stderr_has("ServiceUnavailable: The service is temporarily unavailable: page sizes above 100")
+        .stderr_has("ServiceUnavailable: The service is temporarily unavailable: page sizes above 50")
         .stderr_has("--max-retries");
     let sent: Vec<Value> = graph_requests(&emu)
         .into_iter()

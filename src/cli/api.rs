@@ -7,7 +7,7 @@ use std::path::PathBuf;
 pub(super) const API_EXAMPLES: &str = "\
 Examples:
   entra-token api /v1.0/users                                  # Graph (the cloud's, or --graph-url)
-  entra-token api --paginate --ndjson '/beta/deviceManagement/managedDevices?$top=100' > devices.ndjson
+  entra-token api --paginate --ndjson '/beta/deviceManagement/managedDevices?$top=50' > devices.ndjson
   entra-token api --paginate -H 'ConsistencyLevel: eventual' '/v1.0/users?$count=true&$filter=endsWith(mail,'\\''@contoso.com'\\'')'
   entra-token api /v1.0/users --jq '.value[].userPrincipalName'   # one per line, no quotes
   entra-token api -X POST /v1.0/groups --input group.json      # Content-Type: application/json

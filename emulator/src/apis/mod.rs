@@ -3,6 +3,8 @@
 //! the bearer-token checks (only tokens this emulator issued are accepted).
 
 pub(crate) mod graph;
+pub(crate) mod graph_collections;
+pub(crate) mod graph_query;
 pub(crate) mod management;
 
 use serde_json::{Map, Value};
