@@ -471,7 +471,7 @@ fn a_users_own_authorization_header_wins() {
     assert_eq!(r.json()["value"].as_array().unwrap().len(), 2);
     assert!(emu.token_requests().is_empty(), "no token fetched");
     let sent = graph_requests(&emu);
-    assert_eq!(bearer(&sent[0]), Some(format!("Bearer {token}").as_str()));
+    assert_eq!(bearer(&sent[0]), Some(format!("Bearer {}", unsigned(&token)).as_str()));
     // and a bad one is reported as the user's
     let r = api(&bare, &emu, &["-H", "authorization: Bearer nope", "/v1.0/users"]);
     r.fails(5)
