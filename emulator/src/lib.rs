@@ -3,7 +3,8 @@
 //! Management Activity API and a test-control API; the `entra-token emulator` command. It shares
 //! no code with entra-token, the client it tests.
 //!
-//! Layers, each importing only those below it: `cli` → `server` (HTTP, control API, faults) →
+//! Layers, each importing only those below it: `cli` (with `exec`, which shares its clap types)
+//! → `server` (HTTP, control API, faults) →
 //! `endpoints` / `apis` → `state` → `directory`, `activity_feed`, `signer` → `credentials`,
 //! `aadsts`, `clock`, `fixtures`, `reply`.
 
@@ -16,6 +17,7 @@ mod credentials;
 mod directory;
 mod endpoints;
 mod error;
+mod exec;
 pub mod fixtures;
 mod reply;
 mod server;
@@ -24,3 +26,4 @@ mod state;
 
 pub use cli::{EmulatorArgs, EmulatorCommand, ExecArgs, ServeArgs, run};
 pub use error::{Error, ErrorKind, Result};
+pub use exec::Hermetic;
