@@ -161,7 +161,35 @@ fn banner(base_url: &str, ca_file: Option<&CaFile>) -> String {
         fixtures::ACTIONS_REQUEST_TOKEN
     ));
     s.push_str("  stop with Ctrl-C\n");
+    s.push_str("for a shell (eval the lines that start with `export`):\n");
+    for (name, value) in shell_exports(base_url, ca_file) {
+        s.push_str(&format!("export {name}={}\n", shell_quote(&value)));
+    }
     s
+}
+
+/// The variables a script needs to use this emulator (what `emulator exec` sets, but the
+/// private cache directory).
+fn shell_exports(base_url: &str, ca_file: Option<&CaFile>) -> Vec<(&'static str, String)> {
+    let mut v = vec![
+        ("AZURE_AUTHORITY_HOST", base_url.to_string()),
+        ("AZURE_TENANT_ID", fixtures::TENANT_ID.to_string()),
+        ("AZURE_CLIENT_ID", fixtures::CLIENT_ID.to_string()),
+        ("AZURE_CLIENT_SECRET", fixtures::CLIENT_SECRET.to_string()),
+        ("ENTRA_TOKEN_EMULATOR_URL", base_url.to_string()),
+        ("ENTRA_TOKEN_GRAPH_URL", base_url.to_string()),
+        ("ENTRA_TOKEN_MANAGEMENT_URL", base_url.to_string()),
+        ("ENTRA_TOKEN_ARM_URL", base_url.to_string()),
+    ];
+    if let Some(ca) = ca_file {
+        v.push(("SSL_CERT_FILE", ca.path.display().to_string()));
+    }
+    v
+}
+
+/// `value` in single quotes for a POSIX shell (`'` written as `'\''`).
+fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
 }
 
 /// `entra-token emulator`: serves in the foreground until Ctrl-C or SIGTERM.
@@ -217,6 +245,27 @@ async fn stop_signal() {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
+
+    #[test]
+    fn shell_quoting_survives_any_value() {
+        assert_eq!(shell_quote("plain"), "'plain'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf %s {}", shell_quote("a'b $HOME `x` \\ \"q\"")))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), "a'b $HOME `x` \\ \"q\"");
+        let banner = banner("http://127.0.0.1:1", None);
+        assert!(
+            banner.contains("export ENTRA_TOKEN_GRAPH_URL='http://127.0.0.1:1'\n"),
+            "{banner}"
+        );
+        assert!(banner.contains(&format!(
+            "export AZURE_CLIENT_SECRET={}\n",
+            shell_quote(fixtures::CLIENT_SECRET)
+        )));
+    }
 
     #[test]
     fn bind_must_be_loopback() {
