@@ -35,7 +35,12 @@ fn run(cli: Cli, env: &Env) -> Result<i32> {
         Command::Cert(c) => return commands::cert::run(&c, settings::password_variable(env)?).map(|_| 0),
         Command::Completions(a) => return commands::completions::run(&a).map(|_| 0),
         Command::Decode(a) => return commands::decode::run(&a).map(|_| 0),
-        Command::Emulator(a) => return entra_token_emulator::run(a).map_err(Error::from),
+        Command::Emulator(a) => {
+            let hermetic = entra_token_emulator::Hermetic {
+                remove: crate::env::hermetic_removals(),
+            };
+            return entra_token_emulator::run(a, &hermetic).map_err(Error::from);
+        }
         other => other,
     };
     let settings = Settings::resolve(&global, env)?;

@@ -32,8 +32,14 @@ impl EnvVars {
     pub(crate) const ENTRA_TOKEN_CACHE: &'static str = "ENTRA_TOKEN_CACHE";
     /// Profile of config.toml to use (`--profile`).
     pub(crate) const ENTRA_TOKEN_PROFILE: &'static str = "ENTRA_TOKEN_PROFILE";
+    /// Microsoft Graph's base URL for `api` (`--graph-url`), e.g. the emulator.
+    pub(crate) const ENTRA_TOKEN_GRAPH_URL: &'static str = "ENTRA_TOKEN_GRAPH_URL";
+    /// Azure Resource Manager's base URL for `api` (`--arm-url`), e.g. the emulator.
+    pub(crate) const ENTRA_TOKEN_ARM_URL: &'static str = "ENTRA_TOKEN_ARM_URL";
     /// `1` or `true`: never try the OS keyring (`auto` uses files at once).
     pub(crate) const ENTRA_TOKEN_NO_KEYRING: &'static str = "ENTRA_TOKEN_NO_KEYRING";
+    /// The Office 365 Management Activity API's base URL for `activity` (`--management-url`).
+    pub(crate) const ENTRA_TOKEN_MANAGEMENT_URL: &'static str = "ENTRA_TOKEN_MANAGEMENT_URL";
     /// GitHub Actions: the job's OIDC token endpoint (set with `permissions: id-token: write`).
     pub(crate) const ACTIONS_ID_TOKEN_REQUEST_URL: &'static str = "ACTIONS_ID_TOKEN_REQUEST_URL";
     /// GitHub Actions: the bearer token for that endpoint.
@@ -148,9 +154,12 @@ pub(crate) const VARIABLES: &[Variable] = &[
         Encoding::Text,
     ),
     ours(EnvVars::AZURE_FEDERATED_TOKEN_FILE, VarKind::Credential, Encoding::Text),
+    ours(EnvVars::ENTRA_TOKEN_GRAPH_URL, VarKind::Selection, Encoding::Text),
+    ours(EnvVars::ENTRA_TOKEN_ARM_URL, VarKind::Selection, Encoding::Text),
     ours(EnvVars::AZURE_AUTHORITY_HOST, VarKind::Selection, Encoding::Text),
     ours(EnvVars::ENTRA_TOKEN_CACHE, VarKind::Cache, Encoding::Text),
     ours(EnvVars::ENTRA_TOKEN_PROFILE, VarKind::Selection, Encoding::Text),
+    ours(EnvVars::ENTRA_TOKEN_MANAGEMENT_URL, VarKind::Selection, Encoding::Text),
     ours(EnvVars::ACTIONS_ID_TOKEN_REQUEST_URL, VarKind::Ci, Encoding::Text),
     ours(EnvVars::ACTIONS_ID_TOKEN_REQUEST_TOKEN, VarKind::Ci, Encoding::Text),
     ours(EnvVars::ENTRA_TOKEN_NO_KEYRING, VarKind::Cache, Encoding::Text),
@@ -173,6 +182,31 @@ pub(crate) const VARIABLES: &[Variable] = &[
     theirs("no_proxy", VarKind::ProxyTls, "reqwest"),
     theirs("BROWSER", VarKind::Desktop, "webbrowser"),
 ];
+
+/// Variables a hermetic run (`entra-token emulator exec`) passes on from the caller: none can
+/// carry a credential, a tenant, a profile, a cache location, a proxy or a CA. Home and system
+/// directories and the desktop session stay (the child's programs need them; the child's token
+/// cache is a file under a private `XDG_CACHE_HOME`, so the D-Bus session never reaches the
+/// user's keyring). Everything else in [`VARIABLES`] is removed, and the emulator sets its own.
+const KEPT_IN_HERMETIC_RUNS: &[&str] = &[
+    EnvVars::HOME,
+    EnvVars::USERPROFILE,
+    EnvVars::LOCALAPPDATA,
+    EnvVars::DBUS_SESSION_BUS_ADDRESS,
+    EnvVars::XDG_RUNTIME_DIR,
+    "ProgramData",
+    "ProgramFiles",
+    "BROWSER",
+];
+
+/// The caller's variables `emulator exec` removes: every name in [`VARIABLES`] but the few kept.
+pub(crate) fn hermetic_removals() -> Vec<&'static str> {
+    VARIABLES
+        .iter()
+        .map(|v| v.name)
+        .filter(|name| !KEPT_IN_HERMETIC_RUNS.contains(name))
+        .collect()
+}
 
 /// The variables entra-token reads, as they were when the process started. Built once by
 /// [`Env::capture`] (a handful of `getenv` calls, nothing else) or, in tests, from given values.
@@ -262,6 +296,43 @@ mod tests {
             EnvVars::XDG_RUNTIME_DIR,
         ] {
             assert!(names.contains(&name), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_hermetic_run_removes_every_variable_but_directories_and_the_desktop_session() {
+        let removed = hermetic_removals();
+        for v in VARIABLES {
+            let kept = KEPT_IN_HERMETIC_RUNS.contains(&v.name);
+            assert_ne!(kept, removed.contains(&v.name), "{} is either kept or removed", v.name);
+            if kept {
+                assert!(
+                    matches!(v.kind, VarKind::Directory | VarKind::Desktop)
+                        || (v.kind == VarKind::Cache && v.name != EnvVars::XDG_CACHE_HOME),
+                    "{} ({:?}) must not pass into a hermetic run",
+                    v.name,
+                    v.kind
+                );
+            }
+            if matches!(
+                v.kind,
+                VarKind::Credential | VarKind::Selection | VarKind::ProxyTls | VarKind::Ci
+            ) {
+                assert!(removed.contains(&v.name), "{}", v.name);
+            }
+        }
+        for name in [
+            EnvVars::AZURE_CLIENT_CERTIFICATE_PATH,
+            EnvVars::AZURE_FEDERATED_TOKEN_FILE,
+            EnvVars::ENTRA_TOKEN_PROFILE,
+            EnvVars::ENTRA_TOKEN_CACHE,
+            EnvVars::XDG_CACHE_HOME,
+            EnvVars::XDG_CONFIG_HOME,
+            EnvVars::SSL_CERT_DIR,
+            "NO_PROXY",
+            "no_proxy",
+        ] {
+            assert!(removed.contains(&name), "{name}");
         }
     }
 

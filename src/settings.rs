@@ -207,6 +207,26 @@ impl Settings {
         })
     }
 
+    /// The Office 365 Management Activity API's base: `--management-url`, else
+    /// `ENTRA_TOKEN_MANAGEMENT_URL`, else the cloud's; `true` when it was overridden.
+    pub(crate) fn management_base(&self, flag: Option<&str>) -> Result<(Url, bool)> {
+        let look = Lookup {
+            env: &self.env,
+            profile_name: self.profile_name.as_deref(),
+        };
+        match look.first(
+            flag.map(|v| (v, "--management-url")),
+            Some(EnvVars::ENTRA_TOKEN_MANAGEMENT_URL),
+            None,
+        ) {
+            Some((raw, origin)) => Ok((authority::parse_authority_host(&raw, &origin.describe())?, true)),
+            None => Ok((
+                Url::parse(self.cloud.management()).expect("built-in Management URL"),
+                false,
+            )),
+        }
+    }
+
     pub(crate) fn require_tenant(&self) -> Result<&Tenant> {
         self.tenant.as_ref().map(|(t, _)| t).ok_or_else(|| {
             Error::usage("no tenant: set --tenant or AZURE_TENANT_ID (or a profile's `tenant`)").hint(
@@ -229,6 +249,35 @@ impl Settings {
             .as_ref()
             .map(|(t, _)| t.clone())
             .unwrap_or_else(|| Tenant::Multi("organizations".into()))
+    }
+
+    /// Microsoft Graph's base: `--graph-url`, else `ENTRA_TOKEN_GRAPH_URL`, else the cloud's;
+    /// `true` when it was overridden.
+    pub(crate) fn graph_base(&self, flag: Option<&str>) -> Result<(Url, bool)> {
+        self.service_base(flag, "--graph-url", EnvVars::ENTRA_TOKEN_GRAPH_URL, self.cloud.graph())
+    }
+
+    /// Azure Resource Manager's base: `--arm-url`, else `ENTRA_TOKEN_ARM_URL`, else the
+    /// cloud's; `true` when it was overridden.
+    pub(crate) fn arm_base(&self, flag: Option<&str>) -> Result<(Url, bool)> {
+        self.service_base(flag, "--arm-url", EnvVars::ENTRA_TOKEN_ARM_URL, self.cloud.arm())
+    }
+
+    fn service_base(
+        &self,
+        flag: Option<&str>,
+        flag_name: &'static str,
+        variable: &'static str,
+        default: &str,
+    ) -> Result<(Url, bool)> {
+        let look = Lookup {
+            env: &self.env,
+            profile_name: self.profile_name.as_deref(),
+        };
+        match look.first(flag.map(|v| (v, flag_name)), Some(variable), None) {
+            Some((raw, origin)) => Ok((authority::parse_authority_host(&raw, &origin.describe())?, true)),
+            None => Ok((Url::parse(default).expect("built-in service URL"), false)),
+        }
     }
 
     /// The default v2 scope: the cloud's Graph.

@@ -135,7 +135,7 @@ fn intune_devices_stream_as_ndjson() {
             .all(|d| d["@odata.type"] == "#microsoft.graph.managedDevice")
     );
     let pages = graph_requests(&emu);
-    assert_eq!(pages.len(), 5, "25 per page");
+    assert_eq!(pages.len(), 3, "50 per page");
     assert!(pages.iter().all(|p| p["headers"]["x-trace"] == "abc"));
     assert!(
         pages
@@ -471,7 +471,7 @@ fn a_users_own_authorization_header_wins() {
     assert_eq!(r.json()["value"].as_array().unwrap().len(), 2);
     assert!(emu.token_requests().is_empty(), "no token fetched");
     let sent = graph_requests(&emu);
-    assert_eq!(bearer(&sent[0]), Some(format!("Bearer {token}").as_str()));
+    assert_eq!(bearer(&sent[0]), Some(format!("Bearer {}", unsigned(&token)).as_str()));
     // and a bad one is reported as the user's
     let r = api(&bare, &emu, &["-H", "authorization: Bearer nope", "/v1.0/users"]);
     r.fails(5)
@@ -614,7 +614,7 @@ fn intune_large_pages_are_a_503_that_outlasts_the_retries() {
     });
     r.fails(5)
         .stderr_has("Microsoft Graph answered HTTP 503 Service Unavailable")
-        .stderr_has("ServiceUnavailable: The service is temporarily unavailable: page sizes above 100")
+        .stderr_has("ServiceUnavailable: The service is temporarily unavailable: page sizes above 50")
         .stderr_has("--max-retries");
     let sent: Vec<Value> = graph_requests(&emu)
         .into_iter()
@@ -690,4 +690,80 @@ fn help_lists_every_api_option() {
     ] {
         assert!(r.stdout.contains(flag), "{flag}");
     }
+}
+
+#[test]
+fn service_url_variables_take_relative_paths_and_the_real_hosts_urls_with_the_real_audience() {
+    let emu = Emulator::start();
+    let trap = ProxyTrap::start();
+    let mut env = Env::for_emulator(&emu);
+    // were anything sent to a real host, it would reach the trap instead of the network
+    env.set("HTTPS_PROXY", &trap.url);
+    env.set("NO_PROXY", "127.0.0.1");
+    env.set("ENTRA_TOKEN_GRAPH_URL", &emu.base);
+    env.set("ENTRA_TOKEN_MANAGEMENT_URL", &emu.base);
+    let list = format!(
+        "https://manage.office.com/api/v1.0/{}/activity/feed/subscriptions/list",
+        fx::TENANT_ID
+    );
+    for target in [
+        "/v1.0/users?$top=2",
+        "https://graph.microsoft.com/v1.0/users?$top=2",
+        list.as_str(),
+    ] {
+        let r = env.run(&["api", target]);
+        r.ok();
+        assert!(r.json().is_object() || r.json().is_array(), "{target}: {}", r.stdout);
+    }
+    assert!(trap.seen().is_empty(), "nothing went to a real host: {:?}", trap.seen());
+    let graph = graph_requests(&emu);
+    assert_eq!(graph.len(), 2, "{graph:#?}");
+    for g in &graph {
+        assert_eq!(g["path"], "/v1.0/users");
+        assert_eq!(query(g), "$top=2");
+        assert_eq!(g["status"], 200);
+        let token = bearer(g).unwrap().trim_start_matches("Bearer ");
+        assert_eq!(claims(token)["aud"], "https://graph.microsoft.com");
+    }
+    let manage = management_requests(&emu);
+    assert_eq!(manage.len(), 1, "{manage:#?}");
+    assert_eq!(manage[0]["status"], 200);
+    let token = bearer(&manage[0]).unwrap().trim_start_matches("Bearer ");
+    assert_eq!(claims(token)["aud"], "https://manage.office.com");
+    let scopes: Vec<Value> = emu
+        .token_requests()
+        .iter()
+        .map(|t| t["form"]["scope"].clone())
+        .collect();
+    assert_eq!(
+        scopes,
+        [json!("https://graph.microsoft.com/.default"), json!(MANAGE_SCOPE)],
+        "one token per real audience, nothing for 127.0.0.1"
+    );
+
+    // the flag form, and a Management URL on the emulator itself needs no --scope
+    let bare = Env::for_emulator(&emu);
+    let url = management_url(&emu, "subscriptions/list");
+    bare.run(&["api", "--management-url", &emu.base, &url]).ok();
+    assert_eq!(emu.token_requests().last().unwrap()["form"]["scope"], MANAGE_SCOPE);
+}
+
+#[test]
+fn a_loopback_url_without_a_service_override_is_refused_with_a_hint_that_names_the_overrides() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    let url = management_url(&emu, "subscriptions/list");
+    let r = env.run(&["api", &url]);
+    r.fails(2)
+        .stderr_has("no token scope is known for")
+        .stderr_has("--management-url");
+    assert!(!r.stderr.contains("127.0.0.1/.default"), "{}", r.stderr);
+    assert!(emu.requests().is_empty(), "nothing was sent");
+    // a bad override is exit 2 naming the variable
+    let mut bad = Env::for_emulator(&emu);
+    bad.set("ENTRA_TOKEN_GRAPH_URL", "http://example.com");
+    bad.run(&["api", "/v1.0/users"])
+        .fails(2)
+        .stderr_has("ENTRA_TOKEN_GRAPH_URL");
+    assert!(emu.requests().is_empty(), "nothing was sent");
 }

@@ -411,6 +411,8 @@ B="{bin}"
 "$B" get -v > "$HOME/t3" 2> "$HOME/log3"
 "$B" cache status > "$HOME/status"
 secret-tool lookup service entra-token username token-cache-key > "$HOME/key-before" || true
+"$B" emulator exec -- "$B" get > "$HOME/t-exec"
+secret-tool lookup service entra-token username token-cache-key > "$HOME/key-after-exec" || true
 "$B" cache clear 2> "$HOME/clear"
 secret-tool lookup service entra-token username token-cache-key > "$HOME/key-after" || true
 echo done
@@ -440,6 +442,14 @@ echo done
     assert_eq!(read("t3").trim(), t1, "auto mode finds the keyring");
     assert!(read("status").contains("backend: keyring"), "{}", read("status"));
     assert!(read("key-before").trim().len() >= 40, "the cache key is a keyring item");
+    // a hermetic `emulator exec` run uses its own file cache: the keyring item is untouched
+    assert!(read("t-exec").trim().starts_with("eyJ"));
+    assert_ne!(read("t-exec").trim(), t1, "the exec run's own emulator issued it");
+    assert_eq!(
+        read("key-after-exec"),
+        read("key-before"),
+        "keyring item unchanged by exec"
+    );
     assert!(
         read("key-after").trim().is_empty(),
         "cache clear removed the keyring item"
@@ -448,11 +458,14 @@ echo done
     assert_eq!(emu.token_requests().len(), 1);
     // no token readable in plain files under $HOME (entries are encrypted); remove the
     // outputs this test itself wrote first
-    for f in ["t1", "t2", "t3"] {
+    let t_exec = read("t-exec").trim().to_string();
+    for f in ["t1", "t2", "t3", "t-exec"] {
         std::fs::remove_file(home.join(f)).unwrap();
     }
     assert_nowhere_under(Path::new(&home), &t1);
     assert_nowhere_under(Path::new(&home), t1.rsplit('.').next().unwrap());
+    // nor the exec run's token: it was cached in the run's private directory, not the caller's
+    assert_nowhere_under(Path::new(&home), t_exec.rsplit('.').next().unwrap());
 }
 
 #[test]

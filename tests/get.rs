@@ -61,7 +61,7 @@ fn v2_client_secret_request_on_the_wire() {
     assert_eq!(form(q, "scope"), Some("https://graph.microsoft.com/.default"));
     assert_eq!(
         form(q, "client_secret"),
-        Some(fx::CLIENT_SECRET),
+        Some(redacted(fx::CLIENT_SECRET).as_str()),
         "special characters arrive intact"
     );
     assert!(q["form"].get("resource").is_none());
@@ -168,7 +168,7 @@ fn flags_beat_environment() {
         .ok();
     assert_eq!(
         form(emu.token_requests().last().unwrap(), "client_secret"),
-        Some(fx::CLIENT_SECRET)
+        Some(redacted(fx::CLIENT_SECRET).as_str())
     );
 }
 
@@ -188,7 +188,7 @@ fn profile_works_with_no_environment() {
     let t = env.run(&["get", "--profile", "contoso"]).ok().token();
     assert_eq!(claims(&t)["aud"], "https://vault.azure.net");
     let q = &emu.token_requests()[0];
-    assert_eq!(form(q, "client_secret"), Some(fx::CLIENT_SECRET));
+    assert_eq!(form(q, "client_secret"), Some(redacted(fx::CLIENT_SECRET).as_str()));
     assert_eq!(form(q, "scope"), Some("https://vault.azure.net/.default"));
     // ENTRA_TOKEN_PROFILE selects it too, and an env variable beats the profile
     let mut env2 = Env {
@@ -224,7 +224,10 @@ fn client_secret_from_file_and_stdin() {
         format!("{}\n", fx::CLIENT_SECRET).as_bytes(),
     );
     r.ok();
-    assert_eq!(form(&emu.token_requests()[0], "client_secret"), Some(fx::CLIENT_SECRET));
+    assert_eq!(
+        form(&emu.token_requests()[0], "client_secret"),
+        Some(redacted(fx::CLIENT_SECRET).as_str())
+    );
     let empty = env.write("empty.txt", b"");
     env.run(&["get", "--client-secret-file", empty.to_str().unwrap()])
         .fails(2)
@@ -733,5 +736,5 @@ fn in_github_actions_with_no_credential_the_oidc_token_is_used() {
     env.set("AZURE_CLIENT_SECRET", fx::CLIENT_SECRET);
     env.run(&["get", "--force-refresh"]).ok();
     let last = emu.token_requests().pop().unwrap();
-    assert_eq!(last["form"]["client_secret"], fx::CLIENT_SECRET);
+    assert_eq!(last["form"]["client_secret"], redacted(fx::CLIENT_SECRET).as_str());
 }

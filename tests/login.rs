@@ -450,7 +450,7 @@ fn redeem_once_prints_like_get_and_stores_the_refresh_token() {
     assert_eq!(posts[0]["form"]["redirect_uri"], "https://app.contoso.com/callback");
     assert_eq!(
         posts[0]["form"]["client_secret"],
-        fx::CLIENT_SECRET,
+        redacted(fx::CLIENT_SECRET).as_str(),
         "confidential client"
     );
 
@@ -542,7 +542,10 @@ fn a_redemption_answered_503_is_not_retried() {
     let posts = token_endpoint_posts(&emu);
     assert_eq!(posts.len(), 1, "never retried: {posts:#?}");
     assert_eq!(posts[0]["form"]["grant_type"], "authorization_code");
-    assert_eq!(posts[0]["form"]["code"], param(&landed, "code").unwrap().as_str());
+    assert_eq!(
+        posts[0]["form"]["code"],
+        redacted(&param(&landed, "code").unwrap()).as_str()
+    );
     assert_eq!(posts[0]["status"], 503);
 }
 
@@ -562,7 +565,7 @@ fn redirect_uris_are_matched_as_entra_does() {
         .stderr_has("https://evil.example/cb");
     let posts = token_endpoint_posts(&emu);
     assert_eq!(posts.len(), 1);
-    assert_eq!(posts[0]["form"]["code"], code.as_str());
+    assert_eq!(posts[0]["form"]["code"], redacted(&code).as_str());
     assert_eq!(posts[0]["form"]["redirect_uri"], "https://evil.example/cb");
     assert_eq!(posts[0]["status"], 400);
 
@@ -619,7 +622,13 @@ fn login_public_client_pkce_then_get_user_from_the_refresh_token() {
     assert_eq!(posts.len(), 1, "{reqs:#?}");
     let form = posts[0]["form"].as_object().unwrap();
     assert_eq!(form["redirect_uri"], redirect.as_str());
-    assert_eq!(form["code_verifier"].as_str().unwrap().len(), 43);
+    assert!(
+        form["code_verifier"]
+            .as_str()
+            .unwrap()
+            .starts_with("[redacted 43 chars sha256:"),
+        "a 43-character verifier, logged redacted: {form:?}"
+    );
     assert!(!form.contains_key("client_secret") && !form.contains_key("client_assertion"));
 
     // the account is stored: a cached user token (no request), then the refresh-token grant
@@ -697,7 +706,7 @@ fn login_confidential_client_sends_its_credential() {
         "{q}"
     );
     let posts = token_posts(&reqs, "authorization_code");
-    assert_eq!(posts[0]["form"]["client_secret"], fx::CLIENT_SECRET);
+    assert_eq!(posts[0]["form"]["client_secret"], redacted(fx::CLIENT_SECRET).as_str());
 }
 
 #[test]

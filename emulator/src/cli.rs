@@ -1,16 +1,15 @@
 //! The `entra-token emulator` command line: its clap types (flattened into entra-token's CLI),
-//! serving in the foreground, and `emulator exec`, which runs a command against a fresh
-//! in-process emulator with `AZURE_*` pointing at it.
+//! serving in the foreground, and dispatching `emulator exec` (in `exec`).
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
-use std::process::Command;
 
 use crate::error::{Error, Result};
+use crate::exec::{self, Hermetic};
 use crate::fixtures;
 use crate::server::tls::CaFile;
-use crate::server::{self, Background, Bound};
+use crate::server::{self, Bound};
 use crate::state::{Config, MAX_TOKEN_LIFETIME};
 
 const ABOUT: &str = "Run a local TEST DOUBLE of Microsoft Entra ID (not the real service) for offline testing";
@@ -59,7 +58,9 @@ pub struct EmulatorArgs {
 
 #[derive(clap::Subcommand, Debug)]
 pub enum EmulatorCommand {
-    /// run COMMAND with AZURE_* pointing at a fresh emulator
+    /// run COMMAND against a fresh emulator, hermetically: the caller's credentials, profile,
+    /// cache, proxy and CI variables are removed, AZURE_* and ENTRA_TOKEN_*_URL point at the
+    /// emulator, and the token cache lives in a private directory removed afterwards
     Exec(ExecArgs),
 }
 
@@ -87,7 +88,8 @@ pub struct ServeArgs {
 /// Options for `emulator exec`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ExecArgs {
-    /// Serve HTTPS with a generated test CA and set SSL_CERT_FILE to it
+    /// Serve HTTPS with a generated test CA and point SSL_CERT_FILE, CURL_CA_BUNDLE,
+    /// REQUESTS_CA_BUNDLE and NODE_EXTRA_CA_CERTS at it
     #[arg(long)]
     pub tls: bool,
     /// Lifetime of issued access tokens, in seconds
@@ -103,10 +105,11 @@ pub struct ExecArgs {
     pub command: Vec<String>,
 }
 
-/// Runs the `emulator` command; returns the process exit code.
-pub fn run(args: EmulatorArgs) -> Result<i32> {
+/// Runs the `emulator` command; returns the process exit code. `hermetic` names the caller's
+/// variables that `exec` removes.
+pub fn run(args: EmulatorArgs, hermetic: &Hermetic) -> Result<i32> {
     match args.command {
-        Some(EmulatorCommand::Exec(exec_args)) => exec(exec_args),
+        Some(EmulatorCommand::Exec(exec_args)) => exec::exec(exec_args, hermetic),
         None => serve_foreground(args.serve),
     }
 }
@@ -158,7 +161,35 @@ fn banner(base_url: &str, ca_file: Option<&CaFile>) -> String {
         fixtures::ACTIONS_REQUEST_TOKEN
     ));
     s.push_str("  stop with Ctrl-C\n");
+    s.push_str("for a shell (eval the lines that start with `export`):\n");
+    for (name, value) in shell_exports(base_url, ca_file) {
+        s.push_str(&format!("export {name}={}\n", shell_quote(&value)));
+    }
     s
+}
+
+/// The variables a script needs to use this emulator (what `emulator exec` sets, but the
+/// private cache directory).
+fn shell_exports(base_url: &str, ca_file: Option<&CaFile>) -> Vec<(&'static str, String)> {
+    let mut v = vec![
+        ("AZURE_AUTHORITY_HOST", base_url.to_string()),
+        ("AZURE_TENANT_ID", fixtures::TENANT_ID.to_string()),
+        ("AZURE_CLIENT_ID", fixtures::CLIENT_ID.to_string()),
+        ("AZURE_CLIENT_SECRET", fixtures::CLIENT_SECRET.to_string()),
+        ("ENTRA_TOKEN_EMULATOR_URL", base_url.to_string()),
+        ("ENTRA_TOKEN_GRAPH_URL", base_url.to_string()),
+        ("ENTRA_TOKEN_MANAGEMENT_URL", base_url.to_string()),
+        ("ENTRA_TOKEN_ARM_URL", base_url.to_string()),
+    ];
+    if let Some(ca) = ca_file {
+        v.push(("SSL_CERT_FILE", ca.path.display().to_string()));
+    }
+    v
+}
+
+/// `value` in single quotes for a POSIX shell (`'` written as `'\''`).
+fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
 }
 
 /// `entra-token emulator`: serves in the foreground until Ctrl-C or SIGTERM.
@@ -210,80 +241,31 @@ async fn stop_signal() {
     }
 }
 
-/// `entra-token emulator exec -- COMMAND`: runs COMMAND against a fresh emulator on a background
-/// thread; returns COMMAND's exit status.
-fn exec(args: ExecArgs) -> Result<i32> {
-    let Some((program, rest)) = args.command.split_first() else {
-        return Err(
-            Error::usage("emulator exec needs a command to run").hint("entra-token emulator exec -- COMMAND [ARGS...]")
-        );
-    };
-    let config = Config {
-        token_lifetime: args.token_lifetime,
-        ..Config::default()
-    };
-    let emu = Background::start(args.tls, config)?;
-    let mut cmd = Command::new(program);
-    cmd.args(rest)
-        .env("AZURE_AUTHORITY_HOST", &emu.base_url)
-        .env("AZURE_TENANT_ID", fixtures::TENANT_ID)
-        .env("AZURE_CLIENT_ID", fixtures::CLIENT_ID)
-        .env("AZURE_CLIENT_SECRET", fixtures::CLIENT_SECRET)
-        .env("ENTRA_TOKEN_EMULATOR_URL", &emu.base_url);
-    if let Some(ca) = &emu.ca_file {
-        cmd.env("SSL_CERT_FILE", &ca.path);
-    }
-    if args.github_actions {
-        cmd.env(
-            "ACTIONS_ID_TOKEN_REQUEST_URL",
-            format!("{}/_actions/idtoken?api-version=2.0", emu.base_url),
-        )
-        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", fixtures::ACTIONS_REQUEST_TOKEN);
-    }
-    if let Some(dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)) {
-        let old = std::env::var_os("PATH").unwrap_or_default();
-        let paths = std::iter::once(dir).chain(std::env::split_paths(&old));
-        if let Ok(joined) = std::env::join_paths(paths) {
-            cmd.env("PATH", joined);
-        }
-    }
-    let status = match cmd.status() {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!("error: emulator exec: command not found: {program}");
-            return Ok(127);
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            eprintln!("error: emulator exec: cannot run {program}: permission denied");
-            return Ok(126);
-        }
-        Err(e) => {
-            return Err(Error::usage(format!("emulator exec: cannot run {program}")).cause(e));
-        }
-    };
-    drop(emu);
-    Ok(exit_code(status))
-}
-
-/// A child's exit status as a shell reports it (128 + N for signal N).
-fn exit_code(status: std::process::ExitStatus) -> i32 {
-    if let Some(code) = status.code() {
-        return code;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt as _;
-        if let Some(sig) = status.signal() {
-            return 128 + sig;
-        }
-    }
-    1
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
+
+    #[test]
+    fn shell_quoting_survives_any_value() {
+        assert_eq!(shell_quote("plain"), "'plain'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf %s {}", shell_quote("a'b $HOME `x` \\ \"q\"")))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), "a'b $HOME `x` \\ \"q\"");
+        let banner = banner("http://127.0.0.1:1", None);
+        assert!(
+            banner.contains("export ENTRA_TOKEN_GRAPH_URL='http://127.0.0.1:1'\n"),
+            "{banner}"
+        );
+        assert!(banner.contains(&format!(
+            "export AZURE_CLIENT_SECRET={}\n",
+            shell_quote(fixtures::CLIENT_SECRET)
+        )));
+    }
 
     #[test]
     fn bind_must_be_loopback() {

@@ -40,6 +40,8 @@ pub const GRAPH_ROLES: &[&str] = &[
     "User.Read.All",
     "Group.ReadWrite.All",
     "DeviceManagementManagedDevices.Read.All",
+    "Device.Read.All",
+    "CloudPC.Read.All",
 ];
 /// Application roles granted to the app on the Office 365 Management API in the home tenant.
 pub const MANAGE_OFFICE_ROLES: &[&str] = &["ActivityFeed.Read"];

@@ -3,11 +3,13 @@
 //! Management Activity API and a test-control API; the `entra-token emulator` command. It shares
 //! no code with entra-token, the client it tests.
 //!
-//! Layers, each importing only those below it: `cli` → `server` (HTTP, control API, faults) →
-//! `endpoints` / `apis` → `state` → `directory`, `signer` → `credentials`, `aadsts`, `clock`,
-//! `fixtures`.
+//! Layers, each importing only those below it: `cli` (with `exec`, which shares its clap types)
+//! → `server` (HTTP, control API, faults) →
+//! `endpoints` / `apis` → `state` → `directory`, `activity_feed`, `signer` → `credentials`,
+//! `aadsts`, `clock`, `fixtures`, `reply`.
 
 mod aadsts;
+mod activity_feed;
 mod apis;
 mod cli;
 mod clock;
@@ -15,10 +17,13 @@ mod credentials;
 mod directory;
 mod endpoints;
 mod error;
+mod exec;
 pub mod fixtures;
+mod reply;
 mod server;
 mod signer;
 mod state;
 
 pub use cli::{EmulatorArgs, EmulatorCommand, ExecArgs, ServeArgs, run};
 pub use error::{Error, ErrorKind, Result};
+pub use exec::Hermetic;

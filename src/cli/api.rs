@@ -7,7 +7,7 @@ use std::path::PathBuf;
 pub(super) const API_EXAMPLES: &str = "\
 Examples:
   entra-token api /v1.0/users                                  # Graph (the cloud's, or --graph-url)
-  entra-token api --paginate --ndjson '/beta/deviceManagement/managedDevices?$top=100' > devices.ndjson
+  entra-token api --paginate --ndjson '/beta/deviceManagement/managedDevices?$top=50' > devices.ndjson
   entra-token api --paginate -H 'ConsistencyLevel: eventual' '/v1.0/users?$count=true&$filter=endsWith(mail,'\\''@contoso.com'\\'')'
   entra-token api /v1.0/users --jq '.value[].userPrincipalName'   # one per line, no quotes
   entra-token api -X POST /v1.0/groups --input group.json      # Content-Type: application/json
@@ -58,9 +58,18 @@ pub struct ApiArgs {
     /// Token scope for hosts other than Graph, Management and ARM (which are inferred)
     #[arg(long, value_name = "SCOPE")]
     pub scope: Option<String>,
-    /// Graph base URL for relative paths, e.g. a national cloud or the emulator [default: the cloud's Graph]
+    /// Graph base URL for relative paths and https://graph.microsoft.com URLs, e.g. the emulator; the
+    /// token keeps Graph's audience [env: ENTRA_TOKEN_GRAPH_URL] [default: the cloud's Graph]
     #[arg(long, value_name = "URL")]
     pub graph_url: Option<String>,
+    /// Base URL for Office 365 Management Activity API URLs (https://manage.office.com/...), e.g. the
+    /// emulator; the token keeps that API's audience [env: ENTRA_TOKEN_MANAGEMENT_URL]
+    #[arg(long, value_name = "URL")]
+    pub management_url: Option<String>,
+    /// Base URL for Azure Resource Manager URLs (https://management.azure.com/...), e.g. a stand-in;
+    /// the token keeps ARM's audience [env: ENTRA_TOKEN_ARM_URL]
+    #[arg(long, value_name = "URL")]
+    pub arm_url: Option<String>,
     /// Retries of 429, 503 and (idempotent methods) 504 per request, honouring Retry-After
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub max_retries: u32,

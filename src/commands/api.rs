@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::http::{Http, retry};
 use crate::input;
 use crate::output::jq::JqFilter;
-use crate::protocol::api::{self as api_proto, ApiKind};
+use crate::protocol::api::{self as api_proto, ApiKind, ServiceBase};
 use crate::protocol::authority::{self, Audience, Endpoint};
 use crate::rt;
 use crate::settings::Settings;
@@ -110,11 +110,9 @@ fn plan(settings: &Settings, args: &ApiArgs) -> Result<Plan> {
                 .hint("drop --paginate, or -X/--input"),
         );
     }
-    let graph_base = match &args.graph_url {
-        Some(raw) => authority::parse_authority_host(raw, "--graph-url")?,
-        None => Url::parse(settings.cloud.graph()).expect("built-in Graph URL"),
-    };
-    let url = target_url(&args.target, &graph_base)?;
+    let bases = service_bases(settings, args)?;
+    let asked = target_url(&args.target, &bases[0].base)?;
+    let (url, service) = api_proto::route(&asked, &bases);
 
     let mut headers = Vec::new();
     let mut user_authorization = false;
@@ -136,23 +134,29 @@ fn plan(settings: &Settings, args: &ApiArgs) -> Result<Plan> {
         None => None,
     };
 
-    let mut kind = api_proto::kind_of(&url, &graph_base);
+    let mut kind = service.as_ref().map(|(k, _)| *k);
     let scope = if user_authorization {
         None
     } else if let Some(s) = &args.scope {
         Some(s.trim().to_string())
     } else {
-        match api_proto::infer_scope(&url, &graph_base, &settings.default_scope()) {
+        match service {
             Some((_, s)) => Some(s),
             None => {
                 let host = url.host_str().unwrap_or("");
+                let hint = if authority::is_loopback(&url) {
+                    // a local stand-in (the emulator): its tokens keep the real service's audience
+                    "for a local stand-in of Graph, the Office 365 Management Activity API or Azure Resource Manager (such as `entra-token emulator`), pass its base URL with --graph-url, --management-url or --arm-url (or ENTRA_TOKEN_GRAPH_URL, ENTRA_TOKEN_MANAGEMENT_URL, ENTRA_TOKEN_ARM_URL): the token keeps the real audience; for another API pass --scope with its App ID URI + /.default".to_string()
+                } else {
+                    format!(
+                        "pass --scope (e.g. --scope https://{host}/.default, or the API's App ID URI + /.default), --graph-url if it is a Graph endpoint, or your own -H 'Authorization: ...'"
+                    )
+                };
                 return Err(Error::usage(format!(
                     "no token scope is known for {}; nothing was sent",
                     url.origin().ascii_serialization()
                 ))
-                .hint(format!(
-                    "pass --scope (e.g. --scope https://{host}/.default, or the API's App ID URI + /.default), --graph-url if it is a Graph endpoint, or your own -H 'Authorization: ...'"
-                )));
+                .hint(hint));
             }
         }
     };
@@ -165,6 +169,34 @@ fn plan(settings: &Settings, args: &ApiArgs) -> Result<Plan> {
         scope,
         kind,
     })
+}
+
+/// Graph, the Management Activity API and ARM: each the cloud's, or the override its flag or
+/// variable names (Graph first: relative paths go there).
+fn service_bases(settings: &Settings, args: &ApiArgs) -> Result<[ServiceBase; 3]> {
+    let (graph, graph_set) = settings.graph_base(args.graph_url.as_deref())?;
+    let (management, management_set) = settings.management_base(args.management_url.as_deref())?;
+    let (arm, arm_set) = settings.arm_base(args.arm_url.as_deref())?;
+    Ok([
+        ServiceBase {
+            kind: ApiKind::Graph,
+            base: graph,
+            resource: settings.cloud.graph().to_string(),
+            overridden: graph_set,
+        },
+        ServiceBase {
+            kind: ApiKind::Management,
+            base: management,
+            resource: settings.cloud.management().to_string(),
+            overridden: management_set,
+        },
+        ServiceBase {
+            kind: ApiKind::ResourceManager,
+            base: arm,
+            resource: settings.cloud.arm().to_string(),
+            overridden: arm_set,
+        },
+    ])
 }
 
 /// An absolute `https://` (or loopback `http://`) URL as given, or a path under the Graph base.

@@ -73,21 +73,22 @@ const KNOWN_HOSTS: &[(&str, ApiKind, &str)] = &[
     ),
 ];
 
-/// The API kind and app-only scope for `url`: a known host (https, default port), or the origin
-/// of `--graph-url`, which counts as Graph with `graph_scope` (the cloud's Graph `/.default`).
-/// `None`: an unknown host, which needs an explicit `--scope`.
-pub(crate) fn infer_scope(url: &Url, graph_base: &Url, graph_scope: &str) -> Option<(ApiKind, String)> {
-    if url.scheme() == "https" && url.port().is_none() {
-        let host = url.host_str()?.trim_end_matches('.').to_ascii_lowercase();
-        if let Some((_, kind, resource)) = KNOWN_HOSTS.iter().find(|(h, _, _)| *h == host) {
-            return Some((*kind, format!("{resource}/.default")));
-        }
-    }
-    (url.origin() == graph_base.origin()).then(|| (ApiKind::Graph, graph_scope.to_string()))
+/// [`route`] with Graph's base only: the API kind and app-only scope for `url`, a known host
+/// (https, default port) or the origin of `graph_base`, which counts as Graph with `graph_scope`.
+#[cfg(test)]
+fn infer_scope(url: &Url, graph_base: &Url, graph_scope: &str) -> Option<(ApiKind, String)> {
+    let graph = ServiceBase {
+        kind: ApiKind::Graph,
+        base: graph_base.clone(),
+        resource: graph_scope.trim_end_matches("/.default").to_string(),
+        overridden: false,
+    };
+    route(url, &[graph]).1
 }
 
-/// The API kind of a URL by its host alone (for messages), `--graph-url` counting as Graph.
-pub(crate) fn kind_of(url: &Url, graph_base: &Url) -> Option<ApiKind> {
+/// The API kind of a URL by its host alone, `graph_base` counting as Graph.
+#[cfg(test)]
+fn kind_of(url: &Url, graph_base: &Url) -> Option<ApiKind> {
     infer_scope(url, graph_base, "").map(|(k, _)| k)
 }
 
@@ -98,6 +99,65 @@ pub(crate) fn kind_of_scope(scope: &str) -> Option<ApiKind> {
     let url = Url::parse(resource).ok()?;
     let host = url.host_str()?.to_ascii_lowercase();
     KNOWN_HOSTS.iter().find(|(h, _, _)| *h == host).map(|(_, k, _)| *k)
+}
+
+/// One service's base URL: the cloud's own, or an override (`--graph-url`, `--management-url`,
+/// `--arm-url` or their variables, e.g. the emulator) that takes the service's relative paths and
+/// its URLs on the real hosts, while the token keeps the real audience (`resource`).
+#[derive(Debug, Clone)]
+pub(crate) struct ServiceBase {
+    pub(crate) kind: ApiKind,
+    pub(crate) base: Url,
+    /// The resource its tokens are for, e.g. `https://graph.microsoft.com` (the cloud's).
+    pub(crate) resource: String,
+    pub(crate) overridden: bool,
+}
+
+/// Where `url` goes and, when its service is known, the service and the token scope. A URL on a
+/// known host whose service is overridden is rebased onto the override (same path and query);
+/// a URL on an override's origin is that service's (when several overrides share an origin,
+/// as the emulator's do, the path decides: `/api/` is the Management API, `/subscriptions`,
+/// `/providers`, `/tenants` are ARM, the rest Graph). `None`: an unknown host, which needs an
+/// explicit `--scope`.
+pub(crate) fn route(url: &Url, bases: &[ServiceBase]) -> (Url, Option<(ApiKind, String)>) {
+    let scope = |resource: &str| format!("{}/.default", resource.trim_end_matches('/'));
+    if url.scheme() == "https" && url.port().is_none() {
+        let host = url.host_str().unwrap_or("").trim_end_matches('.').to_ascii_lowercase();
+        if let Some((_, kind, resource)) = KNOWN_HOSTS.iter().find(|(h, _, _)| *h == host) {
+            let target = Some((*kind, scope(resource)));
+            return match bases.iter().find(|b| b.kind == *kind && b.overridden) {
+                Some(b) => (rebase(url, &b.base), target),
+                None => (url.clone(), target),
+            };
+        }
+    }
+    let at_origin: Vec<&ServiceBase> = bases.iter().filter(|b| b.base.origin() == url.origin()).collect();
+    let by_path = || {
+        let path = url.path().to_ascii_lowercase();
+        let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+        let kind = match first {
+            "api" => ApiKind::Management,
+            "subscriptions" | "providers" | "tenants" => ApiKind::ResourceManager,
+            _ => ApiKind::Graph,
+        };
+        at_origin.iter().find(|b| b.kind == kind).copied()
+    };
+    let chosen = match at_origin.as_slice() {
+        [] => None,
+        [one] => Some(*one),
+        [first, ..] => Some(by_path().unwrap_or(*first)),
+    };
+    let target = chosen.map(|b| (b.kind, scope(&b.resource)));
+    (url.clone(), target)
+}
+
+/// `url`'s path and query under `base` (its scheme, host, port and path prefix).
+fn rebase(url: &Url, base: &Url) -> Url {
+    let mut out = base.clone();
+    let prefix = base.path().trim_end_matches('/');
+    out.set_path(&format!("{prefix}{}", url.path()));
+    out.set_query(url.query());
+    out
 }
 
 /// What a service said in an error reply.
@@ -246,6 +306,80 @@ mod tests {
             kind_of(&u("https://manage.office.com/x"), &graph),
             Some(ApiKind::Management)
         );
+    }
+
+    #[test]
+    fn overrides_take_the_real_hosts_urls_and_keep_the_real_audience() {
+        let emu = u("http://127.0.0.1:8080");
+        let base = |kind, resource: &str, overridden| ServiceBase {
+            kind,
+            base: if overridden { emu.clone() } else { u(resource) },
+            resource: resource.to_string(),
+            overridden,
+        };
+        let all = [
+            base(ApiKind::Graph, "https://graph.microsoft.com", true),
+            base(ApiKind::Management, "https://manage.office.com", true),
+            base(ApiKind::ResourceManager, "https://management.azure.com", true),
+        ];
+        let cases = [
+            (
+                "https://graph.microsoft.com/v1.0/users?$top=2",
+                "http://127.0.0.1:8080/v1.0/users?$top=2",
+                ApiKind::Graph,
+                "https://graph.microsoft.com/.default",
+            ),
+            (
+                "https://manage.office.com/api/v1.0/t/activity/feed/subscriptions/list",
+                "http://127.0.0.1:8080/api/v1.0/t/activity/feed/subscriptions/list",
+                ApiKind::Management,
+                "https://manage.office.com/.default",
+            ),
+            (
+                "http://127.0.0.1:8080/api/v1.0/t/activity/feed/subscriptions/list",
+                "http://127.0.0.1:8080/api/v1.0/t/activity/feed/subscriptions/list",
+                ApiKind::Management,
+                "https://manage.office.com/.default",
+            ),
+            (
+                "http://127.0.0.1:8080/subscriptions?api-version=2022-12-01",
+                "http://127.0.0.1:8080/subscriptions?api-version=2022-12-01",
+                ApiKind::ResourceManager,
+                "https://management.azure.com/.default",
+            ),
+            (
+                "http://127.0.0.1:8080/beta/deviceManagement/managedDevices",
+                "http://127.0.0.1:8080/beta/deviceManagement/managedDevices",
+                ApiKind::Graph,
+                "https://graph.microsoft.com/.default",
+            ),
+        ];
+        for (asked, sent, kind, scope) in cases {
+            let (url, target) = route(&u(asked), &all);
+            assert_eq!(url.as_str(), sent, "{asked}");
+            assert_eq!(target, Some((kind, scope.to_string())), "{asked}");
+        }
+        // only Management overridden: Graph's real host stays where it is
+        let some = [
+            base(ApiKind::Graph, "https://graph.microsoft.com", false),
+            base(ApiKind::Management, "https://manage.office.com", true),
+        ];
+        let (url, _) = route(&u("https://graph.microsoft.com/v1.0/users"), &some);
+        assert_eq!(url.as_str(), "https://graph.microsoft.com/v1.0/users");
+        let (url, target) = route(&u("http://127.0.0.1:8080/v1.0/users"), &some);
+        assert_eq!(url.as_str(), "http://127.0.0.1:8080/v1.0/users");
+        assert_eq!(target.map(|t| t.0), Some(ApiKind::Management), "the only service there");
+        // a base with a path prefix keeps it
+        let prefixed = [ServiceBase {
+            kind: ApiKind::Graph,
+            base: u("http://localhost:9/graph/"),
+            resource: "https://graph.microsoft.com".into(),
+            overridden: true,
+        }];
+        let (url, _) = route(&u("https://graph.microsoft.com/v1.0/me"), &prefixed);
+        assert_eq!(url.as_str(), "http://localhost:9/graph/v1.0/me");
+        // another port on the same host is not the override
+        assert_eq!(route(&u("http://127.0.0.1:8081/v1.0/users"), &all).1, None);
     }
 
     #[test]

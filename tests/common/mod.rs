@@ -419,3 +419,21 @@ impl ProxyTrap {
         self.seen.lock().unwrap().clone()
     }
 }
+
+/// How the emulator's request log shows a secret that is not a JWT (a client secret, a code, a
+/// refresh token): its length and the first 16 hex digits of its SHA-256.
+pub fn redacted(secret: &str) -> String {
+    use sha2::Digest as _;
+    let hex: String = sha2::Sha256::digest(secret.as_bytes())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("[redacted {} chars sha256:{hex}]", secret.chars().count())
+}
+
+/// How the emulator's request log shows a JWT (an assertion, a bearer token): header and
+/// claims, the signature replaced.
+pub fn unsigned(jwt: &str) -> String {
+    let (signed, _signature) = jwt.rsplit_once('.').expect("a JWT");
+    format!("{signed}.[redacted]")
+}

@@ -1,12 +1,15 @@
 //! A small Microsoft Graph stand-in on the emulator's base URL: `/v1.0/users` (generated page by
-//! page, so 100 000 users cost nothing), `/v1.0/me`, Intune `managedDevices` (v1.0 and beta) and
-//! `POST /v1.0/groups`, with Graph's bearer-token checks, error bodies, `request-id` headers,
-//! paging through `@odata.nextLink`/`$skiptoken`, and optional throttling.
+//! page, so 100 000 users cost nothing), `groups`, `devices`, `/v1.0/me`, Intune `managedDevices`
+//! (v1.0 and beta), Windows 365 Cloud PCs and `POST /v1.0/groups`, with Graph's bearer-token
+//! checks, OData query options (`graph_query`), error bodies, `request-id` headers, paging through
+//! `@odata.nextLink`/`$skiptoken`, and optional throttling.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
+use crate::apis::graph_collections as gc;
+use crate::apis::graph_query::{self, Query, Rules, Source};
 use crate::apis::{ApiReply, ApiRequest, TokenProblem, check_bearer, has_permission, is_delegated};
 use crate::clock::iso8601;
 use crate::fixtures as fx;
@@ -114,7 +117,69 @@ fn route(
             if !has_permission(&claims, &["User.Read.All", "Directory.Read.All"]) {
                 return denied();
             }
-            list_users(req, config, version, err)
+            let foreign = config.foreign_next_link.as_deref();
+            let users = gc::Users(config.user_count);
+            list(req, &gc::USERS, &users, "users", "users", version, foreign, err)
+        }
+        ("GET", [set @ ("users" | "groups" | "devices"), "$count"]) => {
+            let readers: &[&str] = match *set {
+                "users" => &["User.Read.All", "Directory.Read.All"],
+                "groups" => &["Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All"],
+                _ => &["Device.Read.All", "Directory.Read.All"],
+            };
+            if !has_permission(&claims, readers) {
+                return denied();
+            }
+            count_segment(req, config, set, err)
+        }
+        ("GET", ["groups"]) => {
+            if !has_permission(
+                &claims,
+                &["Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All"],
+            ) {
+                return denied();
+            }
+            let groups = gc::groups();
+            list(req, &gc::GROUPS, &groups, "groups", "groups", version, None, err)
+        }
+        ("GET", ["devices"]) => {
+            if !has_permission(&claims, &["Device.Read.All", "Directory.Read.All"]) {
+                return denied();
+            }
+            let devices = gc::EntraDevices {
+                count: config.device_count,
+                now: req.now,
+            };
+            list(
+                req,
+                &gc::DEVICES,
+                &devices,
+                "entra-devices",
+                "devices",
+                version,
+                None,
+                err,
+            )
+        }
+        ("GET", ["deviceManagement", "virtualEndpoint", "cloudPCs"]) => {
+            if !has_permission(&claims, &["CloudPC.Read.All", "CloudPC.ReadWrite.All"]) {
+                return err(
+                    403,
+                    "Forbidden",
+                    "Application is not authorized to perform this operation. Application must have one of the following scopes: CloudPC.Read.All, CloudPC.ReadWrite.All",
+                );
+            }
+            let pcs = gc::cloud_pcs(req.now);
+            list(
+                req,
+                &gc::CLOUD_PCS,
+                &pcs,
+                "cloudpcs",
+                "deviceManagement/virtualEndpoint/cloudPCs",
+                version,
+                None,
+                err,
+            )
         }
         ("GET", ["me"]) => {
             if !is_delegated(&claims) {
@@ -153,7 +218,7 @@ fn route(
                     "Application is not authorized to perform this operation. Application must have one of the following scopes: DeviceManagementManagedDevices.Read.All, DeviceManagementManagedDevices.ReadWrite.All",
                 );
             }
-            list_devices(req, config, version, err)
+            intune_devices(req, config, version, err)
         }
         ("POST", ["groups"]) => {
             if !has_permission(
@@ -165,7 +230,12 @@ fn route(
             let tid = claims.get("tid").and_then(Value::as_str).unwrap_or(fx::TENANT_ID);
             create_group(req, tid, version, err)
         }
-        (_, ["users" | "me" | "groups"] | ["deviceManagement", "managedDevices"]) => err(
+        (
+            _,
+            ["users" | "me" | "groups" | "devices"]
+            | ["deviceManagement", "managedDevices"]
+            | ["deviceManagement", "virtualEndpoint", "cloudPCs"],
+        ) => err(
             405,
             "Request_BadRequest",
             &format!(
@@ -192,20 +262,6 @@ fn decode_skiptoken(kind: &str, token: &str) -> Option<u64> {
     let raw = URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).ok()?;
     let text = String::from_utf8(raw).ok()?;
     text.strip_prefix(kind)?.strip_prefix(':')?.parse().ok()
-}
-
-/// `$top` (1..=max, default `default`), or the Graph error text.
-fn page_size(req: &ApiRequest<'_>, default: u64, max: u64) -> Result<u64, String> {
-    match req.param("$top") {
-        None => Ok(default),
-        Some(t) => match t.trim().parse::<i64>() {
-            Ok(n) if n >= 1 && n as u64 <= max => Ok(n as u64),
-            Ok(n) => Err(format!(
-                "Invalid page size specified: '{n}'. Must be between 1 and {max} inclusive."
-            )),
-            Err(_) => Err(format!("Invalid value '{t}' for $top query option.")),
-        },
-    }
 }
 
 /// The next-page link: the request's own query options with `$skiptoken` replaced.
@@ -285,48 +341,104 @@ pub(crate) fn user_by_id(oid: &str) -> Option<Value> {
     (n > 0).then(|| user(n))
 }
 
-fn list_users(
+/// `ConsistencyLevel: eventual` (Graph's advanced queries).
+fn eventual(req: &ApiRequest<'_>) -> bool {
+    (req.header)("consistencylevel").is_some_and(|c| c.trim().eq_ignore_ascii_case("eventual"))
+}
+
+/// One page of a collection with the request's OData query options (`$filter`, `$select`,
+/// `$orderby`, `$top`, `$count`) applied; `kind` names the collection in its `$skiptoken`s,
+/// `entity_set` is the `@odata.context` path. `foreign` (users only): a next link to put on the
+/// first page instead of the emulator's own.
+#[allow(clippy::too_many_arguments)]
+fn list(
     req: &ApiRequest<'_>,
-    config: &Config,
+    rules: &Rules,
+    src: &dyn Source,
+    kind: &str,
+    entity_set: &str,
     version: &str,
+    foreign: Option<&str>,
     err: &dyn Fn(u16, &str, &str) -> ApiReply,
 ) -> ApiReply {
-    let top = match page_size(req, 100, 999) {
-        Ok(t) => t,
-        Err(msg) => return err(400, "Request_UnsupportedQuery", &msg),
+    let q = match graph_query::parse(&req.params(), eventual(req), rules) {
+        Ok(q) => q,
+        Err(e) => return err(e.status, e.code, &e.message),
     };
-    let count_requested = req.param("$count").is_some_and(|c| c.eq_ignore_ascii_case("true"));
-    let eventual = (req.header)("consistencylevel").is_some_and(|c| c.trim().eq_ignore_ascii_case("eventual"));
-    if count_requested && !eventual {
-        return err(400, "Request_BadRequest", "$count is not currently supported.");
-    }
-    let start = match offset(req, "users", err) {
+    page_reply(req, rules, src, &q, kind, entity_set, version, foreign, err)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn page_reply(
+    req: &ApiRequest<'_>,
+    rules: &Rules,
+    src: &dyn Source,
+    q: &Query,
+    kind: &str,
+    entity_set: &str,
+    version: &str,
+    foreign: Option<&str>,
+    err: &dyn Fn(u16, &str, &str) -> ApiReply,
+) -> ApiReply {
+    let start = match offset(req, kind, err) {
         Ok(o) => o,
         Err(e) => return e,
     };
-    let total = config.user_count;
-    let end = start.saturating_add(top).min(total);
-    let value: Vec<Value> = (start.min(end)..end).map(user).collect();
+    let page = graph_query::run(src, q, rules, start, q.page_size(rules));
     let mut body = Map::new();
     body.insert(
         "@odata.context".into(),
-        json!(format!("{}/{version}/$metadata#users", req.origin)),
+        json!(format!("{}/{version}/$metadata#{}", req.origin, q.context(entity_set))),
     );
-    if count_requested && start == 0 {
-        body.insert("@odata.count".into(), json!(total));
+    if let Some(n) = page.count {
+        body.insert("@odata.count".into(), json!(n));
     }
-    let next = if start == 0 && config.foreign_next_link.is_some() {
-        config.foreign_next_link.clone()
-    } else if end < total {
-        Some(next_link(req, &encode_skiptoken("users", end)))
-    } else {
-        None
+    let next = match (start, foreign) {
+        (0, Some(link)) => Some(link.to_string()),
+        _ => page.next.map(|n| next_link(req, &encode_skiptoken(kind, n))),
     };
     if let Some(n) = next {
         body.insert("@odata.nextLink".into(), json!(n));
     }
-    body.insert("value".into(), Value::Array(value));
+    body.insert("value".into(), Value::Array(page.items));
     ApiReply::json(200, Value::Object(body))
+}
+
+/// `GET /users/$count` (and groups, devices): the number as plain text; an advanced query, so
+/// without `ConsistencyLevel: eventual` Graph's `Request_BadRequest`.
+fn count_segment(
+    req: &ApiRequest<'_>,
+    config: &Config,
+    set: &str,
+    err: &dyn Fn(u16, &str, &str) -> ApiReply,
+) -> ApiReply {
+    if !eventual(req) {
+        return err(400, "Request_BadRequest", "$count is not currently supported.");
+    }
+    let groups;
+    let users = gc::Users(config.user_count);
+    let devices = gc::EntraDevices {
+        count: config.device_count,
+        now: req.now,
+    };
+    let (rules, src): (&Rules, &dyn Source) = match set {
+        "users" => (&gc::USERS, &users),
+        "groups" => {
+            groups = gc::groups();
+            (&gc::GROUPS, &groups)
+        }
+        _ => (&gc::DEVICES, &devices),
+    };
+    // `$count` is implied by the segment; `$filter` narrows what is counted
+    let mut params = req.params();
+    params.retain(|(k, _)| !k.eq_ignore_ascii_case("$count"));
+    params.push(("$count".into(), "true".into()));
+    let q = match graph_query::parse(&params, true, rules) {
+        Ok(q) => q,
+        Err(e) => return err(e.status, e.code, &e.message),
+    };
+    let n = graph_query::run(src, &q, rules, 0, 1).count.unwrap_or(0);
+    ApiReply::json(200, json!(n)).header("content-type", "text/plain")
 }
 
 // ---- Intune --------------------------------------------------------------------------------
@@ -364,51 +476,44 @@ pub(crate) fn device(i: u64, now: u64) -> Value {
     })
 }
 
-fn list_devices(
+/// Intune managed devices: pages of 50 by default; a larger `$top` is a retryable 503 rather
+/// than a 400, as Microsoft's Intune documentation warns for large pages.
+fn intune_devices(
     req: &ApiRequest<'_>,
     config: &Config,
     version: &str,
     err: &dyn Fn(u16, &str, &str) -> ApiReply,
 ) -> ApiReply {
-    // Intune refuses large pages with a retryable 503 rather than a 400.
-    let top = match page_size(req, 25, u64::MAX) {
-        Ok(t) if t > 100 => {
-            return err(
-                503,
-                "ServiceUnavailable",
-                "The service is temporarily unavailable: page sizes above 100 are not served. Retry with a smaller $top.",
-            )
-            .header("retry-after", config.intune_retry_after.clone());
-        }
-        Ok(t) => t,
-        Err(msg) => return err(400, "BadRequest", &msg),
+    let q = match graph_query::parse(&req.params(), eventual(req), &gc::MANAGED_DEVICES) {
+        Ok(q) => q,
+        Err(e) => return err(e.status, e.code, &e.message),
     };
-    let start = match offset(req, "devices", err) {
-        Ok(o) => o,
-        Err(e) => return e,
+    if q.top.is_some_and(|t| t > gc::INTUNE_MAX_PAGE) {
+        return err(
+            503,
+            "ServiceUnavailable",
+            &format!(
+                "The service is temporarily unavailable: page sizes above {} are not served. Retry with a smaller $top.",
+                gc::INTUNE_MAX_PAGE
+            ),
+        )
+        .header("retry-after", config.intune_retry_after.clone());
+    }
+    let devices = gc::ManagedDevices {
+        count: config.device_count,
+        now: req.now,
     };
-    let total = config.device_count;
-    let end = start.saturating_add(top).min(total);
-    let value: Vec<Value> = (start.min(end)..end).map(|i| device(i, req.now)).collect();
-    let mut body = Map::new();
-    body.insert(
-        "@odata.context".into(),
-        json!(format!(
-            "{}/{version}/$metadata#deviceManagement/managedDevices",
-            req.origin
-        )),
-    );
-    if req.param("$count").is_some_and(|c| c.eq_ignore_ascii_case("true")) && start == 0 {
-        body.insert("@odata.count".into(), json!(total));
-    }
-    if end < total {
-        body.insert(
-            "@odata.nextLink".into(),
-            json!(next_link(req, &encode_skiptoken("devices", end))),
-        );
-    }
-    body.insert("value".into(), Value::Array(value));
-    ApiReply::json(200, Value::Object(body))
+    page_reply(
+        req,
+        &gc::MANAGED_DEVICES,
+        &devices,
+        &q,
+        "devices",
+        "deviceManagement/managedDevices",
+        version,
+        None,
+        err,
+    )
 }
 
 // ---- groups --------------------------------------------------------------------------------

@@ -435,7 +435,7 @@ mod tests {
         assert_eq!(c["tid"], fx::TENANT_ID);
         assert_eq!(c["iss"], format!("https://sts.windows.net/{}/", fx::TENANT_ID));
         assert_eq!(c["appidacr"], "1");
-        assert_eq!(c["roles"].as_array().unwrap().len(), 3);
+        assert_eq!(c["roles"].as_array().unwrap().len(), 5);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub(crate) mod control;
 pub(crate) mod faults;
 pub(crate) mod http;
+pub(crate) mod redact;
 pub(crate) mod routes;
 pub(crate) mod tls;
 
@@ -229,14 +230,20 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
         .get("content-type")
         .is_some_and(|ct| ct.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
     let form = is_form.then(|| parse_form(&bytes));
+    // The log is served to anyone on the machine: secrets are redacted before it keeps them.
+    let logged_body = String::from_utf8_lossy(&bytes);
     let seq = state.log_request(LoggedRequest {
         seq: 0,
         method: parts.method.to_string(),
         path: path.clone(),
-        query: parts.uri.query().map(str::to_string),
-        headers: headers.clone(),
-        form: form.clone(),
-        body: String::from_utf8_lossy(&bytes).into_owned(),
+        query: parts.uri.query().map(redact::urlencoded),
+        headers: redact::headers(&headers),
+        form: form.as_ref().map(redact::form),
+        body: if is_form {
+            redact::urlencoded(&logged_body)
+        } else {
+            logged_body.into_owned()
+        },
         status: None,
     });
     let origin = request_origin(&state.base_url, &headers);

@@ -145,7 +145,7 @@ fn api(state: &State, req: &Req<'_>, which: Api) -> Response<Body> {
                 "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8",
             ),
             Api::Management => (
-                management::handle(&areq, &state.signer, &mutable.config, &mut mutable.subscriptions),
+                management::handle(&areq, &state.signer, &mutable.config, &mut mutable.activity),
                 "application/json; charset=utf-8",
             ),
         }
@@ -155,12 +155,22 @@ fn api(state: &State, req: &Req<'_>, which: Api) -> Response<Body> {
     } else {
         reply.body.to_string()
     };
+    // a handler may answer another content type (Graph's `$count` segment is text/plain)
+    let content_type = reply
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .map_or(content_type, |(_, v)| v.as_str());
     let mut b = Response::builder()
         .status(StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .header(CONTENT_TYPE, content_type)
         .header("cache-control", "no-cache")
         .header("date", clock::http_date(state.now()));
-    for (k, v) in &reply.headers {
+    for (k, v) in reply
+        .headers
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("content-type"))
+    {
         if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
             b = b.header(name, value);
         }

@@ -132,7 +132,7 @@ fn create_ca_file(path: &Path, pem: &[u8]) -> std::io::Result<()> {
     })
 }
 
-fn random_hex() -> Result<String> {
+pub(crate) fn random_hex() -> Result<String> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| Error::internal("the OS random source failed").cause(e))?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
