@@ -11,6 +11,8 @@ use std::ffi::OsString;
 
 /// Runs entra-token with these arguments and returns the process exit code.
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
+    // A core dump would hold the client secret, passwords and tokens in clear (SECURITY.md).
+    crate::hardening::disable_core_dumps();
     let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
@@ -19,7 +21,12 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
         }
     };
     crate::log::set_verbosity(cli.global.verbose);
-    match run(cli, &Env::capture()) {
+    let env = Env::capture();
+    if matches!(cli.command, Command::Login(_) | Command::ConsentUrl(_)) {
+        // these may open a browser, which must not inherit the secrets (`env` keeps them)
+        crate::env::remove_secret_variables_from_process();
+    }
+    match run(cli, &env) {
         Ok(code) => code,
         Err(e) => {
             eprint!("{}", e.render());

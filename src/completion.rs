@@ -136,7 +136,9 @@ mod tests {
 
     #[test]
     fn the_refused_flag_is_known() {
-        assert_eq!(refused_longs(&Cli::command()), vec!["client-secret".to_string()]);
+        let mut refused = refused_longs(&Cli::command());
+        refused.sort();
+        assert_eq!(refused, vec!["client-secret".to_string(), "code-verifier".to_string()]);
     }
 
     /// zsh's `_arguments` specs take a value name between `:`s inside a single-quoted word: a

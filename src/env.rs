@@ -112,6 +112,9 @@ pub(crate) struct Variable {
     pub(crate) kind: VarKind,
     pub(crate) read_by: ReadBy,
     pub(crate) encoding: Encoding,
+    /// The value is a secret (a client secret, a password, a bearer token): a child process
+    /// entra-token starts for its own purposes (the browser) does not inherit it.
+    pub(crate) secret: bool,
 }
 
 const fn ours(name: &'static str, kind: VarKind, encoding: Encoding) -> Variable {
@@ -120,6 +123,15 @@ const fn ours(name: &'static str, kind: VarKind, encoding: Encoding) -> Variable
         kind,
         read_by: ReadBy::EntraToken,
         encoding,
+        secret: false,
+    }
+}
+
+/// A variable of ours whose value is a secret.
+const fn secret(name: &'static str, kind: VarKind) -> Variable {
+    Variable {
+        secret: true,
+        ..ours(name, kind, Encoding::Text)
     }
 }
 
@@ -129,6 +141,7 @@ const fn theirs(name: &'static str, kind: VarKind, reader: &'static str) -> Vari
         kind,
         read_by: ReadBy::Dependency(reader),
         encoding: Encoding::Os,
+        secret: false,
     }
 }
 
@@ -137,17 +150,13 @@ const fn theirs(name: &'static str, kind: VarKind, reader: &'static str) -> Vari
 pub(crate) const VARIABLES: &[Variable] = &[
     ours(EnvVars::AZURE_TENANT_ID, VarKind::Selection, Encoding::Text),
     ours(EnvVars::AZURE_CLIENT_ID, VarKind::Selection, Encoding::Text),
-    ours(EnvVars::AZURE_CLIENT_SECRET, VarKind::Credential, Encoding::Text),
+    secret(EnvVars::AZURE_CLIENT_SECRET, VarKind::Credential),
     ours(
         EnvVars::AZURE_CLIENT_CERTIFICATE_PATH,
         VarKind::Credential,
         Encoding::Text,
     ),
-    ours(
-        EnvVars::AZURE_CLIENT_CERTIFICATE_PASSWORD,
-        VarKind::Credential,
-        Encoding::Text,
-    ),
+    secret(EnvVars::AZURE_CLIENT_CERTIFICATE_PASSWORD, VarKind::Credential),
     ours(
         EnvVars::AZURE_CLIENT_SEND_CERTIFICATE_CHAIN,
         VarKind::Credential,
@@ -161,7 +170,7 @@ pub(crate) const VARIABLES: &[Variable] = &[
     ours(EnvVars::ENTRA_TOKEN_PROFILE, VarKind::Selection, Encoding::Text),
     ours(EnvVars::ENTRA_TOKEN_MANAGEMENT_URL, VarKind::Selection, Encoding::Text),
     ours(EnvVars::ACTIONS_ID_TOKEN_REQUEST_URL, VarKind::Ci, Encoding::Text),
-    ours(EnvVars::ACTIONS_ID_TOKEN_REQUEST_TOKEN, VarKind::Ci, Encoding::Text),
+    secret(EnvVars::ACTIONS_ID_TOKEN_REQUEST_TOKEN, VarKind::Ci),
     ours(EnvVars::ENTRA_TOKEN_NO_KEYRING, VarKind::Cache, Encoding::Text),
     ours(EnvVars::XDG_CACHE_HOME, VarKind::Cache, Encoding::Os),
     ours(EnvVars::LOCALAPPDATA, VarKind::Cache, Encoding::Os),
@@ -219,6 +228,24 @@ pub(crate) struct Env {
 impl std::fmt::Debug for Env {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_set().entries(self.values.keys()).finish()
+    }
+}
+
+/// The names of the variables whose values are secrets.
+pub(crate) fn secret_variables() -> impl Iterator<Item = &'static str> {
+    VARIABLES.iter().filter(|v| v.secret).map(|v| v.name)
+}
+
+/// Removes every secret variable from this process's environment, so that a child started
+/// later (the browser, through the `webbrowser` crate, which offers no way to choose its
+/// environment) inherits none of them. Called by `app` right after [`Env::capture`] for the
+/// commands that may open a browser, while the process has a single thread; the values live on
+/// in the [`Env`] snapshot.
+pub(crate) fn remove_secret_variables_from_process() {
+    for name in secret_variables() {
+        // SAFETY: called from `main` before any other thread exists (no runtime, no client),
+        // so nothing reads or writes the environment concurrently.
+        unsafe { std::env::remove_var(name) };
     }
 }
 
@@ -280,6 +307,28 @@ impl Env {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_secret_variables_are_marked() {
+        let names: Vec<&str> = secret_variables().collect();
+        for name in [
+            EnvVars::AZURE_CLIENT_SECRET,
+            EnvVars::AZURE_CLIENT_CERTIFICATE_PASSWORD,
+            EnvVars::ACTIONS_ID_TOKEN_REQUEST_TOKEN,
+        ] {
+            assert!(names.contains(&name), "{name}");
+        }
+        assert!(!names.contains(&EnvVars::AZURE_CLIENT_ID) && !names.contains(&EnvVars::AZURE_TENANT_ID));
+        // the table's secrets are ours and text
+        for v in VARIABLES.iter().filter(|v| v.secret) {
+            assert_eq!(
+                (v.read_by, v.encoding),
+                (ReadBy::EntraToken, Encoding::Text),
+                "{}",
+                v.name
+            );
+        }
+    }
 
     #[test]
     fn every_name_is_listed_once() {

@@ -81,11 +81,17 @@ impl Error {
         self.kind.exit_code()
     }
 
-    /// The text printed on stderr: `error: ...`, `caused by: ...`, `hint: ...`. Every line goes
-    /// through the log redaction (a server's error text may echo a secret or a token) and is cut
-    /// to a readable length (a hostile or broken input must not flood the terminal).
+    /// The text printed on stderr: `error: ...`, `caused by: ...`, `hint: ...`. Every line loses
+    /// its control characters and escape sequences (a server's error text must not drive the
+    /// terminal), then goes through the log redaction (it may echo a secret or a token), and only
+    /// then is cut to a readable length (a hostile or broken input must not flood the terminal).
     pub(crate) fn render(&self) -> String {
-        let line = |prefix: &str, text: &str| format!("{prefix}{}\n", shorten(&crate::log::redact_text(text)));
+        let line = |prefix: &str, text: &str| {
+            format!(
+                "{prefix}{}\n",
+                shorten(&crate::log::redact_text(&crate::sanitize::line(text)))
+            )
+        };
         let mut out = line("error: ", &self.message);
         for c in &self.causes {
             out.push_str(&line("  caused by: ", c));
@@ -173,5 +179,21 @@ mod tests {
         assert!(!r.contains("s3cr3t") && !r.contains("eyJzdWIi"), "{r}");
         let long = Error::usage("y".repeat(10_000)).render();
         assert!(long.len() < 800 && long.contains("more characters"), "{}", long.len());
+    }
+
+    #[test]
+    fn render_strips_terminal_controls_before_redacting() {
+        let e = Error::rejected("Entra rejected \x1b]0;pwned\x07the request\x1b[2J")
+            .cause("AADSTS1\x1b]8;;https://evil.example/\x1b\\link\x1b]8;;\x1b\\ \u{9b}5A\r\x08");
+        let r = e.render();
+        assert!(!r.chars().any(|c| c.is_control() && c != '\n'), "{r:?}");
+        assert!(
+            r.contains("Entra rejected the request") && r.contains("AADSTS1link"),
+            "{r}"
+        );
+        // a server that splits an echoed secret with an escape sequence still gets it redacted
+        crate::log::register_secret("Split~Secret-Value-42");
+        let r = Error::rejected("x").cause("echo Split\x1b[0m~Secret-Value-42").render();
+        assert!(!r.contains("Split~Secret") && r.contains("[REDACTED]"), "{r}");
     }
 }

@@ -14,6 +14,7 @@ mod credential;
 mod dirs;
 mod env;
 mod error;
+mod hardening;
 mod hints;
 mod http;
 mod input;
@@ -22,13 +23,19 @@ mod loopback;
 mod origin;
 mod output;
 mod protocol;
+mod redact;
 mod rt;
+mod sanitize;
 mod secret;
 mod settings;
 mod token;
 
-/// Entry points for fuzz targets (built only with `--cfg fuzzing`): each feeds untrusted bytes to
-/// one parser and must never panic.
-#[cfg(fuzzing)]
+/// Entry points for fuzz targets (built only with `--cfg fuzzing`, and for `cargo test`'s replay
+/// of their corpora): each feeds untrusted bytes to one parser and must never panic.
+#[cfg(any(fuzzing, test))]
 #[doc(hidden)]
 pub mod fuzzing;
+
+/// Property tests of the pure functions (scope mapping, URLs, cache keys, freshness).
+#[cfg(test)]
+mod properties;

@@ -1,6 +1,10 @@
 //! `-v` / `-vv` logging to stderr, and the redaction every log line goes through. Secrets,
 //! assertions, codes, refresh tokens and access tokens never reach a log: form fields and JSON
-//! members with sensitive names are replaced, and any JWT-looking text is cut before its payload.
+//! members with sensitive names are replaced, known secret values are removed in any spelling a
+//! server may echo (see `redact`), and any JWT-looking text is cut before its payload. Escape
+//! sequences and control characters are stripped first (see `sanitize`): a log line may quote a
+//! server, and a server must not be able to drive the terminal or split a secret to evade
+//! redaction.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -17,20 +21,26 @@ pub(crate) fn verbosity() -> u8 {
 /// `-v`: one line per HTTP exchange, retry decisions, cache decisions.
 pub(crate) fn info(msg: impl AsRef<str>) {
     if verbosity() >= 1 {
-        eprintln!("[entra-token] {}", redact_text(msg.as_ref()));
+        eprintln!("[entra-token] {}", for_stderr(msg.as_ref()));
     }
 }
 
 /// `-vv`: headers and bodies (redacted).
 pub(crate) fn debug(msg: impl AsRef<str>) {
     if verbosity() >= 2 {
-        eprintln!("[entra-token] {}", redact_text(msg.as_ref()));
+        eprintln!("[entra-token] {}", for_stderr(msg.as_ref()));
     }
 }
 
 /// A warning the user should see at any verbosity (stderr, never stdout).
 pub(crate) fn warn(msg: impl AsRef<str>) {
-    eprintln!("warning: {}", redact_text(msg.as_ref()));
+    eprintln!("warning: {}", for_stderr(msg.as_ref()));
+}
+
+/// A log line as printed: control characters and escape sequences out (line breaks kept),
+/// then redacted.
+fn for_stderr(msg: &str) -> String {
+    redact_text(&crate::sanitize::for_terminal(msg, crate::sanitize::Newlines::Keep))
 }
 
 /// Names of form fields, JSON members, headers and query parameters whose values are secret.
@@ -53,6 +63,16 @@ pub(crate) const SENSITIVE_NAMES: &[&str] = &[
     "session_state",
 ];
 
+/// A response header's value as shown by `-vv` and `api -i`: the value of a sensitive header
+/// (or a cookie) is replaced, any other value loses its control characters and has every known
+/// secret and JWT-looking text removed (a server may echo the bearer token in a header).
+pub(crate) fn header_value_for_display(name: &str, value: &[u8]) -> String {
+    if is_sensitive(name) || name.eq_ignore_ascii_case("set-cookie") || name.eq_ignore_ascii_case("cookie") {
+        return REDACTED.to_string();
+    }
+    redact_text(&crate::sanitize::line(&String::from_utf8_lossy(value)))
+}
+
 pub(crate) fn is_sensitive(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     SENSITIVE_NAMES.contains(&lower.as_str())
@@ -66,6 +86,17 @@ fn is_sensitive_json(name: &str) -> bool {
 }
 
 pub(crate) const REDACTED: &str = "[REDACTED]";
+
+/// Forgets every registered secret (a fuzz target parses millions of replies in one process,
+/// each registering its tokens, and must not slow down as the list grows). A no-op in unit
+/// tests, which run in parallel and rely on what they registered.
+#[cfg(any(fuzzing, test))]
+pub(crate) fn forget_secrets() {
+    #[cfg(fuzzing)]
+    if let Ok(mut known) = KNOWN_SECRETS.lock() {
+        known.clear();
+    }
+}
 
 /// Secret values known to this process (the client secret, passwords, tokens received): removed
 /// from every log line and error message wherever they appear, in any context.
@@ -87,17 +118,22 @@ pub(crate) fn register_secret(value: &str) {
     }
 }
 
+fn known_secrets() -> crate::redact::Redactor {
+    KNOWN_SECRETS
+        .lock()
+        .map(|known| crate::redact::Redactor::new(known.iter()))
+        .unwrap_or_default()
+}
+
+/// Every known secret, raw, percent-encoded (either case, `%20` or `+`) or JSON-escaped.
 fn redact_known(text: &str) -> String {
-    let Ok(known) = KNOWN_SECRETS.lock() else {
-        return text.to_string();
-    };
-    let mut out = text.to_string();
-    for secret in known.iter() {
-        if out.contains(secret.as_str()) {
-            out = out.replace(secret.as_str(), REDACTED);
-        }
-    }
-    out
+    known_secrets().redact(text)
+}
+
+/// [`redact_text`] for text that was cut before it could be redacted whole (the first bytes of
+/// a reply): a known secret's beginning at the very end is removed as well.
+pub(crate) fn redact_cut_text(text: &str) -> String {
+    redact_rest(&known_secrets().redact_cut(text))
 }
 
 /// `scheme://user:password@host` → `scheme://[REDACTED]@host`.
@@ -150,17 +186,30 @@ pub(crate) fn redact_json_text(body: &str) -> String {
 }
 
 pub(crate) fn redact_json(v: &mut serde_json::Value) {
+    redact_json_with(v, &known_secrets());
+}
+
+/// Sensitive members by name, and known secrets in every string value as decoded: a secret a
+/// server echoed JSON-escaped inside a string would otherwise be escaped twice when the
+/// document is printed again, a spelling the text redaction does not look for.
+fn redact_json_with(v: &mut serde_json::Value, known: &crate::redact::Redactor) {
     match v {
         serde_json::Value::Object(map) => {
             for (k, val) in map.iter_mut() {
                 if is_sensitive_json(k) && !val.is_null() {
                     *val = serde_json::Value::String(REDACTED.into());
                 } else {
-                    redact_json(val);
+                    redact_json_with(val, known);
                 }
             }
         }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_json),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|i| redact_json_with(i, known)),
+        serde_json::Value::String(text) => {
+            let clean = known.redact(text);
+            if clean != *text {
+                *text = clean;
+            }
+        }
         _ => {}
     }
 }
@@ -173,7 +222,12 @@ fn is_b64url(c: char) -> bool {
 /// becomes `[REDACTED-JWT]`, and the value after a sensitive `"name":"` or `name=` is removed up
 /// to its end even when the text is cut short (a truncated reply).
 pub(crate) fn redact_text(text: &str) -> String {
-    let text = redact_userinfo(&redact_known(text));
+    redact_rest(&redact_known(text))
+}
+
+/// Everything [`redact_text`] does after removing the known secrets.
+fn redact_rest(text: &str) -> String {
+    let text = redact_userinfo(text);
     let text = text.as_str();
     let mut out = String::with_capacity(text.len());
     let chars: Vec<char> = text.chars().collect();
@@ -268,10 +322,14 @@ fn redact_bearer(text: &str) -> String {
             let start = from + pos + pattern.len();
             let rest = &result[start..];
             let end = rest.find(['\n', '\r', '"', ' ']).unwrap_or(rest.len());
+            // `from` must stay on a character boundary: after the marker, or right after the
+            // pattern when nothing was replaced (a fixed step could land inside a character)
             if end > 0 && &rest[..end] != REDACTED && !rest.starts_with("[REDACTED") {
                 result.replace_range(start..start + end, REDACTED);
+                from = start + REDACTED.len();
+            } else {
+                from = start;
             }
-            from = start + REDACTED.len().min(result.len() - start);
         }
     }
     result
@@ -318,5 +376,54 @@ mod tests {
         let r = redact_json_text(r#"{"a":1,"refresh_token":"xyz","nested":{"client_secret":"c0de"}}"#);
         assert!(!r.contains("xyz") && !r.contains("c0de"), "{r}");
         assert!(r.contains("\"a\":1"));
+    }
+
+    #[test]
+    fn known_secrets_in_every_echoed_spelling() {
+        register_secret("Echo Secret/Value+2~é");
+        for echo in [
+            "Echo%20Secret/Value%2B2~%C3%A9", // Python quote()
+            "Echo+Secret%2FValue%2B2~%C3%A9", // quote_plus()
+            "Echo+Secret%2fValue%2b2~%c3%a9", // lower-case hex
+            r"Echo Secret\/Value+2~\u00e9",   // JSON with escaped slash and ensure_ascii
+        ] {
+            let r = redact_text(&format!("server said: {echo}!"));
+            assert_eq!(r, "server said: [REDACTED]!", "{echo}");
+        }
+        // log lines lose escape sequences but keep their line breaks
+        assert_eq!(for_stderr("a\x1b[2Jb\nc\x07"), "ab\nc");
+    }
+
+    #[test]
+    fn a_secret_escaped_inside_a_json_string_is_removed_from_the_document() {
+        register_secret("Nested~Secret/Value+3");
+        let body =
+            serde_json::json!({"error_description": "echo 'Nested~Secret\\/Value+3' and Nested%7ESecret%2FValue%2B3"})
+                .to_string();
+        let r = redact_json_text(&body);
+        assert!(!r.contains("Nested"), "{r}");
+        assert!(r.contains("echo '[REDACTED]' and [REDACTED]"), "{r}");
+    }
+
+    #[test]
+    fn a_cut_text_loses_the_beginning_of_a_secret() {
+        register_secret("Tail-Secret-Value-0123");
+        assert_eq!(redact_cut_text("reply: Tail-Secret-Va"), "reply: [REDACTED]");
+        assert_eq!(redact_text("reply: Tail-Secret-Va"), "reply: Tail-Secret-Va");
+    }
+
+    #[test]
+    fn bearer_and_basic_next_to_multibyte_text_never_panic() {
+        // after a `basic ` with nothing to redact, the search must go on at a character boundary
+        for text in [
+            "basic  ééééé",
+            "Bearer \"é€ and basic  ∞∞∞∞ bearer ",
+            "bearer é",
+            "Basic [REDACTED]é€",
+        ] {
+            let _ = redact_text(text);
+        }
+        assert_eq!(redact_text("basic  ééé"), "basic  ééé");
+        assert_eq!(redact_text("Basic dXNlcjpwdw== é"), "Basic [REDACTED] é");
     }
 }

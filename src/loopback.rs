@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::log;
-use crate::protocol::redirect::{LoopbackHost, LoopbackUri, RedirectParams, state_mismatch};
+use crate::protocol::redirect::{LoopbackHost, LoopbackUri, RedirectParams};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::server::conn::http1;
@@ -93,10 +93,10 @@ impl Listener {
         &self.redirect_uri
     }
 
-    /// Waits up to `wait` for the redirect. A `state` other than `expected_state` is answered
-    /// with an error page and is an exit-2 error; an `error=` redirect is exit 3; `check` can
-    /// refuse more. Requests that are not a redirect (favicon, a bare reload) are answered and
-    /// ignored.
+    /// Waits up to `wait` for the redirect. A request whose `state` is not `expected_state` (any
+    /// local process can connect to a loopback port) is answered with an error page and ignored:
+    /// the real redirect may still come. An `error=` redirect is exit 3; `check` can refuse
+    /// more. Requests that are not a redirect (favicon, a bare reload) are answered and ignored.
     pub(crate) async fn wait(
         self,
         expected_state: &str,
@@ -137,11 +137,38 @@ struct Shared {
     check: Check,
 }
 
+/// How long the accept loop pauses after a failed `accept()`: out of file descriptors
+/// (`EMFILE`/`ENFILE`) the pending connection stays queued and `accept()` fails again at once,
+/// so without a pause the loop would spin at full CPU until `--wait` runs out.
+fn accept_backoff(e: &std::io::Error, failures: u32) -> Duration {
+    let base = match e.raw_os_error() {
+        #[cfg(unix)]
+        Some(code)
+            if code == rustix::io::Errno::MFILE.raw_os_error() || code == rustix::io::Errno::NFILE.raw_os_error() =>
+        {
+            100
+        }
+        _ => 10,
+    };
+    Duration::from_millis((base << failures.min(4)).min(1000))
+}
+
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, tx: mpsc::Sender<Result<RedirectParams>>) {
+    let mut failures = 0;
     loop {
-        let Ok((stream, peer)) = listener.accept().await else {
-            continue;
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                let pause = accept_backoff(&e, failures);
+                if failures == 0 {
+                    log::info(format!("redirect listener: accept failed ({e}); retrying"));
+                }
+                failures = failures.saturating_add(1);
+                tokio::time::sleep(pause).await;
+                continue;
+            }
         };
+        failures = 0;
         log::debug(format!("redirect listener: connection from {peer}"));
         tokio::spawn(serve(stream, shared.clone(), tx.clone()));
     }
@@ -200,16 +227,16 @@ fn handle(
     }
     if !params.state_matches(&shared.expected_state) {
         log::warn(format!(
-            "refused a redirect to the {} listener whose state does not match",
+            "refused a redirect to the {} listener whose state does not match; still waiting for the real one",
             shared.what
         ));
         return (
             page(
                 StatusCode::BAD_REQUEST,
                 "entra-token: request refused",
-                "The state parameter does not match the request this command started, so the response was refused and nothing was redeemed. Run the command again.",
+                "The state parameter does not match the request this command started, so the response was refused and nothing was redeemed. entra-token keeps waiting for the sign-in it started.",
             ),
-            Some(Err(state_mismatch())),
+            None,
         );
     }
     let checked = match params.error(shared.what) {
@@ -272,7 +299,19 @@ pub(crate) fn open_browser(url: &Url) {
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::{accept_backoff, escape};
+    use std::time::Duration;
+
+    #[cfg(unix)]
+    #[test]
+    fn accept_backs_off_when_out_of_file_descriptors() {
+        let emfile = std::io::Error::from_raw_os_error(rustix::io::Errno::MFILE.raw_os_error());
+        let other = std::io::Error::other("x");
+        assert_eq!(accept_backoff(&emfile, 0), Duration::from_millis(100));
+        assert_eq!(accept_backoff(&emfile, 9), Duration::from_secs(1));
+        assert!(accept_backoff(&other, 0) >= Duration::from_millis(10));
+        assert!(accept_backoff(&other, 30) <= Duration::from_secs(1));
+    }
 
     #[test]
     fn pages_escape_text() {

@@ -296,6 +296,9 @@ impl Settings {
 
     /// The audience from flags > profile > default, for the endpoint in use.
     pub(crate) fn audience(&self, endpoint: Endpoint, scope: Option<&str>, resource: Option<&str>) -> Result<Audience> {
+        if resource.is_some_and(|r| r.trim().is_empty()) {
+            return Err(Error::usage("--resource is empty").hint("e.g. --resource https://graph.microsoft.com"));
+        }
         let (scope, resource) = if scope.is_some() || resource.is_some() {
             (scope.map(str::to_string), resource.map(str::to_string))
         } else {

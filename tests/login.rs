@@ -363,14 +363,35 @@ fn consent_redirect_with_a_forged_state_or_no_tenant_is_refused() {
     let emu = Emulator::start();
     let env = Env::for_emulator(&emu);
     let mut bg = spawn(&env, &["consent-url", "--listen", "--no-browser"]);
-    let redirect = param(&bg.url(), "redirect_uri").unwrap();
+    let url = bg.url();
+    let redirect = param(&url, "redirect_uri").unwrap();
     let (status, _, page) = browse(&format!(
         "{redirect}?admin_consent=True&tenant={}&state=forged",
         fx::OTHER_TENANT_ID
     ));
     assert_eq!(status, 400);
     assert!(page.contains("refused"), "{page}");
-    bg.finish().fails(2).stderr_has("state");
+    // any local process can reach the port: the forged request does not end the wait, and the
+    // real redirect that follows is taken
+    let state = param(&url, "state").unwrap();
+    let (status, _, page) = browse(&format!(
+        "{redirect}?admin_consent=True&tenant={}&state={state}",
+        fx::TENANT_ID
+    ));
+    assert_eq!(status, 200, "{page}");
+    let run = bg.finish();
+    run.ok().stderr_has("state does not match");
+    assert_eq!(run.stdout.trim(), fx::TENANT_ID);
+
+    // a forged request alone: the command waits until --wait, then gives up (exit 4)
+    let mut bg = spawn(&env, &["consent-url", "--listen", "--no-browser", "--wait", "2"]);
+    let redirect = param(&bg.url(), "redirect_uri").unwrap();
+    let (status, _, _) = browse(&format!("{redirect}?admin_consent=True&tenant=x&state=forged"));
+    assert_eq!(status, 400);
+    bg.finish()
+        .fails(4)
+        .stderr_has("state does not match")
+        .stderr_has("within 2 s");
 
     let mut bg = spawn(&env, &["consent-url", "--listen", "--no-browser", "--state", "s1"]);
     let redirect = param(&bg.url(), "redirect_uri").unwrap();
@@ -508,18 +529,26 @@ fn redeem_as_public_client_with_pkce_sends_no_credential() {
     let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU2p1r-wW1gFWFOEjXk";
     let challenge = "ds6m7b3BphPhC5KVSTwj-8sjyMhumHpOHDawE-oZNgQ";
     let landed = code_url(&emu, fx::PUBLIC_CLIENT_ID, "p", Some(challenge));
+    let wrong = env.write("wrong-verifier", b"wrong-verifier-wrong-verifier-wrong-verif\n");
     env.run(&[
         "redeem",
         "--redirect-url",
         &landed,
-        "--code-verifier",
-        "wrong-verifier-wrong-verifier-wrong-verif",
+        "--code-verifier-file",
+        wrong.to_str().unwrap(),
     ])
     .fails(3)
     .stderr_has("AADSTS501481");
     let landed = code_url(&emu, fx::PUBLIC_CLIENT_ID, "p", Some(challenge));
-    env.run(&["redeem", "--redirect-url", &landed, "--code-verifier", verifier])
-        .ok();
+    // '-': the verifier comes on stdin, never on the command line
+    let r = env.run_stdin(
+        &["redeem", "--redirect-url", &landed, "--code-verifier-file", "-"],
+        format!("{verifier}\n").as_bytes(),
+    );
+    r.ok();
+    assert!(!r.stderr.contains(verifier), "{}", r.stderr);
+    let posts = token_endpoint_posts(&emu);
+    assert_eq!(posts.last().unwrap()["form"]["code_verifier"], verifier);
     for r in token_endpoint_posts(&emu) {
         let form = r["form"].as_object().unwrap();
         assert!(
@@ -723,15 +752,23 @@ fn login_refuses_a_forged_state_and_redeems_nothing() {
     let emu = Emulator::start();
     let env = public_env(&emu);
     let mut bg = spawn(&env, &["login", "--no-browser"]);
-    let redirect = param(&bg.url(), "redirect_uri").unwrap();
+    let url = bg.url();
+    let redirect = param(&url, "redirect_uri").unwrap();
     let (status, _, page) = browse(&format!("{redirect}?code=1.forged&state=not-the-one"));
     assert_eq!(status, 400);
     assert!(page.contains("refused"), "{page}");
-    bg.finish().fails(2).stderr_has("state");
+    bg.line(|l| l.contains("state does not match"));
     assert!(
         token_endpoint_posts(&emu).is_empty(),
         "a forged redirect never reaches the token endpoint"
     );
+    // the listener is still there for the real sign-in, which completes
+    let (status, _, page) = browse(&url);
+    assert_eq!(status, 200, "{page}");
+    bg.finish().ok().stderr_has(&format!("Signed in as {}", fx::ADMIN_UPN));
+    let posts = token_endpoint_posts(&emu);
+    assert_eq!(posts.len(), 1, "only the real code is redeemed: {posts:?}");
+    assert_ne!(posts[0]["form"]["code"], "1.forged");
 }
 
 #[test]

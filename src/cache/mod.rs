@@ -103,7 +103,7 @@ pub(crate) fn check_fresh(meta: Option<&Meta>, now: i64, min_validity: i64, forc
     if m.expires_on <= now {
         return Freshness::Stale(Stale::Expired);
     }
-    if m.expires_on - now < min_validity {
+    if m.expires_on.saturating_sub(now) < min_validity {
         return Freshness::Stale(Stale::ExpiringSoon);
     }
     if m.refresh_on.is_some_and(|r| r <= now) {

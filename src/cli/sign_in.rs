@@ -73,9 +73,12 @@ pub struct RedeemArgs {
     /// Refuse a --redirect-url whose state is not this one
     #[arg(long, value_name = "STATE", requires = "redirect_url")]
     pub expected_state: Option<String>,
-    /// The PKCE code verifier, if /authorize had a code_challenge
-    #[arg(long, value_name = "VERIFIER")]
-    pub code_verifier: Option<String>,
+    /// File holding the PKCE code verifier, if /authorize had a code_challenge ('-' reads stdin)
+    #[arg(long, value_name = "PATH")]
+    pub code_verifier_file: Option<std::path::PathBuf>,
+    /// Refused: a code verifier on the command line is visible to other users (see --code-verifier-file)
+    #[arg(long, hide = true, value_name = "VERIFIER", num_args = 0..=1, allow_hyphen_values = true)]
+    pub code_verifier: Option<Option<String>>,
     /// v2 scope(s) [default: the cloud's Graph /.default plus openid profile offline_access]
     #[arg(long, value_name = "SCOPE", conflicts_with = "resource")]
     pub scope: Option<String>,

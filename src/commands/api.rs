@@ -202,13 +202,21 @@ fn service_bases(settings: &Settings, args: &ApiArgs) -> Result<[ServiceBase; 3]
 /// An absolute `https://` (or loopback `http://`) URL as given, or a path under the Graph base.
 fn target_url(target: &str, graph_base: &Url) -> Result<Url> {
     let t = target.trim();
+    if t.is_empty() {
+        return Err(
+            Error::usage("the API URL or path is empty").hint("e.g. entra-token api /v1.0/me, or a full https:// URL")
+        );
+    }
+    authority::check_url_text(t, "the API URL")?;
     let url = if t.contains("://") {
-        Url::parse(t).map_err(|e| Error::usage(format!("'{t}' is not a valid URL")).cause(e))?
+        Url::parse(t)
+            .map_err(|e| Error::usage(format!("'{}' is not a valid URL", authority::without_userinfo(t))).cause(e))?
     } else {
         let base = graph_base.as_str().trim_end_matches('/');
         let joined = format!("{base}/{}", t.trim_start_matches('/'));
         Url::parse(&joined).map_err(|e| Error::usage(format!("'{t}' is not a valid path")).cause(e))?
     };
+    authority::check_url(&url, "the API URL")?;
     authority::check_transport(&url, "the API URL")?;
     if url.host_str().is_none_or(str::is_empty) {
         return Err(Error::usage(format!("'{t}' has no host")));
@@ -261,5 +269,16 @@ mod tests {
         );
         assert_eq!(target_url("http://example.com/x", &g).unwrap_err().exit_code(), 2);
         assert_eq!(target_url("ftp://example.com/x", &g).unwrap_err().exit_code(), 2);
+        for bad in [
+            "",
+            "  ",
+            "/me\nx",
+            "https://u:pw@graph.microsoft.com/v1.0/me",
+            "https://../x",
+        ] {
+            let e = target_url(bad, &g).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+            assert!(!e.render().contains("pw@"), "{}", e.render());
+        }
     }
 }

@@ -65,14 +65,17 @@ fn list(settings: &Settings, format: ListFormat) -> Result<()> {
         ListFormat::Text => {
             let mut text = String::new();
             for (_, m) in &entries {
-                let left = m.expires_on - now;
-                let state = if left > 0 {
+                let left = m.expires_on.saturating_sub(now);
+                let state = if left > 100 * 365 * 86_400 {
+                    "expires in more than 100 years".to_string()
+                } else if left > 0 {
                     format!("expires in {} min", left / 60)
                 } else {
                     "expired".to_string()
                 };
-                text.push_str(&format!(
-                    "{:<6} {} {} {} {} [{}]{}\n",
+                // names a server chose (an account's UPN) print without control characters
+                let line = format!(
+                    "{:<6} {} {} {} {} [{}]{}",
                     m.key.kind,
                     m.key.tenant,
                     m.key.client_id,
@@ -80,7 +83,9 @@ fn list(settings: &Settings, format: ListFormat) -> Result<()> {
                     m.key.endpoint,
                     state,
                     m.key.account.as_ref().map(|a| format!(" {a}")).unwrap_or_default()
-                ));
+                );
+                text.push_str(&crate::sanitize::line(&line));
+                text.push('\n');
             }
             if entries.is_empty() {
                 eprintln!("no cached tokens");

@@ -33,6 +33,12 @@ pub(crate) fn run(settings: &Settings, args: &ConsentUrlArgs) -> Result<()> {
         (None, Some(s)) => ConsentKind::Scopes(s),
         (None, None) => ConsentKind::All,
     };
+    if let Some(r) = &args.redirect_uri {
+        if r.trim().is_empty() {
+            return Err(Error::usage("--redirect-uri is empty"));
+        }
+        crate::protocol::authority::check_url_text(r, "--redirect-uri")?;
+    }
     if !args.listen {
         let redirect = args.redirect_uri.as_deref().ok_or_else(|| {
             Error::usage("--redirect-uri is required without --listen")

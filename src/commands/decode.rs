@@ -36,12 +36,12 @@ pub(crate) fn run(args: &DecodeArgs) -> Result<()> {
         Some(exp) if exp > now => format!(
             "expires {} (in {})",
             output::rfc3339(exp, false),
-            human_duration(exp - now)
+            human_duration(exp.saturating_sub(now))
         ),
         Some(exp) => format!(
             "EXPIRED {} ({} ago)",
             output::rfc3339(exp, false),
-            human_duration(now - exp)
+            human_duration(now.saturating_sub(exp))
         ),
         None => "no exp claim".to_string(),
     };
@@ -54,6 +54,23 @@ fn human_duration(secs: i64) -> String {
         s if s < 90 => format!("{s} s"),
         s if s < 5400 => format!("{} min", s / 60),
         s if s < 172_800 => format!("{} h {} min", s / 3600, s % 3600 / 60),
-        s => format!("{} days", s / 86_400),
+        s if s < 100 * 365 * 86_400 => format!("{} days", s / 86_400),
+        _ => "more than 100 years".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_duration;
+
+    #[test]
+    fn durations_of_any_size_read_sanely() {
+        assert_eq!(human_duration(30), "30 s");
+        assert_eq!(human_duration(7200), "2 h 0 min");
+        assert_eq!(human_duration(i64::MAX), "more than 100 years");
+        assert_eq!(
+            human_duration(1_700_000_000i64.saturating_sub(i64::MIN)),
+            "more than 100 years"
+        );
     }
 }

@@ -60,13 +60,14 @@ pub(crate) fn run(settings: &Settings, args: &LoginArgs) -> Result<()> {
         &resp,
     )
     .ok_or_else(|| Error::network("the sign-in reply names no user (no id_token)"))?;
+    // the names come from the id_token: server text, printed without control characters
     eprintln!(
         "Signed in as {}{}.",
-        account.upn,
+        crate::sanitize::line(&account.upn),
         account
             .tid
             .as_deref()
-            .map(|t| format!(" (tenant {t})"))
+            .map(|t| format!(" (tenant {})", crate::sanitize::line(t)))
             .unwrap_or_default()
     );
     if cache.dir.is_none() {

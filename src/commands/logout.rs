@@ -19,7 +19,7 @@ pub(crate) fn run(settings: &Settings, args: &LogoutArgs) -> Result<()> {
         (true, None) => eprintln!("no account is signed in: nothing removed"),
         (false, _) => eprintln!(
             "signed out {} ({} cache entr{} removed)",
-            removed.accounts.join(", "),
+            crate::sanitize::line(&removed.accounts.join(", ")),
             removed.entries,
             if removed.entries == 1 { "y" } else { "ies" }
         ),

@@ -18,8 +18,17 @@ use crate::token::accounts;
 use crate::token::code::{self, CodeRedemption};
 
 pub(crate) fn run(settings: &Settings, args: &RedeemArgs) -> Result<()> {
+    if let Some(value) = &args.code_verifier {
+        let _ = value; // the value is never looked at, echoed or logged
+        return Err(Error::usage(
+            "--code-verifier is not accepted: a secret on the command line is visible to other users (ps, shell history)",
+        )
+        .hint("use --code-verifier-file PATH ('-' reads stdin)"));
+    }
+    let code_verifier = args.code_verifier_file.as_deref().map(read_code_verifier).transpose()?;
     let client_id = settings.require_client_id()?.to_string();
     let (code, derived_redirect) = match (&args.code, &args.redirect_url) {
+        (Some(c), _) if c.trim().is_empty() => return Err(Error::usage("--code is empty")),
         (Some(c), _) => (Secret::new(c.trim().to_string()), None),
         (None, Some(url)) => {
             let p = RedirectParams::from_url(url)?;
@@ -44,13 +53,14 @@ pub(crate) fn run(settings: &Settings, args: &RedeemArgs) -> Result<()> {
         (None, None) => return Err(Error::usage("pass --code CODE or --redirect-url URL")),
     };
     log::register_secret(code.expose());
-    if let Some(v) = &args.code_verifier {
-        log::register_secret(v);
-    }
     let redirect_uri = args.redirect_uri.clone().or(derived_redirect).ok_or_else(|| {
         Error::usage("--redirect-uri is required with --code")
             .hint("it must be exactly the redirect_uri sent to /authorize")
     })?;
+    if redirect_uri.trim().is_empty() {
+        return Err(Error::usage("--redirect-uri is empty"));
+    }
+    crate::protocol::authority::check_url_text(&redirect_uri, "--redirect-uri")?;
     let endpoint = if args.v1 { Endpoint::V1 } else { Endpoint::V2 };
     let audience = match (endpoint, &args.resource, &args.scope) {
         (Endpoint::V1, Some(r), _) => Audience::Resource(r.clone()),
@@ -71,7 +81,7 @@ pub(crate) fn run(settings: &Settings, args: &RedeemArgs) -> Result<()> {
         audience: &audience,
         code,
         redirect_uri: &redirect_uri,
-        code_verifier: args.code_verifier.clone().map(Secret::new),
+        code_verifier,
     };
     let resp = rt::block_on(code::redeem(settings, r, credential.as_ref()))?;
     let scope_key = match &audience {
@@ -108,4 +118,22 @@ pub(crate) fn run(settings: &Settings, args: &RedeemArgs) -> Result<()> {
             extra: Some(extra),
         },
     )
+}
+
+/// The PKCE code verifier from `--code-verifier-file` (one trailing newline removed, as files
+/// written by `echo` have).
+fn read_code_verifier(path: &std::path::Path) -> Result<Secret<String>> {
+    let what = "--code-verifier-file";
+    let bytes = crate::input::read(path, what)?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| Error::usage(format!("{what} '{}' is not UTF-8 text", path.display())))?;
+    let text = text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(&text);
+    if text.is_empty() {
+        return Err(Error::usage(format!("{what} '{}' is empty", path.display())));
+    }
+    log::register_secret(text);
+    Ok(Secret::new(text.to_string()))
 }

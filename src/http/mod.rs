@@ -490,13 +490,10 @@ fn log_head(reply: &Pending) {
         return;
     }
     for (k, v) in &reply.headers {
-        let value = v.to_str().unwrap_or("<binary>");
-        let shown = if log::is_sensitive(k.as_str()) || k.as_str().eq_ignore_ascii_case("set-cookie") {
-            log::REDACTED
-        } else {
-            value
-        };
-        log::debug(format!("< {k}: {shown}"));
+        log::debug(format!(
+            "< {k}: {}",
+            log::header_value_for_display(k.as_str(), v.as_bytes())
+        ));
     }
 }
 

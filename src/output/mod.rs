@@ -366,6 +366,9 @@ pub(crate) fn reformat_json(text: &str, indent: Option<usize>, level: usize, out
 
 /// RFC 3339 for an epoch second, UTC: `2026-11-23T05:00:00+00:00` (or `...Z`).
 pub(crate) fn rfc3339(epoch: i64, offset_form: bool) -> String {
+    // RFC 3339 years have four digits: a time outside 0000..=9999 (a hostile or corrupt entry's
+    // i64::MIN or MAX) is shown as the nearest one
+    let epoch = epoch.clamp(-62_167_219_200, 253_402_300_799);
     let days = epoch.div_euclid(86_400);
     let secs = epoch.rem_euclid(86_400);
     // civil-from-days (proleptic Gregorian), after H. Hinnant's public-domain algorithm
@@ -422,5 +425,7 @@ mod tests {
         assert_eq!(rfc3339(0, false), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(951_782_400, true), "2000-02-29T00:00:00+00:00");
         assert_eq!(rfc3339(1_795_000_000, false), "2026-11-18T11:06:40Z");
+        assert_eq!(rfc3339(i64::MAX, false), "9999-12-31T23:59:59Z");
+        assert_eq!(rfc3339(i64::MIN, true), "0000-01-01T00:00:00+00:00");
     }
 }

@@ -199,8 +199,18 @@ impl ServiceError {
             if first.starts_with('<') {
                 out.message = Some("(an HTML page, not a JSON error: a proxy or gateway may have answered)".into());
             } else if !first.is_empty() {
-                let cut: String = first.chars().take(200).collect();
-                out.message = Some(cut);
+                // sanitized and redacted before the cut: no beginning of a secret survives it
+                let mut end = first.len().min(4096);
+                while !first.is_char_boundary(end) {
+                    end -= 1;
+                }
+                let clean = crate::sanitize::line(&first[..end]);
+                let clean = if end < first.len() {
+                    crate::log::redact_cut_text(&clean)
+                } else {
+                    crate::log::redact_text(&clean)
+                };
+                out.message = Some(clean.chars().take(200).collect());
             }
         }
         if let Some(id) = header("request-id").or_else(|| header("x-ms-request-id")) {
@@ -435,5 +445,16 @@ mod tests {
             .starts_with("ActivityFeed.Read")
         );
         assert_eq!(p("GET", "https://graph.microsoft.com/v1.0/sites"), None);
+    }
+
+    #[test]
+    fn non_json_error_text_is_redacted_before_it_is_cut() {
+        crate::log::register_secret("Api-Echo-Secret-abcdef");
+        let body = format!("{}Api-Echo-Secret-abcdef and more", "y".repeat(190));
+        let found = ServiceError::parse(body.as_bytes(), |_| None);
+        let m = found.message.unwrap();
+        assert!(!m.contains("Api-Echo") && m.starts_with(&"y".repeat(190)), "{m}");
+        let found = ServiceError::parse(b"\x1b]0;t\x07gateway \x1b[31mdown", |_| None);
+        assert_eq!(found.message.as_deref(), Some("gateway down"));
     }
 }

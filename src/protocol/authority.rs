@@ -117,13 +117,15 @@ impl Endpoint {
 /// Parses and checks an authority host URL: https, or http only for loopback hosts.
 pub(crate) fn parse_authority_host(raw: &str, source: &str) -> Result<Url> {
     let trimmed = raw.trim();
+    check_url_text(trimmed, source)?;
     let with_scheme = if trimmed.contains("://") {
         trimmed.to_string()
     } else {
         format!("https://{trimmed}")
     };
     let url = Url::parse(&with_scheme)
-        .map_err(|e| Error::usage(format!("{source}: '{trimmed}' is not a valid URL")).cause(e))?;
+        .map_err(|e| Error::usage(format!("{source}: '{}' is not a valid URL", without_userinfo(trimmed))).cause(e))?;
+    check_url(&url, source)?;
     check_transport(&url, source)?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::usage(format!(
@@ -131,6 +133,48 @@ pub(crate) fn parse_authority_host(raw: &str, source: &str) -> Result<Url> {
         )));
     }
     Ok(url)
+}
+
+/// Text that is to become a URL: a control character (a newline, a tab) would be dropped
+/// silently by the URL parser and send the request somewhere else than what was typed.
+pub(crate) fn check_url_text(raw: &str, source: &str) -> Result<()> {
+    if raw.chars().any(char::is_control) {
+        return Err(Error::usage(format!(
+            "{source}: the URL contains a control character (a line break or tab?)"
+        )));
+    }
+    Ok(())
+}
+
+/// `raw` with any `user:password@` of its authority removed, for error messages.
+pub(crate) fn without_userinfo(raw: &str) -> String {
+    let Some(start) = raw.find("://").map(|i| i + 3) else {
+        return raw.to_string();
+    };
+    let rest = &raw[start..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{}{}", &raw[..start], &rest[at + 1..]),
+        None => raw.to_string(),
+    }
+}
+
+/// A parsed authority or API URL: no user name or password (it would be sent, stored in the
+/// cache key and printed), and a host whose labels are not empty (`..`, `a..b`).
+pub(crate) fn check_url(url: &Url, source: &str) -> Result<()> {
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            Error::usage(format!("{source}: the URL must not contain a user name or password"))
+                .hint("remove the 'user:password@' part; entra-token never sends credentials in a URL"),
+        );
+    }
+    if let Some(url::Host::Domain(host)) = url.host() {
+        let d = host.strip_suffix('.').unwrap_or(host);
+        if d.is_empty() || d.split('.').any(str::is_empty) {
+            return Err(Error::usage(format!("{source}: '{host}' is not a host name")));
+        }
+    }
+    Ok(())
 }
 
 /// `http://` is refused unless the host is loopback (a token or secret never crosses the network
@@ -276,6 +320,25 @@ mod tests {
         assert!(parse_authority_host("http://127.0.0.2:8080", "x").is_ok());
         assert!(parse_authority_host("http://[::1]:8080", "x").is_ok());
         assert!(parse_authority_host("http://localhost:1", "x").is_ok());
+        assert!(parse_authority_host("login.microsoftonline.com.", "x").is_ok());
+        for bad in [
+            "..",
+            "https://a..b",
+            "https://login.microsoftonline.com/a\nb",
+            "login.microsoft\tonline.com",
+            "http://user:pw@127.0.0.1:9",
+            "https://user@login.microsoftonline.com",
+        ] {
+            let e = parse_authority_host(bad, "--authority-host").unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+            assert!(
+                e.render().contains("--authority-host") && !e.render().contains("pw"),
+                "{}",
+                e.render()
+            );
+        }
+        assert_eq!(without_userinfo("https://u:p@h/x@y"), "https://h/x@y");
+        assert_eq!(without_userinfo("no scheme"), "no scheme");
     }
 
     #[test]

@@ -36,14 +36,16 @@ impl DeviceAuthorization {
         })
     }
 
-    /// What to tell the user: Entra's own message, else one built from the URI and code.
+    /// What to tell the user: Entra's own message, else one built from the URI and code
+    /// (server text either way: no control characters or escape sequences reach the terminal).
     pub(crate) fn instructions(&self) -> String {
-        self.message.clone().unwrap_or_else(|| {
+        let text = self.message.clone().unwrap_or_else(|| {
             format!(
                 "To sign in, open {} and enter the code {}",
                 self.verification_uri, self.user_code
             )
-        })
+        });
+        crate::sanitize::line(&text)
     }
 }
 
@@ -61,5 +63,16 @@ mod tests {
         assert_eq!((d.expires_in, d.interval), (600, 2));
         assert!(d.instructions().contains("https://aka.ms/devicelogin") && d.instructions().contains("U1"));
         assert!(DeviceAuthorization::from_json(&serde_json::json!({"user_code":"x"})).is_none());
+    }
+
+    #[test]
+    fn device_code_instructions_are_printable() {
+        let v = serde_json::json!({"device_code":"d","user_code":"U1","verification_uri":"https://microsoft.com/devicelogin",
+            "message":"To sign in, use a web browser to open \x1b]8;;https://evil.example/\x1b\\https://microsoft.com/devicelogin\x1b]8;;\x1b\\ and enter the code U1\r\x1b[2K"});
+        let d = DeviceAuthorization::from_json(&v).unwrap();
+        assert_eq!(
+            d.instructions(),
+            "To sign in, use a web browser to open https://microsoft.com/devicelogin and enter the code U1"
+        );
     }
 }

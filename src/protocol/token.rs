@@ -70,6 +70,14 @@ impl TokenResponse {
         let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
         let expires_in = lifetime(v, "expires_in")?;
         let refresh_in = lifetime(v, "refresh_in")?;
+        // a stated expiry in the past wins over any expires_in: the token is dead on arrival
+        if let Some(e) = int_field(v, "expires_on").filter(|e| *e > 1_000_000_000)
+            && e <= now
+        {
+            return Err(format!(
+                "its expires_on ({e}) is already past: the token has expired (is the clock right?)"
+            ));
+        }
         let expires_on = int_field(v, "expires_on")
             .filter(|e| *e > 1_000_000_000 && *e <= now.saturating_add(MAX_LIFETIME))
             .or_else(|| expires_in.map(|e| now + e))
@@ -163,16 +171,21 @@ pub(crate) fn id_token_nonce(id_token: &str) -> Option<String> {
     let d = jwt::decode(id_token)?;
     jwt::claim_str(&d.claims, "nonce").map(str::to_string)
 }
+/// How much of an unexpected reply is read for its snippet (redaction runs over all of it,
+/// before the snippet is cut, so no beginning of a secret survives the cut).
+const SNIPPET_SCAN_BYTES: usize = 4096;
 
 /// Exit 4 for a reply that is not the expected JSON: says what came back, redacted.
 pub(crate) fn unexpected_reply(status: u16, content_type: Option<&str>, body: &[u8], who: &str) -> Error {
     let ct = content_type.unwrap_or("no content type");
-    let text = String::from_utf8_lossy(&body[..body.len().min(160)]);
-    let snippet: String = log::redact_text(&text)
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(120)
-        .collect();
+    let scanned = &body[..body.len().min(SNIPPET_SCAN_BYTES)];
+    let text = crate::sanitize::line(&String::from_utf8_lossy(scanned));
+    let redacted = if scanned.len() < body.len() {
+        log::redact_cut_text(&text)
+    } else {
+        log::redact_text(&text)
+    };
+    let snippet: String = redacted.chars().take(120).collect();
     let what = if body.is_empty() {
         "an empty body".to_string()
     } else if ct.contains("json") || body.first() == Some(&b'{') {
@@ -288,5 +301,26 @@ mod tests {
         let at = format!("{}.{}.sig", enc(r#"{"alg":"RS256"}"#), enc(r#"{"tid":"t-1"}"#));
         assert_eq!(tenant_of(&at).as_deref(), Some("t-1"));
         assert_eq!(tenant_of("opaque"), None);
+    }
+
+    #[test]
+    fn unexpected_reply_redacts_before_cutting() {
+        let secret = "Reply Secret+Value/0123456789";
+        crate::log::register_secret(secret);
+        // Python's quote() of the secret, within the snippet
+        let body = format!("{}Reply%20Secret%2BValue/0123456789 echoed", "x".repeat(50));
+        let e = unexpected_reply(500, Some("text/plain"), body.as_bytes(), "token endpoint");
+        let r = e.render();
+        assert!(!r.contains("Reply") && r.contains("[REDACTED]"), "{r}");
+        // a long JWT shrinks to a marker and pulls what follows into the snippet: the secret
+        // straddling the scanned part's end must not show even its beginning
+        let jwt = format!("eyJ{}", "A".repeat(4070));
+        let body = format!("{jwt} {secret} more text after the scan");
+        assert!(body.find("Reply").unwrap() < SNIPPET_SCAN_BYTES && body.len() > SNIPPET_SCAN_BYTES);
+        let r = unexpected_reply(502, Some("text/html"), body.as_bytes(), "token endpoint").render();
+        assert!(!r.contains("Reply Sec"), "{r}");
+        // control characters and escape sequences of the body never reach the terminal
+        let r = unexpected_reply(500, None, b"\x1b]0;title\x07\x1b[2Jbad gateway", "token endpoint").render();
+        assert!(r.contains("reply begins: bad gateway") && !r.contains('\x1b'), "{r}");
     }
 }

@@ -64,7 +64,7 @@ fn fresh(slot: &Slot<'_>, now: i64, min_validity: i64) -> Option<CachedToken> {
             log::info(format!(
                 "cache: hit ({} store), valid for {} s more",
                 slot.cache.backend.name(),
-                e.meta.expires_on - now
+                e.meta.expires_on.saturating_sub(now)
             ));
             Some(e)
         }

@@ -249,7 +249,7 @@ fn summary(status: u16, found: &ServiceError, url: &Url, location: Option<&str>,
     err
 }
 
-/// `-i`: the status line and headers, on stderr (stdout is the body only).
+/// `-i`: the status line and headers, on stderr (stdout is the body only), redacted.
 pub(super) fn print_head(p: &Pending) {
     let reason = reqwest::StatusCode::from_u16(p.status)
         .ok()
@@ -257,7 +257,11 @@ pub(super) fn print_head(p: &Pending) {
         .unwrap_or("");
     let mut text = format!("{:?} {} {reason}\n", p.version, p.status);
     for (k, v) in &p.headers {
-        text.push_str(&format!("{k}: {}\n", String::from_utf8_lossy(v.as_bytes())));
+        // redacted as -vv does: a server may echo the bearer token in a header
+        text.push_str(&format!(
+            "{k}: {}\n",
+            crate::log::header_value_for_display(k.as_str(), v.as_bytes())
+        ));
     }
     text.push('\n');
     eprint!("{text}");

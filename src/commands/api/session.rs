@@ -43,7 +43,7 @@ impl Session<'_, '_> {
             || self
                 .token
                 .as_ref()
-                .is_none_or(|t| t.meta.expires_on - rt::now() < RENEW_BELOW);
+                .is_none_or(|t| t.meta.expires_on.saturating_sub(rt::now()) < RENEW_BELOW);
         if renew {
             let served = source.token_async(MIN_VALIDITY, force).await?;
             self.token = Some(served.token);
@@ -58,7 +58,7 @@ impl Session<'_, '_> {
     fn token_may_be_stale(&self) -> bool {
         self.token
             .as_ref()
-            .is_some_and(|t| t.meta.expires_on - rt::now() < RENEW_BELOW || self.token_from_cache)
+            .is_some_and(|t| t.meta.expires_on.saturating_sub(rt::now()) < RENEW_BELOW || self.token_from_cache)
     }
 
     /// Sends one request (retries per policy), with one fresh-token retry after a 401.
