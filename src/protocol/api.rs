@@ -76,7 +76,7 @@ const KNOWN_HOSTS: &[(&str, ApiKind, &str)] = &[
 /// [`route`] with Graph's base only: the API kind and app-only scope for `url`, a known host
 /// (https, default port) or the origin of `graph_base`, which counts as Graph with `graph_scope`.
 #[cfg(test)]
-fn infer_scope(url: &Url, graph_base: &Url, graph_scope: &str) -> Option<(ApiKind, String)> {
+pub(crate) fn infer_scope(url: &Url, graph_base: &Url, graph_scope: &str) -> Option<(ApiKind, String)> {
     let graph = ServiceBase {
         kind: ApiKind::Graph,
         base: graph_base.clone(),
