@@ -21,6 +21,7 @@ mod log;
 mod loopback;
 mod origin;
 mod output;
+mod progress;
 mod protocol;
 mod rt;
 mod secret;
