@@ -277,6 +277,13 @@ impl Settings {
         CredentialConfig::new(self, flags)
     }
 
+    /// `KUBERNETES_EXEC_INFO` (kubectl's request to a credential plugin), for `get -o
+    /// exec-credential` only: a value that is not UTF-8 is exit 2 naming it.
+    pub(crate) fn kubernetes_exec_info(&self) -> Result<Option<&str>> {
+        self.env.check_text(EnvVars::KUBERNETES_EXEC_INFO)?;
+        Ok(self.env.text(EnvVars::KUBERNETES_EXEC_INFO))
+    }
+
     fn lookup(&self) -> Lookup<'_> {
         Lookup {
             env: &self.env,

@@ -5,6 +5,7 @@
 use crate::cache::CachedToken;
 use crate::cli::GetArgs;
 use crate::error::{Error, Result};
+use crate::output::exec_credential::ExecApiVersion;
 use crate::output::jq::JqFilter;
 use crate::output::{self, OutputFormat, TokenOutput};
 use crate::protocol::authority::{Audience, Endpoint};
@@ -13,6 +14,11 @@ use crate::token::TokenSource;
 
 pub(crate) fn run(settings: &Settings, args: &GetArgs) -> Result<()> {
     let jq = jq_filter(args)?;
+    // kubectl's requested ExecCredential version, settled before anything is sent
+    let exec_api_version = match args.output {
+        OutputFormat::ExecCredential => ExecApiVersion::from_exec_info(settings.kubernetes_exec_info()?)?,
+        _ => ExecApiVersion::default(),
+    };
     let credential = settings.credential(&args.credential);
     let source = if args.user {
         if args.v1 {
@@ -32,7 +38,7 @@ pub(crate) fn run(settings: &Settings, args: &GetArgs) -> Result<()> {
         TokenSource::app(settings, &credential, endpoint, audience)?
     };
     let token = source.token(args.min_validity as i64, args.force_refresh)?;
-    print(args.output, jq.as_ref(), &token)
+    print(args.output, jq.as_ref(), exec_api_version, &token)
 }
 
 /// `--jq EXPR`, compiled before anything is sent; it filters the `-o json` document only.
@@ -47,8 +53,14 @@ fn jq_filter(args: &GetArgs) -> Result<Option<JqFilter>> {
     JqFilter::compile(expr).map(Some)
 }
 
-/// Prints a token in `format`, or (`--jq`) the `-o json` document through the filter.
-fn print(format: OutputFormat, jq: Option<&JqFilter>, token: &CachedToken) -> Result<()> {
+/// Prints a token in `format` (an ExecCredential in `exec_api_version`), or (`--jq`) the `-o
+/// json` document through the filter.
+fn print(
+    format: OutputFormat,
+    jq: Option<&JqFilter>,
+    exec_api_version: ExecApiVersion,
+    token: &CachedToken,
+) -> Result<()> {
     let at = token
         .access_token
         .as_ref()
@@ -61,6 +73,7 @@ fn print(format: OutputFormat, jq: Option<&JqFilter>, token: &CachedToken) -> Re
         scope: token.meta.scope.as_deref(),
         resource: token.meta.resource.as_deref(),
         extra: None,
+        exec_api_version,
     };
     match jq {
         Some(filter) => output::token_jq(filter, &out),

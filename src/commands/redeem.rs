@@ -106,6 +106,7 @@ pub(crate) fn run(settings: &Settings, args: &RedeemArgs) -> Result<()> {
             scope: resp.scope.as_deref(),
             resource: resp.resource.as_deref(),
             extra: Some(extra),
+            exec_api_version: Default::default(),
         },
     )
 }
