@@ -70,7 +70,7 @@ pub struct ApiArgs {
     /// A delegated token of the account signed in with `login` (from its refresh token)
     #[arg(long)]
     pub user: bool,
-    /// With --user: which signed-in account, when there are several
+    /// With --user: which signed-in account (its user name or object id), when there are several
     #[arg(long, value_name = "UPN", requires = "user")]
     pub account: Option<String>,
     #[command(flatten)]

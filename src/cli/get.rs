@@ -52,7 +52,7 @@ pub struct GetArgs {
     /// A delegated token for the account signed in with `login` (from its refresh token)
     #[arg(long)]
     pub user: bool,
-    /// With --user: which signed-in account (UPN), when there are several
+    /// With --user: which signed-in account (its user name or object id), when there are several
     #[arg(long, value_name = "UPN", requires = "user")]
     pub account: Option<String>,
     /// With -o json: filter the JSON with a jq expression, one result per line (strings raw),

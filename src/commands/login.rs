@@ -59,10 +59,10 @@ pub(crate) fn run(settings: &Settings, args: &LoginArgs) -> Result<()> {
         Some(&without_oidc_scopes(&scope)),
         &resp,
     )
-    .ok_or_else(|| Error::network("the sign-in reply names no user (no id_token)"))?;
+    .ok_or_else(|| Error::network("the sign-in reply identifies no user (no id_token with an oid or sub claim)"))?;
     eprintln!(
         "Signed in as {}{}.",
-        account.upn,
+        account.name(),
         account
             .tid
             .as_deref()
