@@ -1326,3 +1326,80 @@ fn an_account_stored_under_its_user_name_is_used_without_a_new_sign_in() {
     assert_eq!(refresh[0]["tenant"], fx::TENANT_ID);
     env.run(&["get", "--user", "--account", fx::ADMIN_UPN]).ok();
 }
+
+// ---- consent-url: whose tenant -------------------------------------------------------------------
+
+#[test]
+fn consent_url_targets_organizations_unless_the_command_line_or_profile_names_a_tenant() {
+    let emu = Emulator::start();
+    // AZURE_TENANT_ID is the ISV's own tenant, as in every CI setup: not the one consenting
+    let mut env = Env::for_emulator(&emu);
+    let cb = "https://app.contoso.com/callback";
+    let url = |r: &Run| r.stdout.trim().to_string();
+    let own = env.run(&["consent-url", "--redirect-uri", cb]);
+    own.ok();
+    assert!(
+        url(&own).starts_with(&format!("{}/organizations/adminconsent?", emu.base)),
+        "{}",
+        url(&own)
+    );
+    let flag = env.run(&["consent-url", "--tenant", fx::OTHER_TENANT_DOMAIN, "--redirect-uri", cb]);
+    flag.ok();
+    assert!(
+        url(&flag).starts_with(&format!("{}/{}/adminconsent?", emu.base, fx::OTHER_TENANT_DOMAIN)),
+        "{}",
+        url(&flag)
+    );
+
+    // a profile's `tenant` is the app's; its `consent_tenant` is the customer's
+    env.write(
+        "home/.config/entra-token/config.toml",
+        format!(
+            "[profiles.isv]\ntenant = \"{}\"\n\n[profiles.customer]\ntenant = \"{}\"\nconsent_tenant = \"{}\"\n\n[profiles.bad]\nconsent_tenant = \"not a tenant\"\n",
+            fx::TENANT_ID,
+            fx::TENANT_ID,
+            fx::OTHER_TENANT_ID
+        )
+        .as_bytes(),
+    );
+    env.unset("AZURE_TENANT_ID");
+    let isv = env.run(&["--profile", "isv", "consent-url", "--redirect-uri", cb]);
+    isv.ok();
+    assert!(url(&isv).contains("/organizations/adminconsent?"), "{}", url(&isv));
+    let customer = env.run(&["--profile", "customer", "consent-url", "--redirect-uri", cb]);
+    customer.ok();
+    assert!(
+        url(&customer).contains(&format!("/{}/adminconsent?", fx::OTHER_TENANT_ID)),
+        "{}",
+        url(&customer)
+    );
+    env.run(&["--profile", "bad", "consent-url", "--redirect-uri", cb])
+        .fails(2)
+        .stderr_has("profile 'bad': consent_tenant");
+    assert!(emu.requests().is_empty(), "printing a URL sends nothing");
+
+    // --listen names the tenant the URL is for
+    env.set("AZURE_TENANT_ID", fx::TENANT_ID);
+    let mut bg = spawn(&env, &["consent-url", "--listen", "--no-browser", "--wait", "1"]);
+    let listen_url = bg.url();
+    let r = bg.finish();
+    assert!(listen_url.contains("/organizations/adminconsent?"), "{listen_url}");
+    r.stderr_has("an administrator of the customer's tenant (the URL is for 'organizations'");
+    let mut bg = spawn(
+        &env,
+        &[
+            "consent-url",
+            "--listen",
+            "--no-browser",
+            "--wait",
+            "1",
+            "--tenant",
+            fx::OTHER_TENANT_ID,
+        ],
+    );
+    bg.url();
+    bg.finish().stderr_has(&format!(
+        "an administrator of tenant {} (the URL is for that tenant only)",
+        fx::OTHER_TENANT_ID
+    ));
+}

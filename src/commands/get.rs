@@ -5,6 +5,7 @@
 use crate::cache::CachedToken;
 use crate::cli::GetArgs;
 use crate::error::{Error, Result};
+use crate::log;
 use crate::output::exec_credential::ExecApiVersion;
 use crate::output::jq::JqFilter;
 use crate::output::{self, OutputFormat, TokenOutput};
@@ -38,6 +39,14 @@ pub(crate) fn run(settings: &Settings, args: &GetArgs) -> Result<()> {
         TokenSource::app(settings, &credential, endpoint, audience)?
     };
     let token = source.token(args.min_validity as i64, args.force_refresh)?;
+    let lifetime = token.meta.expires_on - token.meta.stored_at;
+    if args.min_validity as i64 >= lifetime {
+        // no token this fresh can ever be served from the cache: each run fetches a new one
+        log::warn(format!(
+            "--min-validity {} is not shorter than the token's lifetime ({lifetime} s): the cache can never serve it, so every run asks Entra for a new token; use a smaller value",
+            args.min_validity
+        ));
+    }
     print(args.output, jq.as_ref(), exec_api_version, &token)
 }
 
