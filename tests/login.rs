@@ -1403,3 +1403,34 @@ fn consent_url_targets_organizations_unless_the_command_line_or_profile_names_a_
         fx::OTHER_TENANT_ID
     ));
 }
+
+// ---- help and hints ------------------------------------------------------------------------------
+
+#[test]
+fn prompt_takes_only_the_openid_values_and_hints_fit_the_command() {
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    let bad = env.run(&["login", "--no-browser", "--prompt", "admin_consent"]);
+    bad.fails(2).stderr_has("--prompt").stderr_has("select_account");
+    assert!(emu.requests().is_empty(), "nothing sent");
+    let (run, url) = login(&env, &["--prompt", "consent"]);
+    run.ok();
+    assert_eq!(param(&url, "prompt").as_deref(), Some("consent"));
+
+    // redeem opens no browser: its state hint does not say it does
+    let landed = code_url(&emu, fx::CLIENT_ID, "good", None);
+    let r = env.run(&["redeem", "--redirect-url", &landed, "--expected-state", "other"]);
+    r.fails(2).stderr_has("hint:");
+    assert!(!r.stderr.contains("browser it opens"), "{}", r.stderr);
+
+    // get --help says what the README says: GitHub Actions OIDC needs no flag
+    let help = env.run(&["get", "--help"]);
+    help.ok();
+    assert!(
+        help.stdout
+            .contains("GitHub Actions  automatic: in a job with `permissions: id-token: write`"),
+        "{}",
+        help.stdout
+    );
+    assert!(!help.stdout.contains("only when asked for"), "{}", help.stdout);
+}

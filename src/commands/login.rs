@@ -41,7 +41,7 @@ pub(crate) fn run(settings: &Settings, args: &LoginArgs) -> Result<()> {
         let browser = sign_in::Browser {
             redirect_uri: &uri,
             login_hint: args.login_hint.as_deref(),
-            prompt: args.prompt.as_deref(),
+            prompt: args.prompt.map(|p| p.as_str()),
             open: !args.no_browser,
         };
         rt::block_on(sign_in::with_browser(settings, &who, &browser))?
