@@ -45,6 +45,8 @@ struct Plan {
     /// The token's scope; `None` when the user sends their own `Authorization`.
     scope: Option<String>,
     kind: Option<ApiKind>,
+    /// `--user`: a delegated token (else app-only, or the user's own header).
+    delegated: bool,
 }
 
 /// Where the bearer token comes from: the token layer (app-only, or with `--user` the signed-in
@@ -165,6 +167,7 @@ fn plan(settings: &Settings, args: &ApiArgs) -> Result<Plan> {
         body,
         scope,
         kind,
+        delegated: args.user,
     })
 }
 

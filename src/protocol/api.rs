@@ -86,8 +86,19 @@ pub(crate) fn infer_scope(url: &Url, graph_base: &Url, graph_scope: &str) -> Opt
     (url.origin() == graph_base.origin()).then(|| (ApiKind::Graph, graph_scope.to_string()))
 }
 
-/// The API kind of a URL by its host alone (for messages), `--graph-url` counting as Graph.
+/// The API kind of a URL (for messages): a Management Activity API path
+/// (`/api/v1.0/{tenant}/activity/feed/...`) wherever it is served, else by its host,
+/// `--graph-url` counting as Graph.
 pub(crate) fn kind_of(url: &Url, graph_base: &Url) -> Option<ApiKind> {
+    let mut segments = url.path_segments()?;
+    if segments.next() == Some("api")
+        && matches!(segments.next(), Some("v1.0" | "v1"))
+        && segments.next().is_some()
+        && segments.next() == Some("activity")
+        && segments.next() == Some("feed")
+    {
+        return Some(ApiKind::Management);
+    }
     infer_scope(url, graph_base, "").map(|(k, _)| k)
 }
 

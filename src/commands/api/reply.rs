@@ -231,6 +231,13 @@ fn summary(status: u16, found: &ServiceError, url: &Url, location: Option<&str>,
             ),
             None => "the app likely lacks an application permission for this call: check the API's permissions reference, add it under API permissions (Application) and grant admin consent".to_string(),
         }),
+        400 | 404
+            if plan.scope.is_some()
+                && !plan.delegated
+                && url.path_segments().is_some_and(|mut s| s.nth(1) == Some("me")) =>
+        {
+            Some("/me is the signed-in user, and an app-only token has none: sign in with `entra-token login` and add --user, or use /users/{id or userPrincipalName}".to_string())
+        }
         404 => Some("check the path and the API version (v1.0 or beta)".to_string()),
         429 | 503 | 504 => Some(
             "still throttled or unavailable after the retries: raise --max-retries or --timeout, or try again later"
