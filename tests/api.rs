@@ -723,3 +723,25 @@ fn app_only_me_hints_at_user_and_a_management_path_is_not_called_graph() {
         "the cached token, then one fresh token after the 401: {sent:?}"
     );
 }
+
+#[test]
+fn api_help_examples_are_one_command_per_line() {
+    let env = Env::new();
+    let help = env.run(&["api", "--help"]);
+    help.ok();
+    let examples: Vec<&str> = help
+        .stdout
+        .lines()
+        .skip_while(|l| *l != "Examples:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(examples.len() >= 8, "{}", help.stdout);
+    for line in &examples {
+        assert!(
+            line.starts_with("  entra-token api ") || line.starts_with("  FEED="),
+            "an example wrapped onto a second line (not copy-pasteable): {line:?}\n{}",
+            help.stdout
+        );
+    }
+}
