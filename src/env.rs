@@ -62,6 +62,9 @@ impl EnvVars {
     pub(crate) const SSL_CERT_FILE: &'static str = "SSL_CERT_FILE";
     /// Directories of CA certificates to trust.
     pub(crate) const SSL_CERT_DIR: &'static str = "SSL_CERT_DIR";
+    /// Set by kubectl for a credential plugin: the `ExecCredential` version it wants back. Read
+    /// (and checked as text) only for `get -o exec-credential`.
+    pub(crate) const KUBERNETES_EXEC_INFO: &'static str = "KUBERNETES_EXEC_INFO";
 }
 
 /// What a variable is about: a hermetic run keeps or replaces variables by kind.
@@ -77,7 +80,8 @@ pub(crate) enum VarKind {
     Cache,
     /// Trusted CAs and proxies on the way to Entra and the APIs.
     ProxyTls,
-    /// What a CI system provides (GitHub Actions' OIDC endpoint).
+    /// What a CI system or a calling tool provides (GitHub Actions' OIDC endpoint, kubectl's
+    /// exec request).
     Ci,
     /// The desktop session (which browser `login` opens).
     Desktop,
@@ -181,6 +185,7 @@ pub(crate) const VARIABLES: &[Variable] = &[
     ours(EnvVars::XDG_CONFIG_HOME, VarKind::Directory, Encoding::Os),
     ours(EnvVars::SSL_CERT_FILE, VarKind::ProxyTls, Encoding::Os),
     ours(EnvVars::SSL_CERT_DIR, VarKind::ProxyTls, Encoding::Os),
+    ours(EnvVars::KUBERNETES_EXEC_INFO, VarKind::Ci, Encoding::Os),
     theirs("HTTPS_PROXY", VarKind::ProxyTls, "reqwest"),
     theirs("https_proxy", VarKind::ProxyTls, "reqwest"),
     theirs("HTTP_PROXY", VarKind::ProxyTls, "reqwest"),

@@ -55,6 +55,9 @@ pub(crate) fn for_code(code: u64) -> Option<&'static str> {
         501481 => "the PKCE code verifier does not match the code challenge",
         50011 => "the redirect URI does not match one registered on the app",
         70011 => "the scope is not valid for this request",
+        9002313 => {
+            "the request was malformed, often a stale or foreign refresh token or code: run `entra-token login` again (for redeem, use a new code)"
+        }
         _ => return None,
     })
 }
@@ -85,5 +88,6 @@ mod tests {
             assert!(for_code(c).is_some(), "{c}");
         }
         assert_eq!(codes_in_text("AADSTS700016: x AADSTS50012: y"), vec![700016, 50012]);
+        assert!(for_code(9002313).unwrap().contains("entra-token login"));
     }
 }

@@ -97,6 +97,7 @@ fn meta(expires_on: i64, refresh_on: Option<i64>) -> Meta {
             audience: "scope:x/.default".into(),
             account: None,
         },
+        label: None,
         expires_on,
         refresh_on,
         token_type: "Bearer".into(),

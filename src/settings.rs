@@ -280,6 +280,26 @@ impl Settings {
         }
     }
 
+    /// The tenant an admin-consent URL is for: `--tenant` given on the command line, else the
+    /// profile's `consent_tenant`, else `organizations`. `AZURE_TENANT_ID` and a profile's
+    /// `tenant` name the app's own tenant in most setups, while consent is asked of another
+    /// tenant's administrator.
+    pub(crate) fn consent_tenant(&self) -> Result<Tenant> {
+        if let Some((t, Origin::Flag(_))) = &self.tenant {
+            return Ok(t.clone());
+        }
+        match &self.profile.consent_tenant {
+            Some(t) => Tenant::parse(t).map_err(|e| {
+                Error::usage(format!(
+                    "profile '{}': consent_tenant: {}",
+                    self.profile_name.as_deref().unwrap_or(""),
+                    e.message
+                ))
+            }),
+            None => Ok(Tenant::Multi("organizations".into())),
+        }
+    }
+
     /// The default v2 scope: the cloud's Graph.
     pub(crate) fn default_scope(&self) -> String {
         authority::resource_to_scope(self.cloud.graph())
@@ -327,6 +347,13 @@ impl Settings {
     /// when the command asks for it.
     pub(crate) fn credential<'a>(&'a self, flags: &'a CredentialArgs) -> CredentialConfig<'a> {
         CredentialConfig::new(self, flags)
+    }
+
+    /// `KUBERNETES_EXEC_INFO` (kubectl's request to a credential plugin), for `get -o
+    /// exec-credential` only: a value that is not UTF-8 is exit 2 naming it.
+    pub(crate) fn kubernetes_exec_info(&self) -> Result<Option<&str>> {
+        self.env.check_text(EnvVars::KUBERNETES_EXEC_INFO)?;
+        Ok(self.env.text(EnvVars::KUBERNETES_EXEC_INFO))
     }
 
     fn lookup(&self) -> Lookup<'_> {

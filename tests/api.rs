@@ -767,3 +767,57 @@ fn a_loopback_url_without_a_service_override_is_refused_with_a_hint_that_names_t
         .stderr_has("ENTRA_TOKEN_GRAPH_URL");
     assert!(emu.requests().is_empty(), "nothing was sent");
 }
+
+#[test]
+fn app_only_me_hints_at_user_and_a_management_path_is_not_called_graph() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    let me = env.run(&["api", "--graph-url", &emu.base, "/v1.0/me"]);
+    me.fails(5)
+        .stderr_has("Microsoft Graph answered HTTP 400")
+        .stderr_has("--user");
+    // the Management Activity API's path on the --graph-url origin gets the Graph token (the
+    // origin's scope), and the summary names the service that answered
+    let feed = format!(
+        "{}/api/v1.0/{}/activity/feed/subscriptions/list",
+        emu.base,
+        fx::TENANT_ID
+    );
+    let r = env.run(&["api", "--graph-url", &emu.base, &feed]);
+    r.fails(5)
+        .stderr_has("the Office 365 Management Activity API answered HTTP 401");
+    assert!(!r.stderr.contains("Microsoft Graph answered"), "{}", r.stderr);
+    assert!(!r.stderr.contains("/me is the signed-in user"), "{}", r.stderr);
+    let sent: Vec<_> = emu
+        .requests()
+        .into_iter()
+        .filter(|q| q["path"].as_str().unwrap().contains("/activity/feed/"))
+        .collect();
+    assert_eq!(
+        sent.len(),
+        2,
+        "the cached token, then one fresh token after the 401: {sent:?}"
+    );
+}
+
+#[test]
+fn api_help_examples_are_one_command_per_line() {
+    let env = Env::new();
+    let help = env.run(&["api", "--help"]);
+    help.ok();
+    let examples: Vec<&str> = help
+        .stdout
+        .lines()
+        .skip_while(|l| *l != "Examples:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(examples.len() >= 8, "{}", help.stdout);
+    for line in &examples {
+        assert!(
+            line.starts_with("  entra-token api ") || line.starts_with("  FEED="),
+            "an example wrapped onto a second line (not copy-pasteable): {line:?}\n{}",
+            help.stdout
+        );
+    }
+}

@@ -738,3 +738,70 @@ fn in_github_actions_with_no_credential_the_oidc_token_is_used() {
     let last = emu.token_requests().pop().unwrap();
     assert_eq!(last["form"]["client_secret"], redacted(fx::CLIENT_SECRET).as_str());
 }
+
+#[test]
+fn profile_paths_are_relative_to_the_config_file_and_toml_errors_name_line_and_profile() {
+    let emu = Emulator::start();
+    let env = Env::new();
+    env.write(
+        "home/.config/entra-token/secrets/app.secret",
+        fx::CLIENT_SECRET.as_bytes(),
+    );
+    let config = format!(
+        "[profiles.contoso]\ntenant = \"{}\"\nclient_id = \"{}\"\nclient_secret_file = \"secrets/app.secret\"\nauthority_host = \"{}\"\n",
+        fx::TENANT_ID,
+        fx::CLIENT_ID,
+        emu.base
+    );
+    env.write("home/.config/entra-token/config.toml", config.as_bytes());
+    // run from a directory that has no secrets/app.secret: the path is the config file's
+    let mut c = env.command(&["get", "--profile", "contoso", "--cache", "none"]);
+    c.current_dir(env.dir.path());
+    Run::from(c.output().unwrap()).ok();
+    assert_eq!(
+        form(emu.token_requests().last().unwrap(), "client_secret"),
+        Some(fx::CLIENT_SECRET)
+    );
+
+    // a type error: its line, column and profile
+    env.write(
+        "home/.config/entra-token/config.toml",
+        b"[profiles.a]\ntenant = \"x\"\n\n[profiles.ci]\ntenant = \"y\"\nclient_id = 5\n",
+    );
+    let r = env.run(&["get", "--profile", "ci"]);
+    r.fails(2)
+        .stderr_has("config.toml: line 6, column 13, in profile 'ci': ")
+        .stderr_has("expected a string");
+    // a syntax error, on its own line of the message
+    env.write(
+        "home/.config/entra-token/config.toml",
+        b"[profiles.ci]\ntenant = \"y\"\n\n[profiles.b]\ntenant =\n",
+    );
+    let r = env.run(&["get", "--profile", "ci"]);
+    r.fails(2).stderr_has("config.toml: line 5, column 9, in profile 'b': ");
+    assert_eq!(emu.token_requests().len(), 1, "nothing sent for a broken config");
+}
+
+#[test]
+fn a_min_validity_longer_than_the_token_lifetime_warns_once() {
+    let emu = Emulator::start();
+    let env = Env::for_emulator(&emu);
+    emu.config(json!({"token_lifetime": 600}));
+    for _ in 0..2 {
+        let r = env.run(&["get", "--min-validity", "900"]);
+        r.ok();
+        assert_eq!(
+            r.stderr
+                .matches("warning: --min-validity 900 is not shorter than the token's lifetime (600 s)")
+                .count(),
+            1,
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(emu.token_requests().len(), 2, "the cache could not serve it");
+    let quiet = env.run(&["get", "--min-validity", "60"]);
+    quiet.ok();
+    assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
+    assert_eq!(emu.token_requests().len(), 2, "served from the cache");
+}

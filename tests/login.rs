@@ -1198,3 +1198,285 @@ fn api_with_user_sends_the_delegated_token() {
     ])
     .fails(2);
 }
+
+// ---- accounts: object id + tenant ----------------------------------------------------------------
+
+/// The cache entries of signed-in accounts (`refresh` and `user` rows of `cache list`).
+fn account_rows(env: &Env) -> Vec<Value> {
+    let list = env.run(&["cache", "list", "-o", "json"]);
+    list.ok();
+    list.json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "refresh" || r["kind"] == "user")
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn an_account_signed_in_at_organizations_is_stored_under_its_tenant_and_found_by_name_or_oid() {
+    let emu = Emulator::start();
+    let mut env = public_env(&emu);
+    env.unset("AZURE_TENANT_ID");
+    let (run, url) = login(&env, &["--tenant", "organizations"]);
+    run.ok()
+        .stderr_has(&format!("Signed in as {} (tenant {})", fx::ADMIN_UPN, fx::TENANT_ID));
+    assert!(url.contains("/organizations/oauth2/v2.0/authorize?"), "{url}");
+    let rows = account_rows(&env);
+    assert_eq!(rows.len(), 2, "one refresh and one user entry: {rows:?}");
+    for r in &rows {
+        assert_eq!(
+            r["tenant"],
+            fx::TENANT_ID,
+            "stored under the tid, not 'organizations': {r}"
+        );
+        assert_eq!(r["account"], fx::ADMIN_UPN, "{r}");
+        assert_eq!(r["oid"], fx::ADMIN_USER_ID, "{r}");
+    }
+    let before = emu.requests().len();
+    let by_name = env.run(&["get", "--user", "--account", "Admin@Contoso.onmicrosoft.com"]);
+    by_name.ok();
+    assert_eq!(claims(&by_name.token())["oid"], fx::ADMIN_USER_ID);
+    env.run(&["get", "--user", "--account", fx::ADMIN_UPN, "--tenant", fx::TENANT_ID])
+        .ok();
+    env.run(&["get", "--user", "--account", fx::ADMIN_USER_ID]).ok();
+    assert_eq!(emu.requests().len(), before, "all three served from the cache");
+    env.run(&["get", "--user", "--account", fx::OTHER_ADMIN_USER_ID])
+        .fails(2)
+        .stderr_has(fx::ADMIN_UPN);
+    env.run(&["logout", "--account", fx::ADMIN_USER_ID])
+        .ok()
+        .stderr_has(&format!("signed out {}", fx::ADMIN_UPN));
+    assert!(account_rows(&env).is_empty());
+}
+
+#[test]
+fn login_and_get_user_work_when_the_id_token_names_only_its_subject() {
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    // as a standards-only OpenID provider: the id_token has `sub` (no oid, tid, preferred_username)
+    // and the access token no user name
+    emu.config(json!({"minimal_id_token": true}));
+    let (run, _) = login(&env, &[]);
+    run.ok().stderr_has("Signed in as ");
+    assert!(!run.stderr.contains(fx::ADMIN_UPN), "no name was given: {}", run.stderr);
+    let rows = account_rows(&env);
+    let refresh = rows
+        .iter()
+        .find(|r| r["kind"] == "refresh")
+        .expect("the account is stored");
+    let account = refresh["account"].as_str().unwrap().to_string();
+    assert!(
+        account.ends_with(&format!(".{}", fx::TENANT_ID)) && !account.starts_with(fx::ADMIN_USER_ID),
+        "named by its subject and tenant: {account}"
+    );
+    let t = env.run(&["get", "--user"]);
+    t.ok();
+    assert_eq!(claims(&t.token())["oid"], fx::ADMIN_USER_ID);
+    assert!(claims(&t.token()).get("upn").is_none());
+    env.run(&["get", "--user", "--account", &account]).ok();
+    env.run(&["get", "--user", "--force-refresh"]).ok();
+    let reqs = emu.requests();
+    assert_eq!(
+        token_posts(&reqs, "refresh_token").len(),
+        1,
+        "the refresh token was found"
+    );
+}
+
+/// sha256 of the key's canonical JSON (its fields in declaration order), as the cache names files.
+fn entry_stem(key: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    let fields = [
+        "kind",
+        "authority",
+        "tenant",
+        "client_id",
+        "credential",
+        "endpoint",
+        "audience",
+        "account",
+    ];
+    let body: Vec<String> = fields
+        .iter()
+        .map(|f| format!("{}:{}", Value::from(*f), key[*f]))
+        .collect();
+    let canonical = format!("{{{}}}", body.join(","));
+    Sha256::digest(canonical.as_bytes())
+        .iter()
+        .take(20)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn an_account_stored_under_its_user_name_is_used_without_a_new_sign_in() {
+    let emu = Emulator::start();
+    let mut env = public_env(&emu);
+    env.unset("AZURE_TENANT_ID");
+    login(&env, &["--tenant", "organizations"]).0.ok();
+    // rewrite the entries as earlier versions stored them: the account key was the user name
+    // and the tenant the string signed in with
+    let tokens = env.home().join(".cache/entra-token/tokens");
+    let mut rewritten = 0;
+    for e in std::fs::read_dir(&tokens).unwrap().flatten() {
+        let path = e.path();
+        let mut record: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let kind = record["meta"]["key"]["kind"].clone();
+        if kind != "refresh" && kind != "user" {
+            continue;
+        }
+        let current = entry_stem(&record["meta"]["key"]);
+        assert_eq!(
+            path.file_stem().unwrap().to_str().unwrap(),
+            current,
+            "the test names files as the cache does"
+        );
+        record["meta"]["key"]["account"] = json!(fx::ADMIN_UPN);
+        record["meta"]["key"]["tenant"] = json!("organizations");
+        record["meta"].as_object_mut().unwrap().remove("label");
+        let old = tokens.join(format!("{}.json", entry_stem(&record["meta"]["key"])));
+        std::fs::write(&old, serde_json::to_vec(&record).unwrap()).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        rewritten += 1;
+    }
+    assert_eq!(rewritten, 2);
+    let authorizes = |emu: &Emulator| {
+        emu.requests()
+            .iter()
+            .filter(|r| r["path"].as_str().unwrap().ends_with("/authorize"))
+            .count()
+    };
+    let before = emu.requests().len();
+    let cached = env.run(&["get", "--user", "--account", fx::ADMIN_UPN]);
+    cached.ok();
+    assert_eq!(
+        emu.requests().len(),
+        before,
+        "the old user entry still serves the token"
+    );
+    env.run(&["get", "--user", "--force-refresh"]).ok();
+    assert_eq!(token_posts(&emu.requests(), "refresh_token").len(), 1);
+    assert_eq!(authorizes(&emu), 1, "no new sign-in");
+    let rows = account_rows(&env);
+    assert!(rows.iter().all(|r| r["account"] == fx::ADMIN_UPN), "{rows:?}");
+
+    // signing in again replaces the old entries: one account, not two
+    login(&env, &[]).0.ok();
+    let refresh: Vec<Value> = account_rows(&env)
+        .into_iter()
+        .filter(|r| r["kind"] == "refresh")
+        .collect();
+    assert_eq!(refresh.len(), 1, "{refresh:?}");
+    assert_eq!(refresh[0]["tenant"], fx::TENANT_ID);
+    env.run(&["get", "--user", "--account", fx::ADMIN_UPN]).ok();
+}
+
+// ---- consent-url: whose tenant -------------------------------------------------------------------
+
+#[test]
+fn consent_url_targets_organizations_unless_the_command_line_or_profile_names_a_tenant() {
+    let emu = Emulator::start();
+    // AZURE_TENANT_ID is the ISV's own tenant, as in every CI setup: not the one consenting
+    let mut env = Env::for_emulator(&emu);
+    let cb = "https://app.contoso.com/callback";
+    let url = |r: &Run| r.stdout.trim().to_string();
+    let own = env.run(&["consent-url", "--redirect-uri", cb]);
+    own.ok();
+    assert!(
+        url(&own).starts_with(&format!("{}/organizations/adminconsent?", emu.base)),
+        "{}",
+        url(&own)
+    );
+    let flag = env.run(&["consent-url", "--tenant", fx::OTHER_TENANT_DOMAIN, "--redirect-uri", cb]);
+    flag.ok();
+    assert!(
+        url(&flag).starts_with(&format!("{}/{}/adminconsent?", emu.base, fx::OTHER_TENANT_DOMAIN)),
+        "{}",
+        url(&flag)
+    );
+
+    // a profile's `tenant` is the app's; its `consent_tenant` is the customer's
+    env.write(
+        "home/.config/entra-token/config.toml",
+        format!(
+            "[profiles.isv]\ntenant = \"{}\"\n\n[profiles.customer]\ntenant = \"{}\"\nconsent_tenant = \"{}\"\n\n[profiles.bad]\nconsent_tenant = \"not a tenant\"\n",
+            fx::TENANT_ID,
+            fx::TENANT_ID,
+            fx::OTHER_TENANT_ID
+        )
+        .as_bytes(),
+    );
+    env.unset("AZURE_TENANT_ID");
+    let isv = env.run(&["--profile", "isv", "consent-url", "--redirect-uri", cb]);
+    isv.ok();
+    assert!(url(&isv).contains("/organizations/adminconsent?"), "{}", url(&isv));
+    let customer = env.run(&["--profile", "customer", "consent-url", "--redirect-uri", cb]);
+    customer.ok();
+    assert!(
+        url(&customer).contains(&format!("/{}/adminconsent?", fx::OTHER_TENANT_ID)),
+        "{}",
+        url(&customer)
+    );
+    env.run(&["--profile", "bad", "consent-url", "--redirect-uri", cb])
+        .fails(2)
+        .stderr_has("profile 'bad': consent_tenant");
+    assert!(emu.requests().is_empty(), "printing a URL sends nothing");
+
+    // --listen names the tenant the URL is for
+    env.set("AZURE_TENANT_ID", fx::TENANT_ID);
+    let mut bg = spawn(&env, &["consent-url", "--listen", "--no-browser", "--wait", "1"]);
+    let listen_url = bg.url();
+    let r = bg.finish();
+    assert!(listen_url.contains("/organizations/adminconsent?"), "{listen_url}");
+    r.stderr_has("an administrator of the customer's tenant (the URL is for 'organizations'");
+    let mut bg = spawn(
+        &env,
+        &[
+            "consent-url",
+            "--listen",
+            "--no-browser",
+            "--wait",
+            "1",
+            "--tenant",
+            fx::OTHER_TENANT_ID,
+        ],
+    );
+    bg.url();
+    bg.finish().stderr_has(&format!(
+        "an administrator of tenant {} (the URL is for that tenant only)",
+        fx::OTHER_TENANT_ID
+    ));
+}
+
+// ---- help and hints ------------------------------------------------------------------------------
+
+#[test]
+fn prompt_takes_only_the_openid_values_and_hints_fit_the_command() {
+    let emu = Emulator::start();
+    let env = public_env(&emu);
+    let bad = env.run(&["login", "--no-browser", "--prompt", "admin_consent"]);
+    bad.fails(2).stderr_has("--prompt").stderr_has("select_account");
+    assert!(emu.requests().is_empty(), "nothing sent");
+    let (run, url) = login(&env, &["--prompt", "consent"]);
+    run.ok();
+    assert_eq!(param(&url, "prompt").as_deref(), Some("consent"));
+
+    // redeem opens no browser: its state hint does not say it does
+    let landed = code_url(&emu, fx::CLIENT_ID, "good", None);
+    let r = env.run(&["redeem", "--redirect-url", &landed, "--expected-state", "other"]);
+    r.fails(2).stderr_has("hint:");
+    assert!(!r.stderr.contains("browser it opens"), "{}", r.stderr);
+
+    // get --help says what the README says: GitHub Actions OIDC needs no flag
+    let help = env.run(&["get", "--help"]);
+    help.ok();
+    assert!(
+        help.stdout
+            .contains("GitHub Actions  automatic: in a job with `permissions: id-token: write`"),
+        "{}",
+        help.stdout
+    );
+    assert!(!help.stdout.contains("only when asked for"), "{}", help.stdout);
+}

@@ -62,6 +62,12 @@ pub(crate) struct Config {
     /// many seconds, at most its lifetime; 0: at once). `null`: not sent, as by default.
     #[serde(default)]
     pub(crate) refresh_in: Option<u64>,
+    /// `true`: id_tokens carry only the OpenID Connect claims (`iss`, `sub`, `aud`, `exp`, `iat`,
+    /// `nbf`, `nonce`: no `oid`, `tid`, `preferred_username` or `name`) and user access tokens no
+    /// user name (`upn`, `unique_name`, `name`), as from a standards-only OpenID provider that
+    /// keeps profile claims in userinfo.
+    #[serde(default)]
+    pub(crate) minimal_id_token: bool,
 }
 
 impl Default for Config {
@@ -86,6 +92,7 @@ impl Default for Config {
             device_numbers_as_strings: false,
             device_slow_down: false,
             refresh_in: None,
+            minimal_id_token: false,
         }
     }
 }

@@ -63,6 +63,11 @@ pub(crate) struct Meta {
     /// The signed-in user's object id (`user`/`refresh` entries).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) oid: Option<String>,
+    /// The signed-in user's name (`preferred_username`, `upn` or `email`) when the sign-in named
+    /// one (`user`/`refresh` entries; entries written before it was kept have the name as their
+    /// key's account instead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) label: Option<String>,
     pub(crate) scope: Option<String>,
     pub(crate) resource: Option<String>,
     pub(crate) stored_at: i64,
@@ -241,6 +246,7 @@ mod tests {
 
     fn meta(expires_on: i64, refresh_on: Option<i64>) -> Meta {
         Meta {
+            label: None,
             key: CacheKey {
                 kind: KeyKind::App,
                 authority: "https://login.microsoftonline.com".into(),

@@ -7,11 +7,12 @@ use std::path::PathBuf;
 pub(super) const API_EXAMPLES: &str = "\
 Examples:
   entra-token api /v1.0/users                                  # Graph (the cloud's, or --graph-url)
-  entra-token api --paginate --ndjson '/beta/deviceManagement/managedDevices?$top=50' > devices.ndjson
-  entra-token api --paginate -H 'ConsistencyLevel: eventual' '/v1.0/users?$count=true&$filter=endsWith(mail,'\\''@contoso.com'\\'')'
+  entra-token api --paginate --ndjson '/beta/deviceManagement/managedDevices' > devices.ndjson
+  entra-token api -H 'ConsistencyLevel: eventual' '/v1.0/users?$count=true&$search=\"mail:contoso\"'
   entra-token api /v1.0/users --jq '.value[].userPrincipalName'   # one per line, no quotes
   entra-token api -X POST /v1.0/groups --input group.json      # Content-Type: application/json
-  entra-token api --paginate \"https://manage.office.com/api/v1.0/$TENANT/activity/feed/subscriptions/content?contentType=Audit.General\"
+  FEED=\"https://manage.office.com/api/v1.0/$TENANT/activity/feed\"   # Management Activity API
+  entra-token api --paginate \"$FEED/subscriptions/content?contentType=Audit.General\"
   entra-token api --scope api://my-api/.default https://my-api.example.com/items
 
 Scopes: Graph, the Office 365 Management Activity API and Azure Resource Manager hosts (all clouds)
@@ -79,7 +80,7 @@ pub struct ApiArgs {
     /// A delegated token of the account signed in with `login` (from its refresh token)
     #[arg(long)]
     pub user: bool,
-    /// With --user: which signed-in account, when there are several
+    /// With --user: which signed-in account (its user name or object id), when there are several
     #[arg(long, value_name = "UPN", requires = "user")]
     pub account: Option<String>,
     #[command(flatten)]

@@ -24,10 +24,11 @@ certificate beats a client secret, which beats a federated token.
                   AZURE_CLIENT_SEND_CERTIFICATE_CHAIN=1)
   client secret   --client-secret-file / AZURE_CLIENT_SECRET / profile `client_secret_file`
   federated       --federated-token-file / AZURE_FEDERATED_TOKEN_FILE / profile
-                  `federated_token_file` (re-read for every request); or, only when asked for
-                  with --federated-github or profile `federated = \"github\"` and no token file is
-                  configured, a fresh token from the GitHub Actions OIDC endpoint
-                  (ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN)";
+                  `federated_token_file` (re-read for every request)
+  GitHub Actions  automatic: in a job with `permissions: id-token: write` and no credential
+                  configured at all, a fresh token from the job's OIDC endpoint
+                  (ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN); --federated-github or profile
+                  `federated = \"github\"` asks for it explicitly";
 
 #[derive(Debug, Args)]
 pub struct GetArgs {
@@ -52,7 +53,7 @@ pub struct GetArgs {
     /// A delegated token for the account signed in with `login` (from its refresh token)
     #[arg(long)]
     pub user: bool,
-    /// With --user: which signed-in account (UPN), when there are several
+    /// With --user: which signed-in account (its user name or object id), when there are several
     #[arg(long, value_name = "UPN", requires = "user")]
     pub account: Option<String>,
     /// With -o json: filter the JSON with a jq expression, one result per line (strings raw),

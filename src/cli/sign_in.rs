@@ -2,6 +2,7 @@
 
 use super::{CredentialArgs, ListFormat};
 use crate::output::OutputFormat;
+use crate::protocol::authorize::Prompt;
 use clap::Args;
 
 pub(super) const CONSENT_EXAMPLES: &str = "\
@@ -114,9 +115,9 @@ pub struct LoginArgs {
     /// Pre-fill the account name on the sign-in page
     #[arg(long, value_name = "UPN")]
     pub login_hint: Option<String>,
-    /// Sent as `prompt`: login, consent, select_account or none
+    /// Sent as OpenID Connect's `prompt`
     #[arg(long, value_name = "PROMPT")]
-    pub prompt: Option<String>,
+    pub prompt: Option<Prompt>,
     /// Seconds to wait for the browser sign-in (or for the device code to be entered)
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub wait: u64,

@@ -12,13 +12,14 @@ use crate::cli::ApiArgs;
 use crate::error::{Error, Result};
 use crate::http::{Http, retry};
 use crate::input;
+use crate::log;
 use crate::output::jq::JqFilter;
+use crate::progress::Progress;
 use crate::protocol::api::{self as api_proto, ApiKind, ServiceBase};
 use crate::protocol::authority::{self, Audience, Endpoint};
 use crate::rt;
 use crate::settings::Settings;
 use crate::token::TokenSource;
-use reply::Progress;
 use session::Session;
 use url::Url;
 
@@ -44,6 +45,8 @@ struct Plan {
     /// The token's scope; `None` when the user sends their own `Authorization`.
     scope: Option<String>,
     kind: Option<ApiKind>,
+    /// `--user`: a delegated token (else app-only, or the user's own header).
+    delegated: bool,
 }
 
 /// Where the bearer token comes from: the token layer (app-only, or with `--user` the signed-in
@@ -83,14 +86,14 @@ pub(crate) fn run(settings: &Settings, args: &ApiArgs) -> Result<()> {
             token_from_cache: false,
             origin: plan.url.origin(),
             include: args.include,
-            progress: Progress::new(),
+            progress: Progress::for_stderr(log::verbosity()),
         };
         let result = if args.paginate {
             reply::paginate(&mut session, &plan, args, jq.as_ref()).await
         } else {
             reply::single(&mut session, &plan, args, jq.as_ref()).await
         };
-        session.progress.done();
+        session.progress.finish();
         result
     })
 }
@@ -134,7 +137,11 @@ fn plan(settings: &Settings, args: &ApiArgs) -> Result<Plan> {
         None => None,
     };
 
-    let mut kind = service.as_ref().map(|(k, _)| *k);
+    let mut kind = if api_proto::is_management_path(&url) {
+        Some(ApiKind::Management)
+    } else {
+        service.as_ref().map(|(k, _)| *k)
+    };
     let scope = if user_authorization {
         None
     } else if let Some(s) = &args.scope {
@@ -168,6 +175,7 @@ fn plan(settings: &Settings, args: &ApiArgs) -> Result<Plan> {
         body,
         scope,
         kind,
+        delegated: args.user,
     })
 }
 

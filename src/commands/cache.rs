@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::output;
 use crate::rt;
 use crate::settings::Settings;
+use crate::token::accounts;
 use serde_json::json;
 
 pub(crate) fn run(global: &GlobalArgs, settings: &Settings, cmd: &CacheCommand) -> Result<()> {
@@ -52,7 +53,8 @@ fn list(settings: &Settings, format: ListFormat) -> Result<()> {
                 "credential": m.key.credential.split(':').next().unwrap_or(""),
                 aud_kind: aud,
                 "endpoint": m.key.endpoint,
-                "account": m.key.account,
+                "account": m.key.account.as_ref().map(|_| accounts::label(m)),
+                "oid": m.oid,
                 "authority": m.key.authority,
                 "expires_on": m.expires_on,
                 "expiresOn": output::rfc3339(m.expires_on, true),
@@ -82,7 +84,11 @@ fn list(settings: &Settings, format: ListFormat) -> Result<()> {
                     m.key.audience,
                     m.key.endpoint,
                     state,
-                    m.key.account.as_ref().map(|a| format!(" {a}")).unwrap_or_default()
+                    m.key
+                        .account
+                        .as_ref()
+                        .map(|_| format!(" {}", accounts::label(m)))
+                        .unwrap_or_default()
                 );
                 text.push_str(&crate::sanitize::line(&line));
                 text.push('\n');

@@ -20,9 +20,9 @@ const DEFAULT_LISTEN_URI: &str = "http://localhost:0/";
 
 pub(crate) fn run(settings: &Settings, args: &ConsentUrlArgs) -> Result<()> {
     let client_id = settings.require_client_id()?.to_string();
-    // The configured tenant, else `organizations` (any work or school admin may consent); never
-    // `common` unless configured, as a personal account cannot grant admin consent.
-    let tenant = settings.sign_in_tenant();
+    // `--tenant` on the command line, the profile's `consent_tenant`, else `organizations` (any
+    // work or school admin may consent; a personal account cannot grant admin consent).
+    let tenant = settings.consent_tenant()?;
     let state = match &args.state {
         Some(s) if s.is_empty() => return Err(Error::usage("--state is empty")),
         Some(s) => s.clone(),
@@ -70,7 +70,15 @@ pub(crate) fn run(settings: &Settings, args: &ConsentUrlArgs) -> Result<()> {
             &state,
             &kind,
         );
-        eprintln!("Send this URL to an administrator of the customer's tenant (waiting for the redirect):\n{url}");
+        let whose = if tenant.is_multi() {
+            format!(
+                "the customer's tenant (the URL is for '{}': any work or school tenant)",
+                tenant.as_str()
+            )
+        } else {
+            format!("tenant {} (the URL is for that tenant only)", tenant.as_str())
+        };
+        eprintln!("Send this URL to an administrator of {whose} (waiting for the redirect):\n{url}");
         if !args.no_browser {
             loopback::open_browser(&url);
         }

@@ -5,6 +5,8 @@
 use crate::cache::CachedToken;
 use crate::cli::GetArgs;
 use crate::error::{Error, Result};
+use crate::log;
+use crate::output::exec_credential::ExecApiVersion;
 use crate::output::jq::JqFilter;
 use crate::output::{self, OutputFormat, TokenOutput};
 use crate::protocol::authority::{Audience, Endpoint};
@@ -13,6 +15,11 @@ use crate::token::TokenSource;
 
 pub(crate) fn run(settings: &Settings, args: &GetArgs) -> Result<()> {
     let jq = jq_filter(args)?;
+    // kubectl's requested ExecCredential version, settled before anything is sent
+    let exec_api_version = match args.output {
+        OutputFormat::ExecCredential => ExecApiVersion::from_exec_info(settings.kubernetes_exec_info()?)?,
+        _ => ExecApiVersion::default(),
+    };
     let credential = settings.credential(&args.credential);
     let source = if args.user {
         if args.v1 {
@@ -32,7 +39,15 @@ pub(crate) fn run(settings: &Settings, args: &GetArgs) -> Result<()> {
         TokenSource::app(settings, &credential, endpoint, audience)?
     };
     let token = source.token(args.min_validity as i64, args.force_refresh)?;
-    print(args.output, jq.as_ref(), &token)
+    let lifetime = token.meta.expires_on - token.meta.stored_at;
+    if args.min_validity as i64 >= lifetime {
+        // no token this fresh can ever be served from the cache: each run fetches a new one
+        log::warn(format!(
+            "--min-validity {} is not shorter than the token's lifetime ({lifetime} s): the cache can never serve it, so every run asks Entra for a new token; use a smaller value",
+            args.min_validity
+        ));
+    }
+    print(args.output, jq.as_ref(), exec_api_version, &token)
 }
 
 /// `--jq EXPR`, compiled before anything is sent; it filters the `-o json` document only.
@@ -47,8 +62,14 @@ fn jq_filter(args: &GetArgs) -> Result<Option<JqFilter>> {
     JqFilter::compile(expr).map(Some)
 }
 
-/// Prints a token in `format`, or (`--jq`) the `-o json` document through the filter.
-fn print(format: OutputFormat, jq: Option<&JqFilter>, token: &CachedToken) -> Result<()> {
+/// Prints a token in `format` (an ExecCredential in `exec_api_version`), or (`--jq`) the `-o
+/// json` document through the filter.
+fn print(
+    format: OutputFormat,
+    jq: Option<&JqFilter>,
+    exec_api_version: ExecApiVersion,
+    token: &CachedToken,
+) -> Result<()> {
     let at = token
         .access_token
         .as_ref()
@@ -61,6 +82,7 @@ fn print(format: OutputFormat, jq: Option<&JqFilter>, token: &CachedToken) -> Re
         scope: token.meta.scope.as_deref(),
         resource: token.meta.resource.as_deref(),
         extra: None,
+        exec_api_version,
     };
     match jq {
         Some(filter) => output::token_jq(filter, &out),

@@ -41,7 +41,7 @@ pub(crate) fn run(settings: &Settings, args: &LoginArgs) -> Result<()> {
         let browser = sign_in::Browser {
             redirect_uri: &uri,
             login_hint: args.login_hint.as_deref(),
-            prompt: args.prompt.as_deref(),
+            prompt: args.prompt.map(|p| p.as_str()),
             open: !args.no_browser,
         };
         rt::block_on(sign_in::with_browser(settings, &who, &browser))?
@@ -59,11 +59,11 @@ pub(crate) fn run(settings: &Settings, args: &LoginArgs) -> Result<()> {
         Some(&without_oidc_scopes(&scope)),
         &resp,
     )
-    .ok_or_else(|| Error::network("the sign-in reply names no user (no id_token)"))?;
+    .ok_or_else(|| Error::network("the sign-in reply identifies no user (no id_token with an oid or sub claim)"))?;
     // the names come from the id_token: server text, printed without control characters
     eprintln!(
         "Signed in as {}{}.",
-        crate::sanitize::line(&account.upn),
+        crate::sanitize::line(&account.name()),
         account
             .tid
             .as_deref()

@@ -99,7 +99,7 @@ pub(crate) fn run(settings: &Settings, args: &RedeemArgs) -> Result<()> {
     let tid = token::tenant_of(resp.access_token.expose()).or_else(|| account.as_ref().and_then(|a| a.tid.clone()));
     let mut extra = serde_json::Map::new();
     if let Some(a) = &account {
-        extra.insert("account".into(), serde_json::json!(a.upn));
+        extra.insert("account".into(), serde_json::json!(a.name()));
     }
     if args.show_refresh_token
         && let Some(rt) = &resp.refresh_token
@@ -116,6 +116,7 @@ pub(crate) fn run(settings: &Settings, args: &RedeemArgs) -> Result<()> {
             scope: resp.scope.as_deref(),
             resource: resp.resource.as_deref(),
             extra: Some(extra),
+            exec_api_version: Default::default(),
         },
     )
 }

@@ -3,6 +3,7 @@
 //! one document or written one per line ([`ItemWriter`]). A closed stdout (`| head`) is not an
 //! error: writers report it so the caller can stop early.
 
+pub(crate) mod exec_credential;
 pub(crate) mod jq;
 
 use crate::error::{Error, Result};
@@ -21,7 +22,7 @@ pub enum OutputFormat {
     Json,
     /// `export ENTRA_ACCESS_TOKEN=...` lines for eval
     Env,
-    /// Kubernetes client.authentication.k8s.io/v1 ExecCredential
+    /// Kubernetes ExecCredential, in the version kubectl asks for (KUBERNETES_EXEC_INFO; v1 when unset)
     ExecCredential,
 }
 
@@ -34,6 +35,8 @@ pub(crate) struct TokenOutput<'a> {
     pub(crate) scope: Option<&'a str>,
     pub(crate) resource: Option<&'a str>,
     pub(crate) extra: Option<serde_json::Map<String, serde_json::Value>>,
+    /// For `-o exec-credential`: the version kubectl asked for.
+    pub(crate) exec_api_version: exec_credential::ExecApiVersion,
 }
 
 pub(crate) fn token(format: OutputFormat, out: &TokenOutput) -> Result<()> {
@@ -46,13 +49,7 @@ pub(crate) fn token(format: OutputFormat, out: &TokenOutput) -> Result<()> {
             out.token, out.expires_on
         ),
         OutputFormat::ExecCredential => {
-            let v = json!({
-                "kind": "ExecCredential",
-                "apiVersion": "client.authentication.k8s.io/v1",
-                "spec": {"interactive": false},
-                "status": {"expirationTimestamp": rfc3339(out.expires_on, false), "token": out.token},
-            });
-            format!("{}\n", serde_json::to_string(&v).expect("json"))
+            exec_credential::render(out.exec_api_version, out.token, &rfc3339(out.expires_on, false))
         }
     };
     write_stdout(text.as_bytes())

@@ -86,9 +86,25 @@ pub(crate) fn infer_scope(url: &Url, graph_base: &Url, graph_scope: &str) -> Opt
     route(url, &[graph]).1
 }
 
+/// Whether `url` is a Management Activity API path (`/api/v1.0/{tenant}/activity/feed/...`),
+/// wherever it is served (for messages: such a path is named as that API).
+pub(crate) fn is_management_path(url: &Url) -> bool {
+    let Some(mut segments) = url.path_segments() else {
+        return false;
+    };
+    segments.next() == Some("api")
+        && matches!(segments.next(), Some("v1.0" | "v1"))
+        && segments.next().is_some()
+        && segments.next() == Some("activity")
+        && segments.next() == Some("feed")
+}
+
 /// The API kind of a URL by its host alone, `graph_base` counting as Graph.
 #[cfg(test)]
 fn kind_of(url: &Url, graph_base: &Url) -> Option<ApiKind> {
+    if is_management_path(url) {
+        return Some(ApiKind::Management);
+    }
     infer_scope(url, graph_base, "").map(|(k, _)| k)
 }
 

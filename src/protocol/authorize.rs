@@ -57,6 +57,32 @@ pub(crate) fn s256(verifier: &str) -> String {
 }
 
 /// Parameters of an interactive `/authorize` request (v2).
+/// The OpenID Connect `prompt` values (`login --prompt`); `pub`: the public `cli` types hold one.
+/// <https://openid.net/specs/openid-connect-core-1_0.html#AuthRequest>
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Prompt {
+    /// Ask for the credentials again
+    Login,
+    /// Show the consent page again
+    Consent,
+    /// Let the user pick an account
+    #[value(name = "select_account")]
+    SelectAccount,
+    /// No page at all: fail when interaction is needed
+    None,
+}
+
+impl Prompt {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Prompt::Login => "login",
+            Prompt::Consent => "consent",
+            Prompt::SelectAccount => "select_account",
+            Prompt::None => "none",
+        }
+    }
+}
+
 pub(crate) struct AuthorizeRequest<'a> {
     pub(crate) client_id: &'a str,
     pub(crate) redirect_uri: &'a str,

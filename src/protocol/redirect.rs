@@ -161,7 +161,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// The exit-2 error for a redirect whose `state` is not the one this run sent.
 pub(crate) fn state_mismatch() -> Error {
     Error::usage("the redirect's state does not match the one sent: it was not started by this command, so it was refused and nothing was redeemed")
-        .hint("run the command again and complete the sign-in in the browser it opens (a stale tab or a forged link can cause this)")
+        .hint("start again with a new command and use the URL that run prints (a stale tab or a forged link can cause this)")
 }
 
 #[cfg(test)]

@@ -138,31 +138,59 @@ pub(crate) fn tenant_of(token: &str) -> Option<String> {
     jwt::decode(token).and_then(|d| jwt::claim_str(&d.claims, "tid").map(str::to_string))
 }
 
-/// The signed-in user, from the id_token (else the access token): UPN, tenant and object id.
+/// The signed-in user of a sign-in reply: identified by the object id (`oid`) and tenant (`tid`)
+/// as MSAL does, or by the OpenID Connect `sub` where there is no `oid`; labelled by a user name
+/// when the tokens carry one (standard OpenID providers put it in userinfo, not the id_token).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Account {
-    /// `preferred_username` or `upn` (or v1's `unique_name`), lower-cased: the account's name in
-    /// the cache and for `--account`.
-    pub(crate) upn: String,
+    /// `oid`, else `sub`, from the first token (the id_token) that has either.
+    pub(crate) id: String,
     pub(crate) tid: Option<String>,
-    pub(crate) oid: Option<String>,
+    /// `preferred_username`, `upn` (or v1's `unique_name`) or `email`, lower-cased.
+    pub(crate) label: Option<String>,
 }
 
 impl Account {
-    /// The account named by the first token that has a user name claim.
+    /// The user of `tokens` (the id_token first, then the access token of the same reply).
     pub(crate) fn from_tokens(tokens: &[Option<&str>]) -> Option<Account> {
-        tokens.iter().flatten().find_map(|t| {
-            let d = jwt::decode(t)?;
-            let c = &d.claims;
-            let upn = ["preferred_username", "upn", "unique_name", "email"]
+        let claims: Vec<serde_json::Value> = tokens
+            .iter()
+            .flatten()
+            .filter_map(|t| Some(jwt::decode(t)?.claims))
+            .collect();
+        let text = |c: &serde_json::Value, k: &str| {
+            jwt::claim_str(c, k)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        let (id, first) = claims
+            .iter()
+            .find_map(|c| text(c, "oid").or_else(|| text(c, "sub")).map(|id| (id, c)))?;
+        let label = claims.iter().find_map(|c| {
+            ["preferred_username", "upn", "unique_name", "email"]
                 .iter()
-                .find_map(|k| jwt::claim_str(c, k).filter(|v| !v.trim().is_empty()))?;
-            Some(Account {
-                upn: upn.trim().to_ascii_lowercase(),
-                tid: jwt::claim_str(c, "tid").map(str::to_string),
-                oid: jwt::claim_str(c, "oid").map(str::to_string),
-            })
+                .find_map(|k| text(c, k))
+                .map(|v| v.to_ascii_lowercase())
+        });
+        Some(Account {
+            id,
+            tid: text(first, "tid").or_else(|| claims.iter().find_map(|c| text(c, "tid"))),
+            label,
         })
+    }
+
+    /// The account's key in the cache: `oid.tid` (MSAL's home account id), or the id alone.
+    pub(crate) fn key(&self) -> String {
+        match &self.tid {
+            Some(t) => format!("{}.{t}", self.id),
+            None => self.id.clone(),
+        }
+    }
+
+    /// How messages name the account: its label, else its id.
+    pub(crate) fn name(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.id)
     }
 }
 
@@ -287,10 +315,26 @@ mod tests {
         let id = jwt(r#"{"preferred_username":"Admin@Contoso.onmicrosoft.com","tid":"t","oid":"o","nonce":"n1"}"#);
         let at = jwt(r#"{"upn":"other@x.com"}"#);
         let a = Account::from_tokens(&[Some(&id), Some(&at)]).unwrap();
-        assert_eq!(a.upn, "admin@contoso.onmicrosoft.com");
-        assert_eq!((a.tid.as_deref(), a.oid.as_deref()), (Some("t"), Some("o")));
-        assert_eq!(Account::from_tokens(&[None, Some(&at)]).unwrap().upn, "other@x.com");
+        assert_eq!(a.label.as_deref(), Some("admin@contoso.onmicrosoft.com"));
+        assert_eq!((a.tid.as_deref(), a.id.as_str()), (Some("t"), "o"));
+        assert_eq!((a.key().as_str(), a.name()), ("o.t", "admin@contoso.onmicrosoft.com"));
+        // no oid or sub: no identity, whatever the name
+        assert!(Account::from_tokens(&[None, Some(&at)]).is_none());
         assert!(Account::from_tokens(&[Some("opaque")]).is_none());
+        // a standard OpenID provider's id_token: `sub` only; the name may come from the access token
+        let sub_only = jwt(r#"{"sub":"AbC-123","nonce":"n1"}"#);
+        let a = Account::from_tokens(&[Some(&sub_only)]).unwrap();
+        assert_eq!(
+            (a.id.as_str(), a.tid.as_deref(), a.label.as_deref()),
+            ("AbC-123", None, None)
+        );
+        assert_eq!((a.key().as_str(), a.name()), ("AbC-123", "AbC-123"));
+        let named = jwt(r#"{"sub":"x","oid":"o2","tid":"t2","upn":"Someone@X.com"}"#);
+        let a = Account::from_tokens(&[Some(&sub_only), Some(&named)]).unwrap();
+        assert_eq!(
+            (a.id.as_str(), a.tid.as_deref(), a.label.as_deref()),
+            ("AbC-123", Some("t2"), Some("someone@x.com"))
+        );
         assert_eq!(id_token_nonce(&id).as_deref(), Some("n1"));
     }
 

@@ -95,6 +95,10 @@ impl<'s> TokenSource<'s> {
             cache: &self.cache,
             key: &self.key,
             lock_wait: self.settings.timeout,
+            account: match &self.kind {
+                SourceKind::User(user) => Some(user.account()),
+                _ => None,
+            },
         }
     }
 

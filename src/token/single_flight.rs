@@ -15,6 +15,8 @@ pub(crate) struct Slot<'a> {
     pub(crate) key: &'a CacheKey,
     /// How long to wait for another process's fetch (`--timeout`).
     pub(crate) lock_wait: Duration,
+    /// For a signed-in account's token: the account (its object id and label go with the entry).
+    pub(crate) account: Option<&'a Meta>,
 }
 
 /// What [`begin`] found.
@@ -34,7 +36,11 @@ pub(crate) struct Fetch<'a> {
 impl Fetch<'_> {
     /// Stores a token reply; the lock is released when this returns.
     pub(crate) fn store(self, resp: TokenResponse) -> CachedToken {
-        let token = entry(self.slot.key.clone(), resp, rt::now());
+        let mut token = entry(self.slot.key.clone(), resp, rt::now());
+        if let Some(account) = self.slot.account {
+            token.meta.oid.clone_from(&account.oid);
+            token.meta.label.clone_from(&account.label);
+        }
         self.slot.cache.put(&token);
         token
     }
@@ -87,6 +93,7 @@ pub(crate) fn entry(key: CacheKey, resp: TokenResponse, now: i64) -> CachedToken
             token_type: resp.token_type,
             tid,
             oid: None,
+            label: None,
             scope: resp.scope,
             resource: resp.resource,
             stored_at: now,

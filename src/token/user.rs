@@ -45,6 +45,11 @@ impl UserToken {
         })
     }
 
+    /// The account's `refresh` entry.
+    pub(crate) fn account(&self) -> &Meta {
+        &self.account
+    }
+
     pub(crate) fn cache_key(&self) -> CacheKey {
         accounts::user_key(&self.account.key, &self.scope)
     }
@@ -56,7 +61,7 @@ impl UserToken {
         let stored = cache.get(&account.key).and_then(|t| t.refresh_token).ok_or_else(|| {
             Error::usage(format!(
                 "the refresh token of {} could not be read from the cache",
-                account.key.account.as_deref().unwrap_or("the account")
+                accounts::label(account)
             ))
             .hint("run `entra-token login` again")
         })?;

@@ -190,7 +190,7 @@ pub(crate) fn issue(
     let now = req.now;
     let iat = now.saturating_sub(300);
     let iss = format!("https://sts.windows.net/{}/", tenant.id);
-    let at = json!({
+    let mut at = json!({
         "aud": aud, "iss": iss, "iat": iat, "nbf": iat, "exp": now + cfg.token_lifetime,
         "acr": "1", "amr": ["pwd", "mfa"], "appid": req.client_id, "appidacr": req.appidacr,
         "family_name": "Admin", "given_name": user.name.split(' ').next().unwrap_or(""),
@@ -199,6 +199,13 @@ pub(crate) fn issue(
         "unique_name": user.upn, "upn": user.upn, "uti": URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes()),
         "ver": "1.0",
     });
+    if cfg.minimal_id_token
+        && let Some(claims) = at.as_object_mut()
+    {
+        for name in ["upn", "unique_name", "name", "given_name", "family_name"] {
+            claims.remove(name);
+        }
+    }
     let access_token = signer.sign(&at)?;
     let wants = |s: &str| scopes.iter().any(|x| x.eq_ignore_ascii_case(s));
     let v1 = req.endpoint == Endpoint::V1;
@@ -220,6 +227,12 @@ pub(crate) fn issue(
         }
         if let Some(n) = nonce {
             c["nonce"] = json!(n);
+        }
+        if cfg.minimal_id_token {
+            let keep = ["iss", "sub", "aud", "exp", "iat", "nbf", "nonce"];
+            if let Some(claims) = c.as_object_mut() {
+                claims.retain(|k, _| keep.contains(&k.as_str()));
+            }
         }
         Some(signer.sign(&c)?)
     } else {
