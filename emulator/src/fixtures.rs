@@ -108,3 +108,16 @@ pub const USERS: &[User] = &[
 pub fn user_by_upn(upn: &str) -> Option<User> {
     USERS.iter().copied().find(|u| u.upn.eq_ignore_ascii_case(upn))
 }
+
+/// The VM's system-assigned managed identity: object id (`oid`) of its service principal.
+pub const MI_SYSTEM_OBJECT_ID: &str = "6b1f2e3d-4c5b-4a69-8e7d-0f1e2d3c4b5a";
+/// The system-assigned identity's client id (`appid`).
+pub const MI_SYSTEM_CLIENT_ID: &str = "2c3d4e5f-6a7b-4c8d-9e0f-a1b2c3d4e5f6";
+/// The VM's ARM resource id (`xms_mirid` of system-assigned tokens).
+pub const MI_VM_RESOURCE_ID: &str = "/subscriptions/0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1";
+/// A user-assigned managed identity assigned to the VM: client id.
+pub const MI_USER_CLIENT_ID: &str = "8d9e0f1a-2b3c-4d5e-8f6a-7b8c9d0e1f2a";
+/// The user-assigned identity's object id.
+pub const MI_USER_OBJECT_ID: &str = "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8";
+/// The user-assigned identity's ARM resource id.
+pub const MI_USER_RESOURCE_ID: &str = "/subscriptions/0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/ci-identity";

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::aadsts;
 use crate::apis::{ApiRequest, graph, management};
 use crate::clock;
+use crate::endpoints::managed_identity::{self, ImdsReply};
 use crate::endpoints::token::{self, TokenRequest};
 use crate::endpoints::web::WebReply;
 use crate::endpoints::{authorize, consent, device, discovery};
@@ -63,6 +64,7 @@ pub(crate) async fn respond(state: &State, req: &Req<'_>) -> Response<Body> {
         }
         ["devicelogin"] if get => return web(device::device_login_page()),
         ["_actions", "idtoken"] => return actions_idtoken(state, req),
+        ["metadata", "identity", "oauth2", "token"] if get => return imds(state, req),
         [t, "v2.0", ".well-known", "openid-configuration"] if get => return discovery(state, req, t, true),
         [t, ".well-known", "openid-configuration"] if get => return discovery(state, req, t, false),
         [_, "discovery", "v2.0", "keys"] | [_, "discovery", "keys"] if get => {
@@ -166,6 +168,26 @@ fn api(state: &State, req: &Req<'_>, which: Api) -> Response<Body> {
         }
     }
     b.body(full(body)).unwrap_or_else(|_| internal_error())
+}
+
+/// The Azure Instance Metadata Service's managed identity token endpoint.
+fn imds(state: &State, req: &Req<'_>) -> Response<Body> {
+    let query: BTreeMap<String, String> = url::form_urlencoded::parse(req.query.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let lifetime = state.config().token_lifetime;
+    match managed_identity::imds(&query, req.headers, state.now(), lifetime) {
+        ImdsReply::Error(status, body) => {
+            json_response(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST), &body)
+        }
+        ImdsReply::Token { claims, mut reply } => match state.signer.sign(&claims) {
+            Ok(token) => {
+                reply["access_token"] = Value::String(token);
+                json_response(StatusCode::OK, &reply)
+            }
+            Err(_) => internal_error(),
+        },
+    }
 }
 
 /// The GitHub Actions OIDC token endpoint stand-in (`ACTIONS_ID_TOKEN_REQUEST_URL`).
