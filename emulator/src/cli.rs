@@ -24,7 +24,10 @@ The base URL is printed alone on the first line of stdout; a banner with the fix
 client id and secret goes to stderr. Endpoints: POST /{tenant}/oauth2/v2.0/token and
 POST /{tenant}/oauth2/token (client credentials with a secret, a certificate-signed client
 assertion or a federated token), GET /_actions/idtoken, a stand-in for the GitHub Actions
-OIDC token endpoint, a few Microsoft Graph and Intune collections (/v1.0/users, /v1.0/me,
+OIDC token endpoint, POST /_pipelines/{org}/oidctoken, one for Azure Pipelines', managed
+identity endpoints (IMDS GET /metadata/identity/oauth2/token, App Service GET /msi/token,
+Azure Arc GET /arc/metadata/identity/oauth2/token, Cloud Shell POST /cloudshell/token, Service
+Fabric GET /servicefabric/token), a few Microsoft Graph and Intune collections (/v1.0/users, /v1.0/me,
 /beta/deviceManagement/managedDevices, POST /v1.0/groups) and the Office 365 Management
 Activity API (/api/v1.0/{tenant}/activity/feed/...), which accept only tokens this emulator
 issued. Test control: /_emulator/requests, /_emulator/faults, /_emulator/config,
@@ -98,6 +101,10 @@ pub struct ExecArgs {
     /// OIDC stand-in)
     #[arg(long)]
     pub github_actions: bool,
+    /// Set IDENTITY_ENDPOINT and IDENTITY_HEADER (an App Service managed identity stand-in)
+    /// instead of AZURE_CLIENT_ID and AZURE_CLIENT_SECRET: `entra-token get` uses the managed identity
+    #[arg(long)]
+    pub managed_identity: bool,
     /// The command to run, and its arguments (after `--`)
     #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -240,6 +247,9 @@ fn exec(args: ExecArgs) -> Result<i32> {
         )
         .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", fixtures::ACTIONS_REQUEST_TOKEN);
     }
+    if args.managed_identity {
+        managed_identity_variables(&mut cmd, &emu.base_url);
+    }
     if let Some(dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)) {
         let old = std::env::var_os("PATH").unwrap_or_default();
         let paths = std::iter::once(dir).chain(std::env::split_paths(&old));
@@ -263,6 +273,16 @@ fn exec(args: ExecArgs) -> Result<i32> {
     };
     drop(emu);
     Ok(exit_code(status))
+}
+
+/// `exec --managed-identity`: the variables App Service sets for its managed identity endpoint,
+/// instead of the app's client id and secret (a client id would name a user-assigned identity,
+/// and a secret would come first).
+fn managed_identity_variables(cmd: &mut Command, base_url: &str) {
+    cmd.env("IDENTITY_ENDPOINT", format!("{base_url}/msi/token"))
+        .env("IDENTITY_HEADER", fixtures::MI_IDENTITY_HEADER)
+        .env_remove("AZURE_CLIENT_ID")
+        .env_remove("AZURE_CLIENT_SECRET");
 }
 
 /// A child's exit status as a shell reports it (128 + N for signal N).

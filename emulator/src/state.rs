@@ -60,6 +60,14 @@ pub(crate) struct Config {
     /// many seconds, at most its lifetime; 0: at once). `null`: not sent, as by default.
     #[serde(default)]
     pub(crate) refresh_in: Option<u64>,
+    /// The Azure Arc stand-in's key folder: its challenge writes a key file there. `null`: the
+    /// Arc endpoint answers 500.
+    #[serde(default)]
+    pub(crate) arc_key_dir: Option<String>,
+    /// When set, the Arc challenge names this path instead of a key file it wrote (a hostile
+    /// endpoint, e.g. `/etc/shadow`).
+    #[serde(default)]
+    pub(crate) arc_challenge_realm: Option<String>,
 }
 
 impl Default for Config {
@@ -84,6 +92,8 @@ impl Default for Config {
             device_numbers_as_strings: false,
             device_slow_down: false,
             refresh_in: None,
+            arc_key_dir: None,
+            arc_challenge_realm: None,
         }
     }
 }
