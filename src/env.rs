@@ -64,6 +64,9 @@ impl EnvVars {
     /// Azure Pipelines: the service connection's id, as the AzureCLI task sets it
     /// (`--service-connection-id`).
     pub(crate) const AZURESUBSCRIPTION_SERVICE_CONNECTION_ID: &'static str = "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID";
+    /// The Azure Arc agent's key folder, when it is not the agent's default
+    /// (`/var/opt/azcmagent/tokens`, `%ProgramData%\AzureConnectedMachineAgent\Tokens`).
+    pub(crate) const ENTRA_TOKEN_ARC_KEY_DIR: &'static str = "ENTRA_TOKEN_ARC_KEY_DIR";
     /// Windows: the Azure Arc agent's key folder is under it (`%ProgramData%\AzureConnectedMachineAgent\Tokens`).
     pub(crate) const PROGRAM_DATA: &'static str = "ProgramData";
     /// Windows: where the Azure Arc agent (`himds.exe`) is installed.
@@ -211,6 +214,7 @@ pub(crate) const VARIABLES: &[Variable] = &[
     ours(EnvVars::USERPROFILE, VarKind::Directory, Encoding::Os),
     ours(EnvVars::XDG_CONFIG_HOME, VarKind::Directory, Encoding::Os),
     ours(EnvVars::PROGRAM_DATA, VarKind::Directory, Encoding::Os),
+    ours(EnvVars::ENTRA_TOKEN_ARC_KEY_DIR, VarKind::Credential, Encoding::Os),
     ours(EnvVars::PROGRAM_FILES, VarKind::Directory, Encoding::Os),
     ours(EnvVars::SSL_CERT_FILE, VarKind::ProxyTls, Encoding::Os),
     ours(EnvVars::SSL_CERT_DIR, VarKind::ProxyTls, Encoding::Os),
@@ -231,6 +235,10 @@ pub(crate) const VARIABLES: &[Variable] = &[
 #[derive(Clone, Default)]
 pub(crate) struct Env {
     values: BTreeMap<&'static str, OsString>,
+    /// Variables named at run time (`--federated-token-env NAME`), given by tests.
+    named: BTreeMap<String, OsString>,
+    /// Captured from the process: a variable named at run time is read from it.
+    live: bool,
 }
 
 impl std::fmt::Debug for Env {
@@ -248,7 +256,31 @@ impl Env {
             .filter(|v| v.read_by == ReadBy::EntraToken)
             .filter_map(|v| std::env::var_os(v.name).map(|value| (v.name, value)))
             .collect();
-        Env { values }
+        Env {
+            values,
+            named: BTreeMap::new(),
+            live: true,
+        }
+    }
+
+    /// A variable whose name the user gives at run time (`--federated-token-env NAME`): not in
+    /// [`VARIABLES`], so read when asked for — from the process environment for a captured
+    /// snapshot, from the values a test gave otherwise. Unset and empty are the same.
+    #[allow(clippy::disallowed_methods)] // the one place that reads the process environment
+    pub(crate) fn named(&self, name: &str) -> Option<OsString> {
+        let value = match self.named.get(name) {
+            Some(v) => Some(v.clone()),
+            None if self.live => std::env::var_os(name),
+            None => None,
+        };
+        value.filter(|v| !v.is_empty())
+    }
+
+    /// A copy with the run-time-named variable `name` set.
+    #[cfg(test)]
+    pub(crate) fn with_named(mut self, name: &str, value: impl Into<OsString>) -> Env {
+        self.named.insert(name.to_string(), value.into());
+        self
     }
 
     /// A copy with `name` set (tests build their environment this way).

@@ -51,6 +51,11 @@ pub(crate) const SENSITIVE_NAMES: &[&str] = &[
     "state",
     "nonce",
     "session_state",
+    // managed identity (App Service `X-IDENTITY-HEADER`, Service Fabric `secret`) and Azure
+    // Pipelines' OIDC reply
+    "x-identity-header",
+    "secret",
+    "oidctoken",
 ];
 
 pub(crate) fn is_sensitive(name: &str) -> bool {

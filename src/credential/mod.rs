@@ -3,13 +3,11 @@
 //! yields the form fields of one token request (fresh per request: assertions and federated
 //! tokens must never be reused or stored).
 
-#[cfg(test)] // wired by the managed identity token source (not yet)
 pub(crate) mod arc_key;
 pub(crate) mod certificate;
 pub(crate) mod client_secret;
 pub(crate) mod federated;
 pub(crate) mod keyfile;
-#[cfg(test)] // wired by settings' credential choice (not yet)
 pub(crate) mod selection;
 pub(crate) mod self_signed;
 pub(crate) mod source;

@@ -10,7 +10,6 @@ use serde_json::json;
 use serde_json::value::RawValue;
 use std::io::Write;
 
-#[cfg(test)] // wired by the whoami command (not yet)
 pub(crate) mod whoami;
 
 /// How `get` and `redeem` print a token (`-o`). `pub`: the public `cli` argument types hold one.

@@ -8,9 +8,7 @@ pub(crate) mod authorize;
 pub(crate) mod device_code;
 pub(crate) mod entra_error;
 pub(crate) mod jwt;
-#[cfg(test)] // wired by the managed identity token source (not yet)
 pub(crate) mod managed_identity;
-#[cfg(test)] // wired by the Azure Pipelines credential (not yet)
 pub(crate) mod pipelines;
 pub(crate) mod redirect;
 pub(crate) mod token;

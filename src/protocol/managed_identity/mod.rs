@@ -329,6 +329,7 @@ pub(crate) enum SelectorKind {
 
 impl SelectorKind {
     /// The command-line flag that sets it.
+    #[cfg(test)]
     pub(crate) fn flag(self) -> &'static str {
         match self {
             SelectorKind::ClientId => "--client-id",
@@ -347,23 +348,7 @@ impl SelectorKind {
     }
 }
 
-/// Where a selector's value came from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Origin {
-    Flag(&'static str),
-    Env(&'static str),
-    Profile(String),
-}
-
-impl Origin {
-    pub(crate) fn describe(&self) -> String {
-        match self {
-            Origin::Flag(f) => f.to_string(),
-            Origin::Env(v) => v.to_string(),
-            Origin::Profile(p) => format!("profile '{p}'"),
-        }
-    }
-}
+pub(crate) use crate::origin::Origin;
 
 /// A user-assigned identity: its client id, object id or ARM resource id, and where that came
 /// from (messages and the "Identity not found" hint name it). None = the system-assigned one.

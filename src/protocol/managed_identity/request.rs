@@ -59,6 +59,7 @@ pub(crate) struct Request {
 }
 
 impl Request {
+    #[cfg(test)]
     pub(crate) fn header(&self, name: &str) -> Option<&HeaderValue> {
         self.headers
             .iter()
