@@ -38,7 +38,8 @@ Examples:
 Environment: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH,
 AZURE_CLIENT_CERTIFICATE_PASSWORD, AZURE_CLIENT_SEND_CERTIFICATE_CHAIN, AZURE_FEDERATED_TOKEN_FILE,
 AZURE_AUTHORITY_HOST, ENTRA_TOKEN_PROFILE, ENTRA_TOKEN_CACHE; SSL_CERT_FILE/SSL_CERT_DIR add trusted CAs; HTTPS_PROXY/NO_PROXY are honoured.
-Exit codes: 0 ok, 1 internal error, 2 usage or local input, 3 rejected by Entra, 4 network or protocol,
+Exit codes: 0 ok, 1 internal error, 2 usage or local input, 3 rejected by Entra (or a managed-identity
+or Azure DevOps OIDC endpoint), 4 network or protocol,
 5 the API answered non-2xx (api).";
 
 /// Microsoft Entra ID (Azure AD) OAuth 2.0 tokens for scripts and CI jobs.
@@ -69,7 +70,7 @@ pub struct GlobalArgs {
     /// Profile from $XDG_CONFIG_HOME/entra-token/config.toml [env: ENTRA_TOKEN_PROFILE]
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
-    /// Deadline in seconds for one logical request, retries included [default: 30]
+    /// Deadline in seconds for one logical request, retries included [default: 30; 90 for a managed identity]
     #[arg(long, global = true, value_name = "SECS")]
     pub timeout: Option<f64>,
     /// Token cache: auto (keyring if one answers, else files), keyring, file, none [env: ENTRA_TOKEN_CACHE]
