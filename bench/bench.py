@@ -129,6 +129,15 @@ def keyring(bench, env):
         os.kill(pid, 15)
 
 
+@contextlib.contextmanager
+def managed_identity(bench, env):
+    """A VM's managed identity: IMDS at the emulator, no app credential in the environment."""
+    menv = dict(env, AZURE_POD_IDENTITY_AUTHORITY_HOST=bench.base)
+    for name in ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID"):
+        menv.pop(name, None)
+    yield menv
+
+
 def msal(bench, env):
     return [sys.executable, PEER, bench.base, TENANT, CLIENT], env
 
@@ -156,6 +165,16 @@ CASES = [
     Case("cache hit, file store", ("get", "--cache", "file"), cache_hit=True, peer=msal_file_cache,
          peer_label="MSAL Python + msal-extensions", baseline=True),
     Case("cache hit, keyring store", ("get", "--cache", "keyring"), setup=keyring, cache_hit=True),
+]
+
+
+# Pairs of rows of the CURRENT build timed against each other, interleaved in the same run:
+# (title, case, reference); the case's cache hit is judged within +5% or +0.1 ms of the reference's.
+PAIRS = [
+    ("managed identity vs client secret",
+     Case("cache hit, managed identity (IMDS)", ("get", "--managed-identity", "--cache", "file"),
+          setup=managed_identity, cache_hit=True),
+     Case("cache hit, client secret", ("get", "--cache", "file"), cache_hit=True)),
 ]
 
 
@@ -209,7 +228,23 @@ def run_case(bench, case, runs, rounds, rows, compared):
             rows.append((case.name, case.peer_label, median_ms(pcmd, penv, runs), peak_rss_mb(pcmd, penv)))
 
 
-def report(rows, compared, runs, rounds):
+def run_pair(bench, title, case, ref, runs, rounds, paired):
+    """Both rows primed, then timed interleaved (the same build, the same home)."""
+    n = runs * 3
+    with contextlib.ExitStack() as stack:
+        env = stack.enter_context(case.setup(bench, bench.env_for("pair")))
+        renv = stack.enter_context(ref.setup(bench, bench.env_for("pair")))
+        if env is None or renv is None:
+            print(f"skipped: {title} (this machine cannot run it)", file=sys.stderr)
+            return
+        cur, old = [bench.bin, *case.args], [bench.bin, *ref.args]
+        prime(cur, env)
+        prime(old, renv)
+        med = interleaved_medians({ref.name: (old, renv), case.name: (cur, env)}, n, rounds)
+        paired.append((title, ref.name, med[ref.name], case.name, med[case.name]))
+
+
+def report(rows, compared, runs, rounds, paired=()):
     print(f"{'case':40} {'tool':32} {'median ms':>10} {'peak RSS MB':>12}")
     for case, tool, ms, rss in rows:
         print(f"{case:40} {tool:32} {ms:10.1f} {rss:12.1f}")
@@ -235,6 +270,16 @@ def report(rows, compared, runs, rounds):
                            f"(+{HIT_BUDGET_PCT:g}% or +{HIT_BUDGET_MS:g} ms)")
                 verdicts.append({"case": case.name, "within_budget": ok})
             print(f"{case.name:40} {old:11.2f} {new:11.2f} {diff:+8.2f} {pct:+6.1f}% {old_rss:11.1f}  {verdict}")
+    for title, ref, ref_ms, name, ms in paired:
+        diff = ms - ref_ms
+        pct = diff / ref_ms * 100
+        ok = pct <= HIT_BUDGET_PCT or diff <= HIT_BUDGET_MS
+        verdicts.append({"case": name, "reference": ref, "within_budget": ok})
+        print()
+        print(f"{title}, interleaved ({rounds} rounds):")
+        print(f"  {ref:38} {ref_ms:8.2f} ms")
+        print(f"  {name:38} {ms:8.2f} ms  {diff:+.2f} ms {pct:+.1f}%  "
+              f"{'within' if ok else 'OUTSIDE'} the budget (+{HIT_BUDGET_PCT:g}% or +{HIT_BUDGET_MS:g} ms)")
     load = os.getloadavg()[0]
     print(f"timer: {'hyperfine -N' if HYPERFINE else 'subprocess loop'}; load average {load:.2f}")
     if load > (os.cpu_count() or 1) / 2:
@@ -242,6 +287,8 @@ def report(rows, compared, runs, rounds):
               "even two identical builds differ by tens of percent then, so neither the figures nor "
               "the verdicts mean much")
     print(json.dumps({"runs": runs, "rows": rows,
+                      "pairs": [{"title": t, "reference": r, "reference_ms": rm, "case": c, "case_ms": m}
+                                for t, r, rm, c, m in paired],
                       "baseline": [{"case": c.name, "baseline_ms": o, "current_ms": n} for c, o, n, _ in compared],
                       "verdicts": verdicts}))
 
@@ -264,17 +311,19 @@ def main():
     ca = os.path.join(work, "ca.pem")
     emu = subprocess.Popen([bin_, "emulator", "--tls", "--ca-file", ca], stdout=subprocess.PIPE,
                            stderr=subprocess.DEVNULL, text=True)
-    rows, compared = [], []
+    rows, compared, paired = [], [], []
     try:
         base = emu.stdout.readline().strip()
         bench = Bench(bin_, baseline, work, base, ca)
         for case in CASES:
             run_case(bench, case, a.runs, a.rounds, rows, compared)
+        for title, case, ref in PAIRS:
+            run_pair(bench, title, case, ref, a.runs, a.rounds, paired)
     finally:
         emu.terminate()
         emu.wait()
         shutil.rmtree(work, ignore_errors=True)
-    report(rows, compared, a.runs, a.rounds)
+    report(rows, compared, a.runs, a.rounds, paired)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ fn run(cli: Cli, env: &Env) -> Result<i32> {
         Command::Redeem(a) => commands::redeem::run(&settings, &a),
         Command::Login(a) => commands::login::run(&settings, &a),
         Command::Logout(a) => commands::logout::run(&settings, &a),
+        Command::Whoami(a) => commands::whoami::run(&settings, &a),
         Command::Cert(_) | Command::Completions(_) | Command::Decode(_) | Command::Emulator(_) => {
             unreachable!("handled above")
         }

@@ -38,7 +38,8 @@ Examples:
 Environment: AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH,
 AZURE_CLIENT_CERTIFICATE_PASSWORD, AZURE_CLIENT_SEND_CERTIFICATE_CHAIN, AZURE_FEDERATED_TOKEN_FILE,
 AZURE_AUTHORITY_HOST, ENTRA_TOKEN_PROFILE, ENTRA_TOKEN_CACHE; SSL_CERT_FILE/SSL_CERT_DIR add trusted CAs; HTTPS_PROXY/NO_PROXY are honoured.
-Exit codes: 0 ok, 1 internal error, 2 usage or local input, 3 rejected by Entra, 4 network or protocol,
+Exit codes: 0 ok, 1 internal error, 2 usage or local input, 3 rejected by Entra (or a managed-identity
+or Azure DevOps OIDC endpoint), 4 network or protocol,
 5 the API answered non-2xx (api).";
 
 /// Microsoft Entra ID (Azure AD) OAuth 2.0 tokens for scripts and CI jobs.
@@ -69,7 +70,7 @@ pub struct GlobalArgs {
     /// Profile from $XDG_CONFIG_HOME/entra-token/config.toml [env: ENTRA_TOKEN_PROFILE]
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
-    /// Deadline in seconds for one logical request, retries included [default: 30]
+    /// Deadline in seconds for one logical request, retries included [default: 30; 90 for a managed identity]
     #[arg(long, global = true, value_name = "SECS")]
     pub timeout: Option<f64>,
     /// Token cache: auto (keyring if one answers, else files), keyring, file, none [env: ENTRA_TOKEN_CACHE]
@@ -111,6 +112,8 @@ pub enum Command {
     Login(LoginArgs),
     /// Forget a signed-in account's tokens (all accounts without --account)
     Logout(LogoutArgs),
+    /// Which credential source `get` uses and why, and what its token says (never the token)
+    Whoami(WhoamiArgs),
     Emulator(entra_token_emulator::EmulatorArgs),
 }
 
@@ -135,8 +138,12 @@ pub struct CredentialArgs {
     pub send_x5c: bool,
     /// File holding a federated (workload identity) token, re-read for every request
     /// [env: AZURE_FEDERATED_TOKEN_FILE]
-    #[arg(long, value_name = "PATH", conflicts_with = "federated_github")]
+    #[arg(long, value_name = "PATH")]
     pub federated_token_file: Option<PathBuf>,
+    /// The federated token is the value of the environment variable NAME (GitLab CI `id_tokens`
+    /// and similar), read for every request
+    #[arg(long, value_name = "NAME")]
+    pub federated_token_env: Option<String>,
     /// In GitHub Actions (`permissions: id-token: write`): use a fresh OIDC token from
     /// ACTIONS_ID_TOKEN_REQUEST_URL as the federated credential
     #[arg(long)]
@@ -144,12 +151,45 @@ pub struct CredentialArgs {
     /// Audience requested from GitHub Actions OIDC [default: api://AzureADTokenExchange]
     #[arg(long, value_name = "AUDIENCE", requires = "federated_github")]
     pub federated_audience: Option<String>,
+    /// In Azure Pipelines: a fresh OIDC token for the service connection as the federated
+    /// credential (needs SYSTEM_ACCESSTOKEN mapped into the step's env)
+    #[arg(long)]
+    pub federated_azure_pipelines: bool,
+    /// The Azure service connection's id [env: AZURESUBSCRIPTION_SERVICE_CONNECTION_ID]
+    #[arg(long, value_name = "ID")]
+    pub service_connection_id: Option<String>,
+    /// Use the managed identity of the Azure VM, App Service, Arc server, Cloud Shell or
+    /// Service Fabric app this runs on (user-assigned: --client-id, --mi-object-id or
+    /// --mi-resource-id)
+    #[arg(long)]
+    pub managed_identity: bool,
+    /// A user-assigned managed identity by its object (principal) id
+    #[arg(long, value_name = "ID")]
+    pub mi_object_id: Option<String>,
+    /// A user-assigned managed identity by its ARM resource id
+    #[arg(long, value_name = "ARM_ID")]
+    pub mi_resource_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ListFormat {
     Text,
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct WhoamiArgs {
+    /// v2 scope of the token looked at [default: the cloud's Graph /.default]
+    #[arg(long, value_name = "SCOPE", conflicts_with = "resource")]
+    pub scope: Option<String>,
+    /// Resource URI (scope RESOURCE/.default)
+    #[arg(long, value_name = "URI")]
+    pub resource: Option<String>,
+    /// Output format: text or json
+    #[arg(short, long, value_name = "FORMAT", default_value = "text")]
+    pub output: ListFormat,
+    #[command(flatten)]
+    pub credential: CredentialArgs,
 }
 
 #[derive(Debug, Args)]

@@ -44,6 +44,39 @@ impl EnvVars {
     pub(crate) const ACTIONS_ID_TOKEN_REQUEST_URL: &'static str = "ACTIONS_ID_TOKEN_REQUEST_URL";
     /// GitHub Actions: the bearer token for that endpoint.
     pub(crate) const ACTIONS_ID_TOKEN_REQUEST_TOKEN: &'static str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN";
+    /// Which credential sources are tried: `prod`, `dev` or one credential's name, e.g.
+    /// `ManagedIdentityCredential` (azure-identity's `DefaultAzureCredential` reads it too).
+    pub(crate) const AZURE_TOKEN_CREDENTIALS: &'static str = "AZURE_TOKEN_CREDENTIALS";
+    /// Managed identity (App Service, Functions, Container Apps, Service Fabric, Azure Arc): the
+    /// token endpoint.
+    pub(crate) const IDENTITY_ENDPOINT: &'static str = "IDENTITY_ENDPOINT";
+    /// Managed identity (App Service `X-IDENTITY-HEADER`, Service Fabric `secret`): a secret.
+    pub(crate) const IDENTITY_HEADER: &'static str = "IDENTITY_HEADER";
+    /// Service Fabric: SHA-1 thumbprint (hex) of the token service's self-signed certificate.
+    pub(crate) const IDENTITY_SERVER_THUMBPRINT: &'static str = "IDENTITY_SERVER_THUMBPRINT";
+    /// Azure Arc: set next to `IDENTITY_ENDPOINT` by the Connected Machine agent.
+    pub(crate) const IMDS_ENDPOINT: &'static str = "IMDS_ENDPOINT";
+    /// Cloud Shell's token endpoint (with `MSI_SECRET`: Azure Machine Learning, not supported).
+    pub(crate) const MSI_ENDPOINT: &'static str = "MSI_ENDPOINT";
+    /// Azure Machine Learning's managed identity secret.
+    pub(crate) const MSI_SECRET: &'static str = "MSI_SECRET";
+    /// Replaces `http://169.254.169.254` as the IMDS host (AKS pod identity, tests).
+    pub(crate) const AZURE_POD_IDENTITY_AUTHORITY_HOST: &'static str = "AZURE_POD_IDENTITY_AUTHORITY_HOST";
+    /// Azure Pipelines: the job's OIDC token endpoint (set in every job).
+    pub(crate) const SYSTEM_OIDCREQUESTURI: &'static str = "SYSTEM_OIDCREQUESTURI";
+    /// Azure Pipelines: the job's access token, a secret the step maps:
+    /// `env: SYSTEM_ACCESSTOKEN: $(System.AccessToken)`.
+    pub(crate) const SYSTEM_ACCESSTOKEN: &'static str = "SYSTEM_ACCESSTOKEN";
+    /// Azure Pipelines: the service connection's id, as the AzureCLI task sets it
+    /// (`--service-connection-id`).
+    pub(crate) const AZURESUBSCRIPTION_SERVICE_CONNECTION_ID: &'static str = "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID";
+    /// The Azure Arc agent's key folder, when it is not the agent's default
+    /// (`/var/opt/azcmagent/tokens`, `%ProgramData%\AzureConnectedMachineAgent\Tokens`).
+    pub(crate) const ENTRA_TOKEN_ARC_KEY_DIR: &'static str = "ENTRA_TOKEN_ARC_KEY_DIR";
+    /// Windows: the Azure Arc agent's key folder is under it (`%ProgramData%\AzureConnectedMachineAgent\Tokens`).
+    pub(crate) const PROGRAM_DATA: &'static str = "ProgramData";
+    /// Windows: where the Azure Arc agent (`himds.exe`) is installed.
+    pub(crate) const PROGRAM_FILES: &'static str = "ProgramFiles";
     /// The home directory (config and cache default to directories under it).
     pub(crate) const HOME: &'static str = "HOME";
     /// The home directory on Windows, when `HOME` is not set.
@@ -176,6 +209,25 @@ pub(crate) const VARIABLES: &[Variable] = &[
     ours(EnvVars::ACTIONS_ID_TOKEN_REQUEST_URL, VarKind::Ci, Encoding::Text),
     secret(EnvVars::ACTIONS_ID_TOKEN_REQUEST_TOKEN, VarKind::Ci),
     ours(EnvVars::ENTRA_TOKEN_NO_KEYRING, VarKind::Cache, Encoding::Text),
+    ours(EnvVars::AZURE_TOKEN_CREDENTIALS, VarKind::Selection, Encoding::Text),
+    ours(EnvVars::IDENTITY_ENDPOINT, VarKind::Credential, Encoding::Text),
+    ours(EnvVars::IDENTITY_HEADER, VarKind::Credential, Encoding::Text),
+    ours(EnvVars::IDENTITY_SERVER_THUMBPRINT, VarKind::Credential, Encoding::Text),
+    ours(EnvVars::IMDS_ENDPOINT, VarKind::Credential, Encoding::Text),
+    ours(EnvVars::MSI_ENDPOINT, VarKind::Credential, Encoding::Text),
+    ours(EnvVars::MSI_SECRET, VarKind::Credential, Encoding::Text),
+    ours(
+        EnvVars::AZURE_POD_IDENTITY_AUTHORITY_HOST,
+        VarKind::Credential,
+        Encoding::Text,
+    ),
+    ours(EnvVars::SYSTEM_OIDCREQUESTURI, VarKind::Ci, Encoding::Text),
+    ours(EnvVars::SYSTEM_ACCESSTOKEN, VarKind::Ci, Encoding::Text),
+    ours(
+        EnvVars::AZURESUBSCRIPTION_SERVICE_CONNECTION_ID,
+        VarKind::Ci,
+        Encoding::Text,
+    ),
     ours(EnvVars::XDG_CACHE_HOME, VarKind::Cache, Encoding::Os),
     ours(EnvVars::LOCALAPPDATA, VarKind::Cache, Encoding::Os),
     ours(EnvVars::DBUS_SESSION_BUS_ADDRESS, VarKind::Cache, Encoding::Os),
@@ -183,6 +235,9 @@ pub(crate) const VARIABLES: &[Variable] = &[
     ours(EnvVars::HOME, VarKind::Directory, Encoding::Os),
     ours(EnvVars::USERPROFILE, VarKind::Directory, Encoding::Os),
     ours(EnvVars::XDG_CONFIG_HOME, VarKind::Directory, Encoding::Os),
+    ours(EnvVars::PROGRAM_DATA, VarKind::Directory, Encoding::Os),
+    ours(EnvVars::ENTRA_TOKEN_ARC_KEY_DIR, VarKind::Credential, Encoding::Os),
+    ours(EnvVars::PROGRAM_FILES, VarKind::Directory, Encoding::Os),
     ours(EnvVars::SSL_CERT_FILE, VarKind::ProxyTls, Encoding::Os),
     ours(EnvVars::SSL_CERT_DIR, VarKind::ProxyTls, Encoding::Os),
     ours(EnvVars::KUBERNETES_EXEC_INFO, VarKind::Ci, Encoding::Os),
@@ -228,6 +283,10 @@ pub(crate) fn hermetic_removals() -> Vec<&'static str> {
 #[derive(Clone, Default)]
 pub(crate) struct Env {
     values: BTreeMap<&'static str, OsString>,
+    /// Variables named at run time (`--federated-token-env NAME`), given by tests.
+    named: BTreeMap<String, OsString>,
+    /// Captured from the process: a variable named at run time is read from it.
+    live: bool,
 }
 
 impl std::fmt::Debug for Env {
@@ -263,7 +322,31 @@ impl Env {
             .filter(|v| v.read_by == ReadBy::EntraToken)
             .filter_map(|v| std::env::var_os(v.name).map(|value| (v.name, value)))
             .collect();
-        Env { values }
+        Env {
+            values,
+            named: BTreeMap::new(),
+            live: true,
+        }
+    }
+
+    /// A variable whose name the user gives at run time (`--federated-token-env NAME`): not in
+    /// [`VARIABLES`], so read when asked for — from the process environment for a captured
+    /// snapshot, from the values a test gave otherwise. Unset and empty are the same.
+    #[allow(clippy::disallowed_methods)] // the one place that reads the process environment
+    pub(crate) fn named(&self, name: &str) -> Option<OsString> {
+        let value = match self.named.get(name) {
+            Some(v) => Some(v.clone()),
+            None if self.live => std::env::var_os(name),
+            None => None,
+        };
+        value.filter(|v| !v.is_empty())
+    }
+
+    /// A copy with the run-time-named variable `name` set.
+    #[cfg(test)]
+    pub(crate) fn with_named(mut self, name: &str, value: impl Into<OsString>) -> Env {
+        self.named.insert(name.to_string(), value.into());
+        self
     }
 
     /// A copy with `name` set (tests build their environment this way).
@@ -348,6 +431,9 @@ mod tests {
             EnvVars::ACTIONS_ID_TOKEN_REQUEST_TOKEN,
             EnvVars::SSL_CERT_DIR,
             EnvVars::XDG_RUNTIME_DIR,
+            EnvVars::IDENTITY_HEADER,
+            EnvVars::MSI_SECRET,
+            EnvVars::SYSTEM_ACCESSTOKEN,
         ] {
             assert!(names.contains(&name), "{name}");
         }

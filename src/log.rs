@@ -61,6 +61,11 @@ pub(crate) const SENSITIVE_NAMES: &[&str] = &[
     "state",
     "nonce",
     "session_state",
+    // managed identity (App Service `X-IDENTITY-HEADER`, Service Fabric `secret`) and Azure
+    // Pipelines' OIDC reply
+    "x-identity-header",
+    "secret",
+    "oidctoken",
 ];
 
 /// A response header's value as shown by `-vv` and `api -i`: the value of a sensitive header

@@ -6,7 +6,7 @@
 pub(crate) mod credential;
 pub(crate) mod profile;
 
-pub(crate) use credential::CredentialConfig;
+pub(crate) use credential::{AppCredential, CredentialConfig};
 pub(crate) use profile::Profile;
 
 use crate::cache::{self, Mode, keyring};
@@ -32,6 +32,9 @@ pub(crate) struct Settings {
     pub(crate) authority: Url,
     pub(crate) cloud: Cloud,
     pub(crate) timeout: Duration,
+    /// `--timeout` or the profile's `timeout` was given (a managed identity waits longer by
+    /// default).
+    pub(crate) timeout_explicit: bool,
     pub(crate) tls_roots: TlsRoots,
     pub(crate) cache: cache::Config,
     profile_name: Option<String>,
@@ -155,6 +158,7 @@ impl Settings {
             .timeout
             .map(|t| (t, "--timeout".to_string()))
             .or_else(|| profile.timeout.map(|t| (t, in_profile("timeout"))));
+        let timeout_explicit = timeout_secs.is_some();
         let timeout = match timeout_secs {
             Some((t, _)) if t.is_finite() && t > 0.0 && t <= 86_400.0 => Duration::from_secs_f64(t),
             Some((t, origin)) => {
@@ -199,6 +203,7 @@ impl Settings {
             authority,
             cloud,
             timeout,
+            timeout_explicit,
             tls_roots,
             cache,
             profile_name,
@@ -341,6 +346,26 @@ impl Settings {
                 (None, None) => self.cloud.graph().to_string(),
             })),
         }
+    }
+
+    /// The selected profile's name.
+    pub(crate) fn profile_name(&self) -> Option<&str> {
+        self.profile_name.as_deref()
+    }
+
+    /// The environment variables the tenant and client id came from (names only).
+    pub(crate) fn variables_used(&self) -> Vec<&'static str> {
+        [
+            self.tenant.as_ref().map(|(_, o)| o),
+            self.client_id.as_ref().map(|(_, o)| o),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(|o| match o {
+            Origin::Env(name) => Some(*name),
+            _ => None,
+        })
+        .collect()
     }
 
     /// The credential a command's flags, the environment and the profile configure, resolved

@@ -23,7 +23,10 @@ The base URL is printed alone on the first line of stdout; a banner with the fix
 client id and secret goes to stderr. Endpoints: POST /{tenant}/oauth2/v2.0/token and
 POST /{tenant}/oauth2/token (client credentials with a secret, a certificate-signed client
 assertion or a federated token), GET /_actions/idtoken, a stand-in for the GitHub Actions
-OIDC token endpoint, a few Microsoft Graph and Intune collections (/v1.0/users, /v1.0/me,
+OIDC token endpoint, POST /_pipelines/{org}/oidctoken, one for Azure Pipelines', managed
+identity endpoints (IMDS GET /metadata/identity/oauth2/token, App Service GET /msi/token,
+Azure Arc GET /arc/metadata/identity/oauth2/token, Cloud Shell POST /cloudshell/token, Service
+Fabric GET /servicefabric/token), a few Microsoft Graph and Intune collections (/v1.0/users, /v1.0/me,
 /beta/deviceManagement/managedDevices, POST /v1.0/groups) and the Office 365 Management
 Activity API (/api/v1.0/{tenant}/activity/feed/...), which accept only tokens this emulator
 issued. Test control: /_emulator/requests, /_emulator/faults, /_emulator/config,
@@ -100,6 +103,10 @@ pub struct ExecArgs {
     /// OIDC stand-in)
     #[arg(long)]
     pub github_actions: bool,
+    /// Set IDENTITY_ENDPOINT and IDENTITY_HEADER (an App Service managed identity stand-in)
+    /// instead of AZURE_CLIENT_ID and AZURE_CLIENT_SECRET: `entra-token get` uses the managed identity
+    #[arg(long)]
+    pub managed_identity: bool,
     /// The command to run, and its arguments (after `--`)
     #[arg(value_name = "COMMAND", trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,

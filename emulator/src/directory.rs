@@ -95,8 +95,9 @@ const CONSUMERS_TENANT_ID: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 
 impl Directory {
     /// The fixed contents described in [`crate::fixtures`]. `base_url` is the emulator's own
-    /// URL: the GitHub Actions stand-in's issuer (`{base_url}/_actions`) is registered as a
-    /// federated credential of [`fx::CLIENT_ID`].
+    /// URL: the GitHub Actions stand-in's issuer (`{base_url}/_actions`) and the Azure Pipelines
+    /// one (`{base_url}/_pipelines/{org}`) are registered as federated credentials of
+    /// [`fx::CLIENT_ID`].
     pub(crate) fn fixture(base_url: &str) -> Self {
         let api_uri = format!("api://{}", fx::CLIENT_ID);
         let mut home_roles = BTreeMap::new();
@@ -143,13 +144,22 @@ impl Directory {
                     certificates: Vec::new(),
                     redirect_uris: fx::REDIRECT_URIS.iter().map(|s| s.to_string()).collect(),
                     public_client: false,
-                    federated: vec![FederatedCredential {
-                        id: fx::ACTIONS_FEDERATED_CREDENTIAL_ID.into(),
-                        name: "github-actions-main".into(),
-                        issuer: format!("{base_url}/_actions"),
-                        subject: fx::ACTIONS_SUBJECT.into(),
-                        audiences: vec![TOKEN_EXCHANGE_AUDIENCE.into()],
-                    }],
+                    federated: vec![
+                        FederatedCredential {
+                            id: fx::ACTIONS_FEDERATED_CREDENTIAL_ID.into(),
+                            name: "github-actions-main".into(),
+                            issuer: format!("{base_url}/_actions"),
+                            subject: fx::ACTIONS_SUBJECT.into(),
+                            audiences: vec![TOKEN_EXCHANGE_AUDIENCE.into()],
+                        },
+                        FederatedCredential {
+                            id: fx::PIPELINES_FEDERATED_CREDENTIAL_ID.into(),
+                            name: "azure-pipelines-contoso-graph".into(),
+                            issuer: format!("{base_url}/_pipelines/{}", fx::PIPELINES_ORG_ID),
+                            subject: fx::PIPELINES_SUBJECT.into(),
+                            audiences: vec![TOKEN_EXCHANGE_AUDIENCE.into()],
+                        },
+                    ],
                 },
                 App {
                     client_id: fx::PUBLIC_CLIENT_ID.into(),

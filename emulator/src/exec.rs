@@ -96,6 +96,13 @@ pub(crate) fn exports(target: &Target<'_>, args: &ExecArgs) -> Vec<(&'static str
         ));
         v.push(("ACTIONS_ID_TOKEN_REQUEST_TOKEN", fixtures::ACTIONS_REQUEST_TOKEN.into()));
     }
+    if args.managed_identity {
+        // App Service's managed identity endpoint instead of the app's client id and secret (a
+        // client id would name a user-assigned identity, and a secret would come first)
+        v.retain(|(name, _)| !matches!(*name, "AZURE_CLIENT_ID" | "AZURE_CLIENT_SECRET"));
+        v.push(("IDENTITY_ENDPOINT", format!("{base}/msi/token").into()));
+        v.push(("IDENTITY_HEADER", fixtures::MI_IDENTITY_HEADER.into()));
+    }
     v
 }
 

@@ -110,3 +110,33 @@ pub const USERS: &[User] = &[
 pub fn user_by_upn(upn: &str) -> Option<User> {
     USERS.iter().copied().find(|u| u.upn.eq_ignore_ascii_case(upn))
 }
+
+/// The VM's system-assigned managed identity: object id (`oid`) of its service principal.
+pub const MI_SYSTEM_OBJECT_ID: &str = "6b1f2e3d-4c5b-4a69-8e7d-0f1e2d3c4b5a";
+/// The system-assigned identity's client id (`appid`).
+pub const MI_SYSTEM_CLIENT_ID: &str = "2c3d4e5f-6a7b-4c8d-9e0f-a1b2c3d4e5f6";
+/// The VM's ARM resource id (`xms_mirid` of system-assigned tokens).
+pub const MI_VM_RESOURCE_ID: &str = "/subscriptions/0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1";
+/// A user-assigned managed identity assigned to the VM: client id.
+pub const MI_USER_CLIENT_ID: &str = "8d9e0f1a-2b3c-4d5e-8f6a-7b8c9d0e1f2a";
+/// The user-assigned identity's object id.
+pub const MI_USER_OBJECT_ID: &str = "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8";
+/// The user-assigned identity's ARM resource id.
+pub const MI_USER_RESOURCE_ID: &str = "/subscriptions/0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/ci-identity";
+
+/// App Service's `IDENTITY_HEADER`: the `X-IDENTITY-HEADER` value the App Service stand-in
+/// (`GET /msi/token`) requires (Service Fabric's `secret` too).
+pub const MI_IDENTITY_HEADER: &str = "emulator-identity-header-3f9a";
+
+/// Azure Pipelines: the job's `SYSTEM_ACCESSTOKEN` the OIDC stand-in
+/// (`POST /_pipelines/{org}/oidctoken`) requires as its bearer token.
+pub const PIPELINES_ACCESS_TOKEN: &str = "pipelines-system-access-token-emu";
+/// Azure Pipelines: the organization's id (in the OIDC token's issuer).
+pub const PIPELINES_ORG_ID: &str = "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d";
+/// Azure Pipelines: the service connection the OIDC stand-in knows; [`CLIENT_ID`] has a
+/// federated credential for its subject.
+pub const PIPELINES_SERVICE_CONNECTION_ID: &str = "1b8f7a2e-52c4-4a8e-9b8e-3d2c1a0f9e8d";
+/// The `sub` of the OIDC stand-in's tokens: `sc://{organization}/{project}/{service connection}`.
+pub const PIPELINES_SUBJECT: &str = "sc://contoso/app/contoso-graph";
+/// The id of [`CLIENT_ID`]'s federated credential for the Azure Pipelines stand-in.
+pub const PIPELINES_FEDERATED_CREDENTIAL_ID: &str = "7c6d5e4f-3a2b-4c1d-9e8f-0a1b2c3d4e5f";

@@ -68,6 +68,14 @@ pub(crate) struct Config {
     /// keeps profile claims in userinfo.
     #[serde(default)]
     pub(crate) minimal_id_token: bool,
+    /// The Azure Arc stand-in's key folder: its challenge writes a key file there. `null`: the
+    /// Arc endpoint answers 500.
+    #[serde(default)]
+    pub(crate) arc_key_dir: Option<String>,
+    /// When set, the Arc challenge names this path instead of a key file it wrote (a hostile
+    /// endpoint, e.g. `/etc/shadow`).
+    #[serde(default)]
+    pub(crate) arc_challenge_realm: Option<String>,
 }
 
 impl Default for Config {
@@ -93,6 +101,8 @@ impl Default for Config {
             device_slow_down: false,
             refresh_in: None,
             minimal_id_token: false,
+            arc_key_dir: None,
+            arc_challenge_realm: None,
         }
     }
 }

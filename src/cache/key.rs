@@ -15,6 +15,9 @@ pub(crate) enum KeyKind {
     User,
     /// A signed-in account's refresh token (the account itself, for `get --user`).
     Refresh,
+    /// A managed identity's access token (source, endpoint, identity and resource).
+    #[serde(rename = "managed-identity")]
+    ManagedIdentity,
 }
 
 impl KeyKind {
@@ -23,6 +26,7 @@ impl KeyKind {
             KeyKind::App => "app",
             KeyKind::User => "user",
             KeyKind::Refresh => "refresh",
+            KeyKind::ManagedIdentity => "managed-identity",
         }
     }
 }

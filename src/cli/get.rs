@@ -15,20 +15,25 @@ Examples:
   AZURE_CLIENT_CERTIFICATE_PASSWORD=... entra-token get --certificate app.pfx --send-x5c
   entra-token get --federated-token-file /var/run/secrets/azure/tokens/azure-identity-token
   entra-token get --federated-github                        # GitHub Actions, `id-token: write`
+  entra-token get --managed-identity                        # Azure VM, App Service, Arc, ...
+  entra-token get --federated-azure-pipelines               # Azure Pipelines service connection
+  entra-token get --federated-token-env GITLAB_OIDC_TOKEN   # GitLab CI id_tokens
 
-Credentials, first match wins: flags, then environment, then the profile; at one level a
-certificate beats a client secret, which beats a federated token.
-  certificate     --certificate / AZURE_CLIENT_CERTIFICATE_PATH / profile `certificate`
-                  (PEM or PFX; password: --certificate-password-file or
-                  AZURE_CLIENT_CERTIFICATE_PASSWORD; x5c: --send-x5c or
-                  AZURE_CLIENT_SEND_CERTIFICATE_CHAIN=1)
-  client secret   --client-secret-file / AZURE_CLIENT_SECRET / profile `client_secret_file`
-  federated       --federated-token-file / AZURE_FEDERATED_TOKEN_FILE / profile
-                  `federated_token_file` (re-read for every request)
-  GitHub Actions  automatic: in a job with `permissions: id-token: write` and no credential
-                  configured at all, a fresh token from the job's OIDC endpoint
-                  (ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN); --federated-github or profile
-                  `federated = \"github\"` asks for it explicitly";
+Which credential, first rule that applies (-v and `entra-token whoami` show why):
+  1. one source flag: --certificate, --client-secret-file, --federated-token-file,
+     --federated-token-env, --federated-github, --federated-azure-pipelines, --managed-identity
+     (two of them: exit 2)
+  2. AZURE_TOKEN_CREDENTIALS (prod, EnvironmentCredential, WorkloadIdentityCredential,
+     ManagedIdentityCredential) limits what follows
+  3. environment: AZURE_CLIENT_CERTIFICATE_PATH > AZURE_CLIENT_SECRET > AZURE_FEDERATED_TOKEN_FILE
+  4. the profile: certificate > client_secret_file > federated_token_file / federated =
+     \"github\" | \"azure-pipelines\" > managed_identity = true
+  5. automatic: GitHub Actions OIDC (ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN), then a managed
+     identity that IDENTITY_ENDPOINT or MSI_ENDPOINT announces (169.254.169.254 is never probed
+     unasked); else exit 2 listing every way
+Certificate options: --certificate-password-file or AZURE_CLIENT_CERTIFICATE_PASSWORD;
+--send-x5c or AZURE_CLIENT_SEND_CERTIFICATE_CHAIN=1. A user-assigned managed identity:
+--client-id / AZURE_CLIENT_ID, --mi-object-id or --mi-resource-id.";
 
 #[derive(Debug, Args)]
 pub struct GetArgs {

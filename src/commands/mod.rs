@@ -13,3 +13,4 @@ pub(crate) mod get;
 pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod redeem;
+pub(crate) mod whoami;

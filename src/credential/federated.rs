@@ -1,7 +1,8 @@
 //! Federated credential (workload identity federation): an external identity provider's JWT is
 //! the `client_assertion`. It rotates, so it is read again for every token request and never
-//! stored: from a file (`AZURE_FEDERATED_TOKEN_FILE`, Kubernetes/AKS and most CI systems), or
-//! straight from the GitHub Actions OIDC endpoint when asked for.
+//! stored: from a file (`AZURE_FEDERATED_TOKEN_FILE`, Kubernetes/AKS and most CI systems), from a
+//! variable (`--federated-token-env`, GitLab CI), or straight from the GitHub Actions or Azure
+//! Pipelines OIDC endpoint when asked for.
 
 use super::certificate::JWT_BEARER;
 use super::source::FederatedSource;
@@ -10,6 +11,8 @@ use crate::http::{self, Deadline, Http, Request, TlsRoots};
 use crate::input;
 use crate::origin::Origin;
 use crate::protocol::authority;
+use crate::protocol::pipelines;
+use crate::protocol::token::is_safe_token;
 use crate::secret::Secret;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -33,7 +36,24 @@ pub(crate) enum Federated {
         timeout: Duration,
         roots: TlsRoots,
     },
+    /// The value of a variable named by `--federated-token-env` (the process's environment does
+    /// not change while it runs, so the value read at start is the value at each request).
+    Env {
+        name: String,
+        value: Secret<String>,
+    },
+    /// A fresh OIDC token from Azure DevOps for every token request.
+    AzurePipelines {
+        request: pipelines::OidcRequest,
+        /// The service connection's id (for the cache key).
+        service_connection: String,
+        timeout: Duration,
+        roots: TlsRoots,
+    },
 }
+
+/// Azure DevOps' OIDC replies are small JSON documents.
+const PIPELINES_REPLY_CAP: usize = 256 * 1024;
 
 impl Federated {
     /// Checks the configuration; nothing is read or fetched yet. `timeout` and `roots` are for
@@ -61,6 +81,51 @@ impl Federated {
                     roots: roots.clone(),
                 })
             }
+            FederatedSource::Env { name, value } => {
+                check_variable_name(&name)?;
+                let value = value.ok_or_else(|| {
+                    Error::usage(format!(
+                        "{name} (named by --federated-token-env) is not set or empty"
+                    ))
+                    .hint(format!(
+                        "put the identity provider's token in {name}; in GitLab CI declare it under the job's `id_tokens:` (with `aud: api://AzureADTokenExchange`)"
+                    ))
+                })?;
+                let token = value.expose().trim();
+                if !is_safe_token(token) {
+                    return Err(Error::usage(format!(
+                        "{name} (named by --federated-token-env) does not hold a single token"
+                    )));
+                }
+                crate::log::register_secret(token);
+                Ok(Federated::Env {
+                    value: Secret::new(token.to_string()),
+                    name,
+                })
+            }
+            FederatedSource::AzurePipelines {
+                oidc_request_uri,
+                access_token,
+                service_connection,
+            } => {
+                let origin = service_connection.as_ref().map(|(_, o)| o.describe());
+                let request = pipelines::build_request(
+                    oidc_request_uri.as_deref(),
+                    access_token.as_ref(),
+                    service_connection
+                        .as_ref()
+                        .map(|(id, _)| id.as_str())
+                        .zip(origin.as_deref()),
+                )?;
+                Ok(Federated::AzurePipelines {
+                    request,
+                    service_connection: service_connection
+                        .map(|(id, _)| id.trim().to_ascii_lowercase())
+                        .unwrap_or_default(),
+                    timeout,
+                    roots: roots.clone(),
+                })
+            }
         }
     }
 
@@ -75,6 +140,10 @@ impl Federated {
                     .unwrap_or_default();
                 super::digest_label("federated", format!("github-actions\0{audience}").as_bytes())
             }
+            Federated::Env { name, .. } => super::digest_label("federated", format!("env\0{name}").as_bytes()),
+            Federated::AzurePipelines { service_connection, .. } => {
+                super::digest_label("federated", format!("azure-pipelines\0{service_connection}").as_bytes())
+            }
         }
     }
 
@@ -88,6 +157,13 @@ impl Federated {
                 timeout,
                 roots,
             } => fetch_github(url, request_token, *timeout, roots).await,
+            Federated::Env { value, .. } => Ok(value.clone()),
+            Federated::AzurePipelines {
+                request,
+                timeout,
+                roots,
+                ..
+            } => fetch_pipelines(request, *timeout, roots).await,
         }
     }
 
@@ -169,6 +245,51 @@ async fn fetch_github(
         )
         .await?;
     parse_github_reply(reply.status, &reply.body)
+}
+
+/// One OIDC token from Azure DevOps (`POST` with the job's access token; retried on 429/5xx).
+async fn fetch_pipelines(oidc: &pipelines::OidcRequest, timeout: Duration, roots: &TlsRoots) -> Result<Secret<String>> {
+    let client = Http::new(timeout, roots)?;
+    let token = oidc
+        .authorization
+        .expose()
+        .strip_prefix("Bearer ")
+        .ok_or_else(|| Error::internal("Azure Pipelines authorization is a bearer token"))?;
+    let request = Request {
+        method: reqwest::Method::POST,
+        url: oidc.url.clone(),
+        headers: vec![
+            ("Content-Type".into(), pipelines::OidcRequest::CONTENT_TYPE.into()),
+            ("Accept".into(), "application/json".into()),
+        ],
+        form: None,
+        body: Some(bytes::Bytes::new()),
+        bearer: Some(Secret::new(token.to_string())),
+    };
+    let reply = client
+        .send(
+            &request,
+            &http::retry::Policy::token(),
+            Deadline::after(timeout),
+            PIPELINES_REPLY_CAP,
+        )
+        .await?;
+    pipelines::parse_reply(reply.status, reply.content_type(), &reply.body)
+}
+
+/// A variable name as shells write them: a letter or `_`, then letters, digits and `_`.
+fn check_variable_name(name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "--federated-token-env: '{name}' is not an environment variable name"
+        ))
+        .hint("pass the variable's NAME (e.g. --federated-token-env AZURE_ID_TOKEN), not its value"))
+    }
 }
 
 /// `{"value":"<jwt>"}` on 200; anything else is a failure of the OIDC endpoint (exit 4).

@@ -3,10 +3,12 @@
 //! yields the form fields of one token request (fresh per request: assertions and federated
 //! tokens must never be reused or stored).
 
+pub(crate) mod arc_key;
 pub(crate) mod certificate;
 pub(crate) mod client_secret;
 pub(crate) mod federated;
 pub(crate) mod keyfile;
+pub(crate) mod selection;
 pub(crate) mod self_signed;
 pub(crate) mod source;
 

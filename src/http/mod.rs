@@ -5,6 +5,7 @@
 //! `-v`/`-vv` logs. `pager` follows `api --paginate`'s next links.
 
 pub(crate) mod pager;
+mod pinned;
 pub(crate) mod retry;
 
 use crate::error::{Error, Result, chain};
@@ -225,6 +226,21 @@ impl Http {
         Self::build(timeout, roots, policy)
     }
 
+    /// The client of Service Fabric's managed identity endpoint: its self-signed certificate is
+    /// trusted only when its SHA-1 thumbprint is `pin` (see `pinned`). No redirects.
+    pub(crate) fn pinned(timeout: Duration, pin: crate::protocol::managed_identity::Thumbprint) -> Result<Http> {
+        let tls = pinned::config(pin)
+            .map_err(|e| Error::internal("could not set up TLS for the Service Fabric endpoint").cause(e))?;
+        let client = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .tls_backend_preconfigured(tls)
+            .build()
+            .map_err(|e| Error::network("could not set up the HTTPS client").cause(chain(&e)))?;
+        Ok(Http { client })
+    }
+
     fn build(timeout: Duration, roots: &TlsRoots, redirect: reqwest::redirect::Policy) -> Result<Http> {
         check_roots(roots)?;
         let builder = reqwest::Client::builder()
@@ -422,6 +438,14 @@ impl Http {
     }
 }
 
+const COULD_NOT_CONNECT: &str = "could not connect to";
+
+/// Whether `e` is a failure to connect (nothing listens there; nothing was sent), as opposed to
+/// a request that was sent and got no complete answer.
+pub(crate) fn is_connect_failure(e: &Error) -> bool {
+    e.message.starts_with(COULD_NOT_CONNECT)
+}
+
 enum SendError {
     Connect(Error),
     Other(Error),
@@ -442,7 +466,7 @@ fn classify_send_error(e: &reqwest::Error, url: &Url) -> SendError {
         );
     }
     if e.is_connect() {
-        return SendError::Connect(Error::network(format!("could not connect to {host}")).cause(detail));
+        return SendError::Connect(Error::network(format!("{COULD_NOT_CONNECT} {host}")).cause(detail));
     }
     SendError::Other(Error::network(format!("the request to {host} failed")).cause(detail))
 }

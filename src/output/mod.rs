@@ -11,6 +11,8 @@ use serde_json::json;
 use serde_json::value::RawValue;
 use std::io::Write;
 
+pub(crate) mod whoami;
+
 /// How `get` and `redeem` print a token (`-o`). `pub`: the public `cli` argument types hold one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {

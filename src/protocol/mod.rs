@@ -8,5 +8,7 @@ pub(crate) mod authorize;
 pub(crate) mod device_code;
 pub(crate) mod entra_error;
 pub(crate) mod jwt;
+pub(crate) mod managed_identity;
+pub(crate) mod pipelines;
 pub(crate) mod redirect;
 pub(crate) mod token;

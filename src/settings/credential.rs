@@ -1,19 +1,27 @@
-//! Which client credential a command uses: its flags, then the environment, then the profile
-//! decide the level; within a level a certificate beats a client secret, which beats a federated
-//! token. With nothing configured, an app-only request inside a GitHub Actions job that may
-//! request OIDC tokens uses the job's token (as workload identity federation intends).
+//! Which credential source a command uses. The flags, the environment and the profile say what is
+//! configured; [`selection::decide`] picks one by the documented rules (one explicit source flag;
+//! `AZURE_TOKEN_CREDENTIALS`; the environment; the profile; automatic: GitHub Actions OIDC, then a
+//! managed identity an endpoint variable announces) and keeps the trace `-v` and `whoami` show.
+//! The chosen source is then read from the place that chose it.
 
 use super::{Lookup, Settings};
 use crate::cli::CredentialArgs;
 use crate::credential::certificate::AssertionAlg;
 use crate::credential::federated::DEFAULT_AUDIENCE;
-use crate::credential::source::{CertificateSource, CredentialSource, FederatedSource, PasswordSource, SecretSource};
+use crate::credential::selection::{self, Decision, Flag, Kind, ProfileFederated, ProfileSources, SelectedBy};
+use crate::credential::source::{
+    CertificateSource, CredentialSource, FederatedSource, ManagedIdentitySource, PasswordSource, SecretSource,
+};
 use crate::credential::{self, Credential};
 use crate::env::EnvVars;
 use crate::error::{Error, Result};
 use crate::origin::Origin;
+use crate::protocol::managed_identity::{self as mi, Selector, SelectorKind};
 use crate::secret::Secret;
 use std::path::PathBuf;
+
+/// The Azure Arc agent's executable on Linux (MSAL's check for an Arc-enabled server).
+const ARC_AGENT_LINUX: &str = "/opt/azcmagent/bin/himds";
 
 /// One command's credential flags, with the settings they are resolved against.
 pub(crate) struct CredentialConfig<'a> {
@@ -21,19 +29,11 @@ pub(crate) struct CredentialConfig<'a> {
     flags: &'a CredentialArgs,
 }
 
-/// What one precedence level configures.
-#[derive(Default)]
-struct Level {
-    certificate: Option<(PathBuf, Origin)>,
-    secret: Option<SecretSource>,
-    federated_file: Option<(PathBuf, Origin)>,
-    github: Option<Origin>,
-}
-
-impl Level {
-    fn is_empty(&self) -> bool {
-        self.certificate.is_none() && self.secret.is_none() && self.federated_file.is_none() && self.github.is_none()
-    }
+/// What an app-only token is got with: a client credential at Entra's token endpoint, or the
+/// managed identity of the machine or service (no Entra request at all).
+pub(crate) enum AppCredential {
+    Client(CredentialSource),
+    ManagedIdentity(ManagedIdentitySource),
 }
 
 impl<'a> CredentialConfig<'a> {
@@ -45,45 +45,177 @@ impl<'a> CredentialConfig<'a> {
         self.settings.lookup()
     }
 
-    /// The credential of an app-only request: the configured one, else the GitHub Actions job's
-    /// OIDC token when the job may request one; none at all is exit 2 saying how to set one.
-    pub(crate) fn app(&self) -> Result<CredentialSource> {
-        if let Some(source) = self.configured()? {
-            return Ok(source);
-        }
-        if let Some(request) = self.github_request() {
-            crate::log::info("no credential configured; in GitHub Actions: using its OIDC token (federated)");
-            return Ok(CredentialSource::Federated(FederatedSource::GitHub {
-                audience: self.federated_audience(),
-                origin: Origin::Env(EnvVars::ACTIONS_ID_TOKEN_REQUEST_URL),
-                request: Some(request),
-            }));
-        }
-        Err(Error::usage("no client credential configured").hint(
-            "set AZURE_CLIENT_CERTIFICATE_PATH or pass --certificate PATH (PEM or PFX); or set AZURE_CLIENT_SECRET / \
-             --client-secret-file PATH ('-' reads stdin); or AZURE_FEDERATED_TOKEN_FILE / --federated-token-file PATH; \
-             in GitHub Actions, grant `permissions: id-token: write`",
-        ))
+    /// The explicit source flags given.
+    fn source_flags(&self) -> Vec<Flag> {
+        let a = self.flags;
+        [
+            (a.certificate.is_some(), Flag::Certificate),
+            (a.client_secret_file.is_some(), Flag::ClientSecretFile),
+            (a.federated_token_file.is_some(), Flag::FederatedTokenFile),
+            (a.federated_token_env.is_some(), Flag::FederatedTokenEnv),
+            (a.federated_github, Flag::FederatedGithub),
+            (a.federated_azure_pipelines, Flag::FederatedAzurePipelines),
+            (a.managed_identity, Flag::ManagedIdentity),
+        ]
+        .into_iter()
+        .filter_map(|(given, flag)| given.then_some(flag))
+        .collect()
     }
 
-    /// The configured credential, or `None`: user sign-in flows then act as a public client and
-    /// send no credential (Entra refuses one from a public client, AADSTS700025).
-    pub(crate) fn client(&self) -> Result<Option<CredentialSource>> {
-        self.configured()
-    }
-
-    /// [`CredentialConfig::app`], loaded for the app `client_id` (every local check — unreadable
-    /// file, wrong password, unsuitable key — happens now, before any request).
-    pub(crate) fn load_app(&self, client_id: &str) -> Result<Credential> {
+    /// The source fields of the selected profile (`None` without a profile).
+    fn profile_sources(&self) -> Result<Option<ProfileSources>> {
         let s = self.settings;
-        credential::from_settings(self.app()?, client_id, s.timeout, &s.tls_roots)
+        let Some(name) = s.profile_name.as_deref() else {
+            return Ok(None);
+        };
+        let p = &s.profile;
+        let federated = match p.federated.as_deref().map(str::trim) {
+            None => None,
+            Some(v) if v.eq_ignore_ascii_case("github") => Some(ProfileFederated::GitHub),
+            Some(v) if v.eq_ignore_ascii_case("azure-pipelines") => Some(ProfileFederated::AzurePipelines),
+            Some(v) => {
+                return Err(Error::usage(format!(
+                    "profile '{name}': federated = \"{v}\" is not one of \"github\", \"azure-pipelines\""
+                ))
+                .hint("for a token file, use federated_token_file = \"PATH\""));
+            }
+        };
+        Ok(Some(ProfileSources {
+            name: name.to_string(),
+            certificate: p.certificate.is_some(),
+            client_secret_file: p.client_secret_file.is_some(),
+            federated_token_file: p.federated_token_file.is_some(),
+            federated,
+            managed_identity: p.managed_identity.unwrap_or(false),
+        }))
+    }
+
+    fn env_client_secret(&self) -> Option<&str> {
+        self.settings
+            .env
+            .text(EnvVars::AZURE_CLIENT_SECRET)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// The credential source of an app-only request (see the module comment), with the trace.
+    /// Nothing configured is exit 2 listing every way to provide one; nothing is probed.
+    pub(crate) fn decide(&self) -> Result<Decision> {
+        let env = &self.settings.env;
+        let profile = self.profile_sources()?;
+        let inputs = selection::Inputs {
+            flags: self.source_flags(),
+            token_credentials: env.text(EnvVars::AZURE_TOKEN_CREDENTIALS),
+            env_certificate: env.value(EnvVars::AZURE_CLIENT_CERTIFICATE_PATH).is_some(),
+            env_client_secret: self.env_client_secret().is_some(),
+            env_federated_token_file: env.value(EnvVars::AZURE_FEDERATED_TOKEN_FILE).is_some(),
+            profile: profile.as_ref(),
+            github_actions: self.github_request().is_some(),
+            managed_identity_announced_by: self.mi_variables().announced_by(),
+        };
+        let decision = selection::decide(&inputs)?;
+        self.check_companions(decision.kind)?;
+        for line in decision.trace_lines() {
+            crate::log::info(line);
+        }
+        Ok(decision)
+    }
+
+    /// Flags that only make sense with one source are refused with another (exit 2), rather
+    /// than silently ignored.
+    fn check_companions(&self, kind: Kind) -> Result<()> {
+        let a = self.flags;
+        let misplaced = [
+            (
+                a.mi_object_id.is_some(),
+                "--mi-object-id",
+                Kind::ManagedIdentity,
+                "--managed-identity",
+            ),
+            (
+                a.mi_resource_id.is_some(),
+                "--mi-resource-id",
+                Kind::ManagedIdentity,
+                "--managed-identity",
+            ),
+            (
+                a.service_connection_id.is_some(),
+                "--service-connection-id",
+                Kind::AzurePipelines,
+                "--federated-azure-pipelines",
+            ),
+        ];
+        for (given, flag, needs, with) in misplaced {
+            if given && kind != needs {
+                return Err(Error::usage(format!(
+                    "{flag} applies to {with}, but the credential in use is {}",
+                    kind.as_str()
+                ))
+                .hint(format!("add {with}, or drop {flag}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The decided app-only credential, ready to load.
+    pub(crate) fn app(&self) -> Result<(Decision, AppCredential)> {
+        let decision = self.decide()?;
+        let chosen = self.resolve(&decision)?;
+        Ok((decision, chosen))
+    }
+
+    /// The configured client credential of user sign-in flows, or `None`: they then act as a
+    /// public client and send no credential (Entra refuses one from a public client,
+    /// AADSTS700025). Nothing is automatic here, and a managed identity signs no user in.
+    pub(crate) fn client(&self) -> Result<Option<CredentialSource>> {
+        let env = &self.settings.env;
+        let profile = self.profile_sources()?;
+        let inputs = selection::Inputs {
+            flags: self.source_flags(),
+            token_credentials: None,
+            env_certificate: env.value(EnvVars::AZURE_CLIENT_CERTIFICATE_PATH).is_some(),
+            env_client_secret: self.env_client_secret().is_some(),
+            env_federated_token_file: env.value(EnvVars::AZURE_FEDERATED_TOKEN_FILE).is_some(),
+            profile: profile.as_ref(),
+            github_actions: false,
+            managed_identity_announced_by: None,
+        };
+        let configured = !inputs.flags.is_empty()
+            || inputs.env_certificate
+            || inputs.env_client_secret
+            || inputs.env_federated_token_file
+            || profile.as_ref().is_some_and(|p| {
+                p.certificate
+                    || p.client_secret_file
+                    || p.federated_token_file
+                    || p.federated.is_some()
+                    || p.managed_identity
+            });
+        if !configured {
+            return Ok(None);
+        }
+        let decision = selection::decide(&inputs)?;
+        self.check_companions(decision.kind)?;
+        match self.resolve(&decision)? {
+            AppCredential::Client(source) => Ok(Some(source)),
+            AppCredential::ManagedIdentity(_) => Err(Error::usage(format!(
+                "a managed identity ({}) gets app-only tokens; it cannot sign a user in",
+                decision.selected_by.describe()
+            ))
+            .hint("use a client credential for the app, or none (a public client)")),
+        }
+    }
+
+    /// The decided app-only credential, loaded for the app `client_id` (every local check —
+    /// unreadable file, wrong password, unsuitable key — happens now, before any request).
+    pub(crate) fn load_client_source(&self, source: CredentialSource, client_id: &str) -> Result<Credential> {
+        let s = self.settings;
+        credential::from_settings(source, client_id, s.timeout, &s.tls_roots)
     }
 
     /// [`CredentialConfig::client`], loaded for the app `client_id`.
     pub(crate) fn load_client(&self, client_id: &str) -> Result<Option<Credential>> {
-        let s = self.settings;
         self.client()?
-            .map(|source| credential::from_settings(source, client_id, s.timeout, &s.tls_roots))
+            .map(|source| self.load_client_source(source, client_id))
             .transpose()
     }
 
@@ -103,101 +235,179 @@ impl<'a> CredentialConfig<'a> {
             .unwrap_or_else(|| DEFAULT_AUDIENCE.to_string())
     }
 
-    fn configured(&self) -> Result<Option<CredentialSource>> {
+    /// The managed-identity variables (the Arc agent's presence is the token layer's to check).
+    fn mi_variables(&self) -> mi::Variables {
+        let env = &self.settings.env;
+        let text = |name: &str| env.value(name).map(str::to_string);
+        mi::Variables {
+            identity_endpoint: text(EnvVars::IDENTITY_ENDPOINT),
+            identity_header: text(EnvVars::IDENTITY_HEADER).map(Secret::new),
+            identity_server_thumbprint: text(EnvVars::IDENTITY_SERVER_THUMBPRINT),
+            imds_endpoint: text(EnvVars::IMDS_ENDPOINT),
+            msi_endpoint: text(EnvVars::MSI_ENDPOINT),
+            msi_secret_set: env.value(EnvVars::MSI_SECRET).is_some(),
+            pod_identity_authority_host: text(EnvVars::AZURE_POD_IDENTITY_AUTHORITY_HOST),
+            arc_agent_installed: false,
+        }
+    }
+
+    /// The user-assigned identity selectors per level: flags, environment, profile.
+    fn mi_selector_levels(&self) -> Vec<Vec<Selector>> {
+        let (a, s) = (self.flags, self.settings);
+        let sel = |kind, value: &str, origin: Origin| Selector {
+            kind,
+            value: value.to_string(),
+            origin,
+        };
+        let mut flags = Vec::new();
+        let mut env = Vec::new();
+        let mut profile = Vec::new();
+        if let Some((id, origin)) = &s.client_id {
+            let s = sel(SelectorKind::ClientId, id, origin.clone());
+            match origin {
+                Origin::Flag(_) => flags.push(s),
+                Origin::Env(_) => env.push(s),
+                Origin::Profile(_) => profile.push(s),
+            }
+        }
+        if let Some(v) = &a.mi_object_id {
+            flags.push(sel(SelectorKind::ObjectId, v, Origin::Flag("--mi-object-id")));
+        }
+        if let Some(v) = &a.mi_resource_id {
+            flags.push(sel(SelectorKind::ResourceId, v, Origin::Flag("--mi-resource-id")));
+        }
+        if let Some(v) = &s.profile.mi_object_id {
+            profile.push(sel(SelectorKind::ObjectId, v, self.look().profile()));
+        }
+        if let Some(v) = &s.profile.mi_resource_id {
+            profile.push(sel(SelectorKind::ResourceId, v, self.look().profile()));
+        }
+        vec![flags, env, profile]
+    }
+
+    fn managed_identity(&self) -> ManagedIdentitySource {
+        let env = &self.settings.env;
+        let arc_key_folder = env
+            .os(EnvVars::ENTRA_TOKEN_ARC_KEY_DIR)
+            .map(PathBuf::from)
+            .or_else(|| mi::request::arc_key_folder(env.os(EnvVars::PROGRAM_DATA).and_then(|v| v.to_str())));
+        let arc_agent = if cfg!(windows) {
+            env.os(EnvVars::PROGRAM_FILES)
+                .map(|p| PathBuf::from(p).join("AzureConnectedMachineAgent").join("himds.exe"))
+        } else if cfg!(target_os = "linux") {
+            Some(PathBuf::from(ARC_AGENT_LINUX))
+        } else {
+            None
+        };
+        ManagedIdentitySource {
+            variables: self.mi_variables(),
+            selector_levels: self.mi_selector_levels(),
+            arc_key_folder,
+            arc_agent,
+        }
+    }
+
+    /// Reads the decided source from the place that chose it.
+    fn resolve(&self, d: &Decision) -> Result<AppCredential> {
         let (args, settings) = (self.flags, self.settings);
         let (env, profile) = (&settings.env, &settings.profile);
         let in_profile = || self.look().profile();
-        let github_in_profile = match profile.federated.as_deref().map(str::trim) {
-            None => false,
-            Some(v) if v.eq_ignore_ascii_case("github") => true,
-            Some(v) => {
-                return Err(Error::usage(format!(
-                    "profile '{}': federated = \"{v}\" is not supported (only \"github\")",
-                    settings.profile_name.as_deref().unwrap_or("")
-                ))
-                .hint("for a token file, use federated_token_file = \"PATH\""));
-            }
-        };
+        let by_flag = matches!(d.selected_by, SelectedBy::Flag(_));
+        let by_profile = matches!(d.selected_by, SelectedBy::Profile(_));
         let from_env = |name: &'static str| env.value(name).map(|p| (PathBuf::from(p), Origin::Env(name)));
-        let levels = [
-            Level {
-                certificate: args.certificate.clone().map(|p| (p, Origin::Flag("--certificate"))),
-                secret: args
-                    .client_secret_file
-                    .clone()
-                    .map(|p| SecretSource::File(p, Origin::Flag("--client-secret-file"))),
-                federated_file: args
-                    .federated_token_file
-                    .clone()
-                    .map(|p| (p, Origin::Flag("--federated-token-file"))),
-                github: args.federated_github.then_some(Origin::Flag("--federated-github")),
-            },
-            Level {
-                certificate: from_env(EnvVars::AZURE_CLIENT_CERTIFICATE_PATH),
-                secret: env
-                    .text(EnvVars::AZURE_CLIENT_SECRET)
-                    .filter(|s| !s.is_empty())
-                    .map(|s| SecretSource::Env(Secret::new(s.to_string()))),
-                federated_file: from_env(EnvVars::AZURE_FEDERATED_TOKEN_FILE),
-                github: None,
-            },
-            Level {
-                certificate: profile.certificate.clone().map(|p| (p, in_profile())),
-                secret: profile
-                    .client_secret_file
-                    .clone()
-                    .map(|p| SecretSource::File(p, in_profile())),
-                federated_file: profile.federated_token_file.clone().map(|p| (p, in_profile())),
-                github: github_in_profile.then(in_profile),
-            },
-        ];
-        // A federated token file configured anywhere is used instead of fetching one from GitHub.
-        let any_federated_file = levels.iter().find_map(|l| l.federated_file.clone());
-        let Some(level) = levels.into_iter().find(|l| !l.is_empty()) else {
-            return Ok(None);
-        };
-        let ignored = |what: &str, chosen: &str| {
-            crate::log::info(format!(
-                "{what} is also configured; using the {chosen} (certificate > secret > federated)"
-            ))
-        };
-        if let Some((path, origin)) = level.certificate {
-            if level.secret.is_some() {
-                ignored("a client secret", "certificate");
+        let missing = || Error::internal(format!("the chosen {} is not configured", d.kind.as_str()));
+        let client = |c: CredentialSource| Ok(AppCredential::Client(c));
+        match d.kind {
+            Kind::Certificate => {
+                let (path, origin) = if by_flag {
+                    args.certificate.clone().map(|p| (p, Origin::Flag("--certificate")))
+                } else if by_profile {
+                    profile.certificate.clone().map(|p| (p, in_profile()))
+                } else {
+                    from_env(EnvVars::AZURE_CLIENT_CERTIFICATE_PATH)
+                }
+                .ok_or_else(missing)?;
+                client(CredentialSource::Certificate(self.certificate(path, origin)?))
             }
-            if level.federated_file.is_some() || level.github.is_some() {
-                ignored("a federated token", "certificate");
+            Kind::ClientSecret => {
+                let secret = if by_flag {
+                    args.client_secret_file
+                        .clone()
+                        .map(|p| SecretSource::File(p, Origin::Flag("--client-secret-file")))
+                } else if by_profile {
+                    profile
+                        .client_secret_file
+                        .clone()
+                        .map(|p| SecretSource::File(p, in_profile()))
+                } else {
+                    self.env_client_secret()
+                        .map(|s| SecretSource::Env(Secret::new(s.to_string())))
+                }
+                .ok_or_else(missing)?;
+                client(CredentialSource::ClientSecret(secret))
             }
-            return Ok(Some(CredentialSource::Certificate(self.certificate(path, origin)?)));
-        }
-        if let Some(secret) = level.secret {
-            if level.federated_file.is_some() || level.github.is_some() {
-                ignored("a federated token", "client secret");
+            Kind::FederatedFile => {
+                let (path, origin) = if by_flag {
+                    args.federated_token_file
+                        .clone()
+                        .map(|p| (p, Origin::Flag("--federated-token-file")))
+                } else if by_profile {
+                    profile.federated_token_file.clone().map(|p| (p, in_profile()))
+                } else {
+                    from_env(EnvVars::AZURE_FEDERATED_TOKEN_FILE)
+                }
+                .ok_or_else(missing)?;
+                client(CredentialSource::Federated(FederatedSource::File(path, origin)))
             }
-            return Ok(Some(CredentialSource::ClientSecret(secret)));
-        }
-        if let Some((path, origin)) = level.federated_file {
-            return Ok(Some(CredentialSource::Federated(FederatedSource::File(path, origin))));
-        }
-        if let Some(origin) = level.github {
-            if let Some((path, file_origin)) = any_federated_file {
-                crate::log::warn(format!(
-                    "{} is ignored: a federated token file is configured ({})",
-                    origin.describe(),
-                    file_origin.describe()
-                ));
-                return Ok(Some(CredentialSource::Federated(FederatedSource::File(
-                    path,
-                    file_origin,
-                ))));
+            Kind::FederatedEnv => {
+                let name = args.federated_token_env.clone().ok_or_else(missing)?;
+                let value = env
+                    .named(name.trim())
+                    .map(|v| {
+                        v.into_string()
+                            .map_err(|_| Error::usage(format!("{name} is set to a value that is not valid UTF-8")))
+                    })
+                    .transpose()?
+                    .filter(|v| !v.trim().is_empty())
+                    .map(Secret::new);
+                client(CredentialSource::Federated(FederatedSource::Env {
+                    name: name.trim().to_string(),
+                    value,
+                }))
             }
-            return Ok(Some(CredentialSource::Federated(FederatedSource::GitHub {
-                audience: self.federated_audience(),
-                origin,
-                request: self.github_request(),
-            })));
+            Kind::GitHubActions => {
+                let origin = match &d.selected_by {
+                    SelectedBy::Flag(f) => Origin::Flag(f),
+                    SelectedBy::Profile(_) => in_profile(),
+                    _ => Origin::Env(EnvVars::ACTIONS_ID_TOKEN_REQUEST_URL),
+                };
+                if d.selected_by == SelectedBy::Automatic {
+                    crate::log::info("no credential configured; in GitHub Actions: using its OIDC token (federated)");
+                }
+                client(CredentialSource::Federated(FederatedSource::GitHub {
+                    audience: self.federated_audience(),
+                    origin,
+                    request: self.github_request(),
+                }))
+            }
+            Kind::AzurePipelines => {
+                let service_connection = self.look().first(
+                    args.service_connection_id
+                        .as_deref()
+                        .map(|v| (v, "--service-connection-id")),
+                    Some(EnvVars::AZURESUBSCRIPTION_SERVICE_CONNECTION_ID),
+                    profile.service_connection_id.as_deref(),
+                );
+                client(CredentialSource::Federated(FederatedSource::AzurePipelines {
+                    oidc_request_uri: env.value(EnvVars::SYSTEM_OIDCREQUESTURI).map(str::to_string),
+                    access_token: env
+                        .value(EnvVars::SYSTEM_ACCESSTOKEN)
+                        .map(|t| Secret::new(t.to_string())),
+                    service_connection,
+                }))
+            }
+            Kind::ManagedIdentity => Ok(AppCredential::ManagedIdentity(self.managed_identity())),
         }
-        Ok(None)
     }
 
     fn certificate(&self, path: PathBuf, origin: Origin) -> Result<CertificateSource> {
@@ -280,6 +490,7 @@ mod tests {
             authority: url::Url::parse("https://login.microsoftonline.com").unwrap(),
             cloud: crate::protocol::authority::Cloud::Public,
             timeout: super::super::DEFAULT_TIMEOUT,
+            timeout_explicit: false,
             tls_roots: Default::default(),
             cache: crate::cache::Config {
                 mode: crate::cache::Mode::Auto,
@@ -311,8 +522,23 @@ mod tests {
             Some(CredentialSource::Federated(FederatedSource::GitHub { audience, origin, .. })) => {
                 format!("github:{}:{audience}", origin.describe())
             }
+            Some(CredentialSource::Federated(FederatedSource::Env { name, .. })) => format!("federated-env:{name}"),
+            Some(CredentialSource::Federated(FederatedSource::AzurePipelines { service_connection, .. })) => {
+                format!(
+                    "azure-pipelines:{}",
+                    service_connection.map(|(_, o)| o.describe()).unwrap_or_default()
+                )
+            }
             None => "none".into(),
         }
+    }
+
+    /// The kind an app-only request uses (`managed-identity` when no client credential).
+    fn app_kind(s: &Settings, args: &CredentialArgs) -> Result<String> {
+        Ok(match s.credential(args).app()?.1 {
+            AppCredential::Client(c) => kind(Some(c)),
+            AppCredential::ManagedIdentity(_) => "managed-identity".into(),
+        })
     }
 
     #[test]
@@ -336,21 +562,31 @@ mod tests {
             kind(credential_source(&args, &s).unwrap()),
             "federated-file:--federated-token-file"
         );
+        // two source flags are refused: the command line names one source
         let args = CredentialArgs {
             client_secret_file: Some("f.secret".into()),
             federated_token_file: Some("f.token".into()),
             ..CredentialArgs::default()
         };
-        assert_eq!(
-            kind(credential_source(&args, &s).unwrap()),
-            "secret:--client-secret-file"
+        let e = credential_source(&args, &s).err().unwrap();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.message.contains("--client-secret-file") && e.message.contains("--federated-token-file"),
+            "{}",
+            e.message
         );
         let args = CredentialArgs {
             certificate: Some("f.pem".into()),
             client_secret_file: Some("f.secret".into()),
             ..CredentialArgs::default()
         };
-        assert_eq!(kind(credential_source(&args, &s).unwrap()), "certificate:--certificate");
+        let e = credential_source(&args, &s).err().unwrap();
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            e.message.contains("--certificate") && e.message.contains("--client-secret-file"),
+            "{}",
+            e.message
+        );
 
         let s = settings(Profile {
             client_secret_file: Some("p.secret".into()),
@@ -426,10 +662,10 @@ mod tests {
             federated_audience: Some("api://custom".into()),
             ..CredentialArgs::default()
         };
-        // a token file configured at a lower level still wins over fetching one
+        // the explicit flag decides, whatever a lower level configures
         assert_eq!(
             kind(credential_source(&args, &s).unwrap()),
-            "federated-file:profile 'p'"
+            "github:--federated-github:api://custom"
         );
         let s = settings(Profile::default());
         assert_eq!(
@@ -456,21 +692,91 @@ mod tests {
             .with(EnvVars::ACTIONS_ID_TOKEN_REQUEST_TOKEN, "req-token");
         let s = settings_with(Profile::default(), actions.clone());
         assert_eq!(
-            kind(Some(s.credential(&none).app().unwrap())),
+            app_kind(&s, &none).unwrap(),
             "github:ACTIONS_ID_TOKEN_REQUEST_URL:api://AzureADTokenExchange"
         );
         assert_eq!(kind(s.credential(&none).client().unwrap()), "none");
         let half = Env::default().with(EnvVars::ACTIONS_ID_TOKEN_REQUEST_URL, "https://actions.example/x");
-        let e = settings_with(Profile::default(), half)
-            .credential(&none)
-            .app()
-            .err()
-            .unwrap();
+        let e = app_kind(&settings_with(Profile::default(), half), &none).err().unwrap();
         assert_eq!(e.exit_code(), 2);
-        assert!(e.message.contains("no client credential configured"));
+        assert!(e.message.contains("no credential configured"), "{}", e.message);
         // a configured credential is used, not the job's token
         let s = settings_with(Profile::default(), actions.with(EnvVars::AZURE_CLIENT_SECRET, "s"));
-        assert_eq!(kind(Some(s.credential(&none).app().unwrap())), "secret:env");
+        assert_eq!(app_kind(&s, &none).unwrap(), "secret:env");
+    }
+
+    #[test]
+    fn managed_identity_pipelines_and_variable_sources() {
+        const ID: &str = "1b8f7a2e-52c4-4a8e-9b8e-3d2c1a0f9e8d";
+        let none = CredentialArgs::default();
+        // an endpoint variable announces a managed identity
+        let env = Env::default()
+            .with(EnvVars::IDENTITY_ENDPOINT, "http://127.0.0.1:9/msi/token")
+            .with(EnvVars::IDENTITY_HEADER, "h");
+        assert_eq!(
+            app_kind(&settings_with(Profile::default(), env), &none).unwrap(),
+            "managed-identity"
+        );
+        let s = settings(Profile {
+            managed_identity: Some(true),
+            ..Profile::default()
+        });
+        assert_eq!(app_kind(&s, &none).unwrap(), "managed-identity");
+        // no endpoint variable: nothing is automatic, whatever AZURE_POD_IDENTITY_AUTHORITY_HOST says
+        let pod = Env::default().with(EnvVars::AZURE_POD_IDENTITY_AUTHORITY_HOST, "http://127.0.0.1:9");
+        let e = app_kind(&settings_with(Profile::default(), pod), &none).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.render().contains("--managed-identity"), "{}", e.render());
+        // a managed identity signs no user in
+        let mi = CredentialArgs {
+            managed_identity: true,
+            ..CredentialArgs::default()
+        };
+        assert_eq!(
+            settings(Profile::default())
+                .credential(&mi)
+                .client()
+                .err()
+                .unwrap()
+                .exit_code(),
+            2
+        );
+        // a selector flag without a managed identity is refused, not ignored
+        let args = CredentialArgs {
+            client_secret_file: Some("f.secret".into()),
+            mi_object_id: Some(ID.into()),
+            ..CredentialArgs::default()
+        };
+        let e = app_kind(&settings(Profile::default()), &args).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.message.contains("--mi-object-id"), "{}", e.message);
+        // a token in a variable named on the command line
+        let args = CredentialArgs {
+            federated_token_env: Some("CI_ID_TOKEN".into()),
+            ..CredentialArgs::default()
+        };
+        let s = settings_with(Profile::default(), Env::default().with_named("CI_ID_TOKEN", "a.b.c"));
+        assert_eq!(app_kind(&s, &args).unwrap(), "federated-env:CI_ID_TOKEN");
+        // Azure Pipelines: the service connection id from the flag, else the variable, else the profile
+        let env = Env::default().with(EnvVars::AZURESUBSCRIPTION_SERVICE_CONNECTION_ID, ID);
+        let s = settings_with(
+            Profile {
+                federated: Some("azure-pipelines".into()),
+                service_connection_id: Some(ID.into()),
+                ..Profile::default()
+            },
+            env,
+        );
+        assert_eq!(
+            app_kind(&s, &none).unwrap(),
+            "azure-pipelines:AZURESUBSCRIPTION_SERVICE_CONNECTION_ID"
+        );
+        let args = CredentialArgs {
+            federated_azure_pipelines: true,
+            service_connection_id: Some(ID.into()),
+            ..CredentialArgs::default()
+        };
+        assert_eq!(app_kind(&s, &args).unwrap(), "azure-pipelines:--service-connection-id");
     }
 
     #[test]

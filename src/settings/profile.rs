@@ -30,8 +30,17 @@ pub(crate) struct Profile {
     /// Send the certificate chain (`x5c`) for subject name + issuer authentication.
     pub(crate) send_x5c: Option<bool>,
     pub(crate) federated_token_file: Option<PathBuf>,
-    /// `"github"`: take the federated token from the GitHub Actions OIDC endpoint.
+    /// `"github"` or `"azure-pipelines"`: take the federated token from that CI system's OIDC
+    /// endpoint.
     pub(crate) federated: Option<String>,
+    /// Azure Pipelines: the service connection's id (`--service-connection-id`).
+    pub(crate) service_connection_id: Option<String>,
+    /// Use the managed identity of the machine or service this runs on.
+    pub(crate) managed_identity: Option<bool>,
+    /// A user-assigned managed identity by object (principal) id (`--mi-object-id`).
+    pub(crate) mi_object_id: Option<String>,
+    /// A user-assigned managed identity by ARM resource id (`--mi-resource-id`).
+    pub(crate) mi_resource_id: Option<String>,
     pub(crate) federated_audience: Option<String>,
     pub(crate) authority_host: Option<String>,
     pub(crate) cloud: Option<String>,

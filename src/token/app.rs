@@ -3,7 +3,7 @@
 
 use super::request::{self, field};
 use crate::cache::{CacheKey, KeyKind};
-use crate::credential::Credential;
+use crate::credential::{Credential, CredentialSource};
 use crate::error::Result;
 use crate::http::retry;
 use crate::protocol::authority::{self, Audience, Endpoint, Tenant};
@@ -27,13 +27,14 @@ impl AppToken {
     pub(crate) fn prepare(
         settings: &Settings,
         credential: &CredentialConfig,
+        source: CredentialSource,
         endpoint: Endpoint,
         audience: Audience,
     ) -> Result<AppToken> {
         let tenant = settings.require_tenant()?.clone();
         let client_id = settings.require_client_id()?.to_string();
         authority::check_app_only(&tenant, &audience)?;
-        let credential = credential.load_app(&client_id)?;
+        let credential = credential.load_client_source(source, &client_id)?;
         let token_url = authority::token_url(&settings.authority, &tenant, endpoint);
         Ok(AppToken {
             tenant,

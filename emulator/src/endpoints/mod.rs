@@ -8,6 +8,8 @@ pub(crate) mod authorize;
 pub(crate) mod consent;
 pub(crate) mod device;
 pub(crate) mod discovery;
+pub(crate) mod managed_identity;
+pub(crate) mod pipelines;
 pub(crate) mod scopes;
 pub(crate) mod token;
 pub(crate) mod user_tokens;

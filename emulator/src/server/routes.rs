@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 use crate::aadsts;
 use crate::apis::{ApiRequest, graph, management};
 use crate::clock;
+use crate::endpoints::managed_identity::{self, ImdsReply};
+use crate::endpoints::pipelines::{self, OidcReply};
 use crate::endpoints::token::{self, TokenRequest};
 use crate::endpoints::web::WebReply;
 use crate::endpoints::{authorize, consent, device, discovery};
@@ -63,6 +65,16 @@ pub(crate) async fn respond(state: &State, req: &Req<'_>) -> Response<Body> {
         }
         ["devicelogin"] if get => return web(device::device_login_page()),
         ["_actions", "idtoken"] => return actions_idtoken(state, req),
+        ["metadata", "identity", "oauth2", "token"] if get => return managed_identity(state, req, MiEndpoint::Imds),
+        ["msi", "token"] if get => return managed_identity(state, req, MiEndpoint::AppService),
+        ["arc", "metadata", "identity", "oauth2", "token"] if get => {
+            return managed_identity(state, req, MiEndpoint::Arc);
+        }
+        ["cloudshell", "token"] if *method == Method::POST => {
+            return managed_identity(state, req, MiEndpoint::CloudShell);
+        }
+        ["servicefabric", "token"] if get => return managed_identity(state, req, MiEndpoint::ServiceFabric),
+        ["_pipelines", org, "oidctoken"] => return pipelines_oidc(state, req, org),
         [t, "v2.0", ".well-known", "openid-configuration"] if get => return discovery(state, req, t, true),
         [t, ".well-known", "openid-configuration"] if get => return discovery(state, req, t, false),
         [_, "discovery", "v2.0", "keys"] | [_, "discovery", "keys"] if get => {
@@ -176,6 +188,80 @@ fn api(state: &State, req: &Req<'_>, which: Api) -> Response<Body> {
         }
     }
     b.body(full(body)).unwrap_or_else(|_| internal_error())
+}
+
+/// Which managed identity endpoint a path is.
+enum MiEndpoint {
+    Imds,
+    AppService,
+    Arc,
+    CloudShell,
+    ServiceFabric,
+}
+
+/// The managed identity token endpoints (IMDS, App Service, Arc, Cloud Shell, Service Fabric).
+fn managed_identity(state: &State, req: &Req<'_>, which: MiEndpoint) -> Response<Body> {
+    let query: BTreeMap<String, String> = url::form_urlencoded::parse(req.query.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let config = state.config();
+    let (now, lifetime) = (state.now(), config.token_lifetime);
+    let empty = BTreeMap::new();
+    let reply = match which {
+        MiEndpoint::Imds => managed_identity::imds(&query, req.headers, now, lifetime),
+        MiEndpoint::AppService => managed_identity::app_service(&query, req.headers, now, lifetime),
+        MiEndpoint::Arc => managed_identity::arc(
+            &query,
+            req.headers,
+            config.arc_key_dir.as_deref().map(std::path::Path::new),
+            config.arc_challenge_realm.as_deref(),
+            now,
+            lifetime,
+        ),
+        MiEndpoint::CloudShell => managed_identity::cloud_shell(req.form.unwrap_or(&empty), req.headers, now, lifetime),
+        MiEndpoint::ServiceFabric => managed_identity::service_fabric(&query, req.headers, now, lifetime),
+    };
+    let status = |s: u16| StatusCode::from_u16(s).unwrap_or(StatusCode::BAD_REQUEST);
+    match reply {
+        ImdsReply::Error(code, body) => json_response(status(code), &body),
+        ImdsReply::Challenge {
+            status: code,
+            body,
+            headers,
+        } => {
+            let mut resp = json_response(status(code), &body);
+            for (k, v) in headers {
+                if let Ok(value) = HeaderValue::from_str(&v) {
+                    resp.headers_mut().insert(k, value);
+                }
+            }
+            resp
+        }
+        ImdsReply::Token { claims, mut reply } => match state.signer.sign(&claims) {
+            Ok(token) => {
+                reply["access_token"] = Value::String(token);
+                json_response(StatusCode::OK, &reply)
+            }
+            Err(_) => internal_error(),
+        },
+    }
+}
+
+/// The Azure Pipelines OIDC token endpoint stand-in (`SYSTEM_OIDCREQUESTURI`).
+fn pipelines_oidc(state: &State, req: &Req<'_>, org: &str) -> Response<Body> {
+    let query: BTreeMap<String, String> = url::form_urlencoded::parse(req.query.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let post = *req.method == Method::POST;
+    match pipelines::oidc_token(post, org, &query, req.headers, &state.base_url, state.now()) {
+        OidcReply::Error(code, body) => {
+            json_response(StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST), &body)
+        }
+        OidcReply::Token(claims) => match state.signer.sign(&claims) {
+            Ok(token) => json_response(StatusCode::OK, &json!({"oidcToken": token})),
+            Err(_) => internal_error(),
+        },
+    }
 }
 
 /// The GitHub Actions OIDC token endpoint stand-in (`ACTIONS_ID_TOKEN_REQUEST_URL`).
