@@ -211,18 +211,18 @@ pub(crate) const VARIABLES: &[Variable] = &[
     ours(EnvVars::ENTRA_TOKEN_NO_KEYRING, VarKind::Cache, Encoding::Text),
     ours(EnvVars::AZURE_TOKEN_CREDENTIALS, VarKind::Selection, Encoding::Text),
     ours(EnvVars::IDENTITY_ENDPOINT, VarKind::Credential, Encoding::Text),
-    ours(EnvVars::IDENTITY_HEADER, VarKind::Credential, Encoding::Text),
+    secret(EnvVars::IDENTITY_HEADER, VarKind::Credential),
     ours(EnvVars::IDENTITY_SERVER_THUMBPRINT, VarKind::Credential, Encoding::Text),
     ours(EnvVars::IMDS_ENDPOINT, VarKind::Credential, Encoding::Text),
     ours(EnvVars::MSI_ENDPOINT, VarKind::Credential, Encoding::Text),
-    ours(EnvVars::MSI_SECRET, VarKind::Credential, Encoding::Text),
+    secret(EnvVars::MSI_SECRET, VarKind::Credential),
     ours(
         EnvVars::AZURE_POD_IDENTITY_AUTHORITY_HOST,
         VarKind::Credential,
         Encoding::Text,
     ),
     ours(EnvVars::SYSTEM_OIDCREQUESTURI, VarKind::Ci, Encoding::Text),
-    ours(EnvVars::SYSTEM_ACCESSTOKEN, VarKind::Ci, Encoding::Text),
+    secret(EnvVars::SYSTEM_ACCESSTOKEN, VarKind::Ci),
     ours(
         EnvVars::AZURESUBSCRIPTION_SERVICE_CONNECTION_ID,
         VarKind::Ci,
@@ -403,6 +403,9 @@ mod tests {
             EnvVars::AZURE_CLIENT_SECRET,
             EnvVars::AZURE_CLIENT_CERTIFICATE_PASSWORD,
             EnvVars::ACTIONS_ID_TOKEN_REQUEST_TOKEN,
+            EnvVars::IDENTITY_HEADER,
+            EnvVars::MSI_SECRET,
+            EnvVars::SYSTEM_ACCESSTOKEN,
         ] {
             assert!(names.contains(&name), "{name}");
         }

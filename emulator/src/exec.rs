@@ -223,6 +223,7 @@ mod tests {
             tls: false,
             token_lifetime: 3600,
             github_actions: false,
+            managed_identity: false,
             command: vec!["true".into()],
         }
     }
