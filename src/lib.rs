@@ -6,6 +6,7 @@
 pub mod app;
 pub mod cli;
 
+mod activity;
 mod cache;
 mod commands;
 mod credential;
