@@ -5,12 +5,14 @@
 //! environment > profile) are resolved later, in `settings`. Environment variable names live in
 //! `env`. One file per large command.
 
+mod activity;
 mod api;
 mod cache;
 mod cert;
 mod get;
 mod sign_in;
 
+pub use activity::{ActivityCommand, ActivityPullArgs, FeedArgs, SubscriptionArgs, SubscriptionsCommand};
 pub use api::ApiArgs;
 pub use cache::{CacheClearArgs, CacheCommand, CacheOutputArgs};
 pub use cert::{CertCommand, CertCreateArgs, CertInspectArgs, CertManifestArgs, CertOutputFormat};
@@ -91,6 +93,9 @@ pub enum Command {
     /// Call Microsoft Graph, Intune, the Office 365 Management Activity API or ARM with a token
     #[command(after_help = api::API_EXAMPLES)]
     Api(ApiArgs),
+    /// The Office 365 Management Activity API feed: subscriptions and a resumable NDJSON pull
+    #[command(subcommand, after_help = activity::ACTIVITY_EXAMPLES)]
+    Activity(ActivityCommand),
     /// Inspect or clear the token cache (tokens are never printed)
     #[command(subcommand)]
     Cache(CacheCommand),

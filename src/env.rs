@@ -34,6 +34,8 @@ impl EnvVars {
     pub(crate) const ENTRA_TOKEN_PROFILE: &'static str = "ENTRA_TOKEN_PROFILE";
     /// `1` or `true`: never try the OS keyring (`auto` uses files at once).
     pub(crate) const ENTRA_TOKEN_NO_KEYRING: &'static str = "ENTRA_TOKEN_NO_KEYRING";
+    /// The Office 365 Management Activity API's base URL for `activity` (`--management-url`).
+    pub(crate) const ENTRA_TOKEN_MANAGEMENT_URL: &'static str = "ENTRA_TOKEN_MANAGEMENT_URL";
     /// GitHub Actions: the job's OIDC token endpoint (set with `permissions: id-token: write`).
     pub(crate) const ACTIONS_ID_TOKEN_REQUEST_URL: &'static str = "ACTIONS_ID_TOKEN_REQUEST_URL";
     /// GitHub Actions: the bearer token for that endpoint.
@@ -151,6 +153,7 @@ pub(crate) const VARIABLES: &[Variable] = &[
     ours(EnvVars::AZURE_AUTHORITY_HOST, VarKind::Selection, Encoding::Text),
     ours(EnvVars::ENTRA_TOKEN_CACHE, VarKind::Cache, Encoding::Text),
     ours(EnvVars::ENTRA_TOKEN_PROFILE, VarKind::Selection, Encoding::Text),
+    ours(EnvVars::ENTRA_TOKEN_MANAGEMENT_URL, VarKind::Selection, Encoding::Text),
     ours(EnvVars::ACTIONS_ID_TOKEN_REQUEST_URL, VarKind::Ci, Encoding::Text),
     ours(EnvVars::ACTIONS_ID_TOKEN_REQUEST_TOKEN, VarKind::Ci, Encoding::Text),
     ours(EnvVars::ENTRA_TOKEN_NO_KEYRING, VarKind::Cache, Encoding::Text),

@@ -207,6 +207,26 @@ impl Settings {
         })
     }
 
+    /// The Office 365 Management Activity API's base: `--management-url`, else
+    /// `ENTRA_TOKEN_MANAGEMENT_URL`, else the cloud's; `true` when it was overridden.
+    pub(crate) fn management_base(&self, flag: Option<&str>) -> Result<(Url, bool)> {
+        let look = Lookup {
+            env: &self.env,
+            profile_name: self.profile_name.as_deref(),
+        };
+        match look.first(
+            flag.map(|v| (v, "--management-url")),
+            Some(EnvVars::ENTRA_TOKEN_MANAGEMENT_URL),
+            None,
+        ) {
+            Some((raw, origin)) => Ok((authority::parse_authority_host(&raw, &origin.describe())?, true)),
+            None => Ok((
+                Url::parse(self.cloud.management()).expect("built-in Management URL"),
+                false,
+            )),
+        }
+    }
+
     pub(crate) fn require_tenant(&self) -> Result<&Tenant> {
         self.tenant.as_ref().map(|(t, _)| t).ok_or_else(|| {
             Error::usage("no tenant: set --tenant or AZURE_TENANT_ID (or a profile's `tenant`)").hint(

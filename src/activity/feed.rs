@@ -134,6 +134,7 @@ impl UrlRule {
         }
     }
 
+    #[allow(dead_code)] // for `activity listen`, not wired yet
     pub(crate) fn origin(&self) -> &Origin {
         &self.origin
     }

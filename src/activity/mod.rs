@@ -14,14 +14,13 @@
 //! kill, the only duplicates come from the at most `--concurrency` blobs whose events were
 //! written but whose state was not yet saved, and nothing is lost.
 
-// Wired to the `activity` command in the next step; until then nothing calls it.
-#![allow(dead_code)]
-
 pub(crate) mod feed;
 pub(crate) mod private_file;
 pub(crate) mod pull;
 pub(crate) mod state;
 pub(crate) mod times;
+// The receiver's decisions; `activity listen` (the server around them) is not wired yet.
+#[allow(dead_code)]
 pub(crate) mod webhook;
 
 use std::time::Duration;

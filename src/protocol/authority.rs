@@ -31,6 +31,15 @@ impl Cloud {
             Cloud::China => "https://login.chinacloudapi.cn",
         }
     }
+    /// The Office 365 Management Activity API's base in this cloud (GCC and DoD tenants pass
+    /// `--management-url`).
+    pub(crate) fn management(self) -> &'static str {
+        match self {
+            Cloud::Public => "https://manage.office.com",
+            Cloud::UsGov => "https://manage.office365.us",
+            Cloud::China => "https://manage.office.cn",
+        }
+    }
     pub(crate) fn graph(self) -> &'static str {
         match self {
             Cloud::Public => "https://graph.microsoft.com",
