@@ -1,10 +1,12 @@
 //! entra-token: Microsoft Entra ID OAuth 2.0 tokens for scripts and CI, and the local emulator
 //! used to test them. The binary in `main.rs` only calls [`app::main_with_args`]; the clap types
-//! in [`cli`] are public for tools that render the command line (completions, man pages).
+//! in [`cli`] are public for tools that render the command line (man pages), and [`completion`]
+//! gives the shell completion scripts the `completions` command prints.
 //! Everything else is internal; `docs/architecture.md` maps it.
 
 pub mod app;
 pub mod cli;
+pub mod completion;
 
 mod activity;
 mod cache;

@@ -41,14 +41,13 @@ pub(crate) struct Config {
 }
 
 impl Mode {
+    /// A mode as the environment or a profile spells it: a `--cache` value (any case), or `off`.
     pub(crate) fn parse(s: &str) -> Option<Mode> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "auto" => Some(Mode::Auto),
-            "keyring" => Some(Mode::Keyring),
-            "file" => Some(Mode::File),
-            "none" | "off" => Some(Mode::None),
-            _ => None,
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("off") {
+            return Some(Mode::None);
         }
+        <Mode as clap::ValueEnum>::from_str(s, true).ok()
     }
 }
 
@@ -261,6 +260,15 @@ mod tests {
             stored_at: 0,
             oid: None,
         }
+    }
+
+    #[test]
+    fn modes_as_the_environment_spells_them() {
+        assert_eq!(Mode::parse(" File "), Some(Mode::File));
+        assert_eq!(Mode::parse("OFF"), Some(Mode::None));
+        assert_eq!(Mode::parse("none"), Some(Mode::None));
+        assert_eq!(Mode::parse("keyring"), Some(Mode::Keyring));
+        assert_eq!(Mode::parse("sometimes"), None);
     }
 
     #[test]

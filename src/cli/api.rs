@@ -9,6 +9,7 @@ Examples:
   entra-token api /v1.0/users                                  # Graph (the cloud's, or --graph-url)
   entra-token api --paginate --ndjson '/beta/deviceManagement/managedDevices?$top=100' > devices.ndjson
   entra-token api --paginate -H 'ConsistencyLevel: eventual' '/v1.0/users?$count=true&$filter=endsWith(mail,'\\''@contoso.com'\\'')'
+  entra-token api /v1.0/users --jq '.value[].userPrincipalName'   # one per line, no quotes
   entra-token api -X POST /v1.0/groups --input group.json      # Content-Type: application/json
   entra-token api --paginate \"https://manage.office.com/api/v1.0/$TENANT/activity/feed/subscriptions/content?contentType=Audit.General\"
   entra-token api --scope api://my-api/.default https://my-api.example.com/items
@@ -28,8 +29,9 @@ pub struct ApiArgs {
     /// HTTP method [default: GET, or POST with --input]
     #[arg(short = 'X', long, value_name = "METHOD")]
     pub method: Option<String>,
-    /// Request header, repeatable, sent on every page; your own Authorization replaces the token
-    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'")]
+    /// Request header 'Name: value', repeatable, sent on every page; your own Authorization
+    /// replaces the token
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
     pub headers: Vec<String>,
     /// Send the body from FILE ('-' = stdin) as application/json unless -H sets Content-Type
     #[arg(long, value_name = "FILE")]
@@ -46,6 +48,10 @@ pub struct ApiArgs {
     /// With --paginate: one item per line instead of one merged JSON document
     #[arg(long, requires = "paginate", conflicts_with = "pretty")]
     pub ndjson: bool,
+    /// Filter the JSON body with a jq expression, one result per line (strings raw), as `gh api
+    /// --jq`; with --paginate it runs on each page as received (with --ndjson: on each item)
+    #[arg(long, value_name = "EXPR", conflicts_with = "pretty")]
+    pub jq: Option<String>,
     /// With --paginate: stop after N pages
     #[arg(long, value_name = "N", requires = "paginate", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_pages: Option<u64>,

@@ -9,7 +9,7 @@ Examples:
   entra-token get                                           # https://graph.microsoft.com/.default
   entra-token get --scope https://vault.azure.net/.default
   entra-token get --v1 --resource https://manage.office.com
-  entra-token get -o json | jq -r .expiresOn
+  entra-token get -o json --jq .expiresOn                   # jq syntax, strings printed raw
   eval \"$(entra-token get -o env)\"                          # sets ENTRA_ACCESS_TOKEN
   entra-token get --certificate app.pem                     # key + certificate in one PEM file
   AZURE_CLIENT_CERTIFICATE_PASSWORD=... entra-token get --certificate app.pfx --send-x5c
@@ -55,6 +55,10 @@ pub struct GetArgs {
     /// With --user: which signed-in account (UPN), when there are several
     #[arg(long, value_name = "UPN", requires = "user")]
     pub account: Option<String>,
+    /// With -o json: filter the JSON with a jq expression, one result per line (strings raw),
+    /// e.g. --jq .expiresOn
+    #[arg(long, value_name = "EXPR")]
+    pub jq: Option<String>,
     #[command(flatten)]
     pub credential: CredentialArgs,
 }

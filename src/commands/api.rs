@@ -12,6 +12,7 @@ use crate::cli::ApiArgs;
 use crate::error::{Error, Result};
 use crate::http::{Http, retry};
 use crate::input;
+use crate::output::jq::JqFilter;
 use crate::protocol::api::{self as api_proto, ApiKind};
 use crate::protocol::authority::{self, Audience, Endpoint};
 use crate::rt;
@@ -54,6 +55,7 @@ enum Auth<'s> {
 }
 
 pub(crate) fn run(settings: &Settings, args: &ApiArgs) -> Result<()> {
+    let jq = args.jq.as_deref().map(JqFilter::compile).transpose()?;
     let plan = plan(settings, args)?;
     let credential = settings.credential(&args.credential);
     let auth = match &plan.scope {
@@ -84,9 +86,9 @@ pub(crate) fn run(settings: &Settings, args: &ApiArgs) -> Result<()> {
             progress: Progress::new(),
         };
         let result = if args.paginate {
-            reply::paginate(&mut session, &plan, args).await
+            reply::paginate(&mut session, &plan, args, jq.as_ref()).await
         } else {
-            reply::single(&mut session, &plan, args).await
+            reply::single(&mut session, &plan, args, jq.as_ref()).await
         };
         session.progress.done();
         result

@@ -1,12 +1,9 @@
-//! `completions SHELL`: the completion script for bash, zsh, fish, powershell or elvish.
+//! `completions SHELL`: the completion script for bash, zsh, fish, powershell or elvish (built in
+//! `completion`, which the release assets use too).
 
-use crate::cli::{Cli, CompletionsArgs};
+use crate::cli::CompletionsArgs;
 use crate::error::Result;
-use clap::CommandFactory;
 
 pub(crate) fn run(args: &CompletionsArgs) -> Result<()> {
-    let mut cmd = Cli::command();
-    let mut buf = Vec::new();
-    clap_complete::generate(args.shell, &mut cmd, "entra-token", &mut buf);
-    crate::output::write_stdout(&buf)
+    crate::output::write_stdout(crate::completion::script(args.shell).as_bytes())
 }

@@ -35,12 +35,9 @@ pub enum AssertionAlg {
 }
 
 impl AssertionAlg {
+    /// An algorithm as a profile spells it: an `--assertion-alg` value, any case.
     pub(crate) fn parse(s: &str) -> Option<AssertionAlg> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "ps256" => Some(AssertionAlg::Ps256),
-            "rs256" => Some(AssertionAlg::Rs256),
-            _ => None,
-        }
+        <AssertionAlg as clap::ValueEnum>::from_str(s.trim(), true).ok()
     }
 }
 

@@ -1,7 +1,9 @@
 //! The only writer to stdout: token / header / json / env / exec-credential formats and JSON
-//! documents, and for `api` a body streamed as it arrives ([`Sink`]) or page items merged into
+//! documents (filtered by `--jq` in [`jq`]), and for `api` a body streamed as it arrives ([`Sink`]) or page items merged into
 //! one document or written one per line ([`ItemWriter`]). A closed stdout (`| head`) is not an
 //! error: writers report it so the caller can stop early.
+
+pub(crate) mod jq;
 
 use crate::error::{Error, Result};
 use serde_json::json;
@@ -38,28 +40,7 @@ pub(crate) fn token(format: OutputFormat, out: &TokenOutput) -> Result<()> {
     let text = match format {
         OutputFormat::Token => format!("{}\n", out.token),
         OutputFormat::Header => format!("Authorization: Bearer {}\n", out.token),
-        OutputFormat::Json => {
-            let mut v = json!({
-                "accessToken": out.token,
-                "expiresOn": rfc3339(out.expires_on, true),
-                "expires_on": out.expires_on,
-                "tenant": out.tenant,
-                "tokenType": out.token_type,
-            });
-            let obj = v.as_object_mut().expect("object");
-            if let Some(s) = out.scope {
-                obj.insert("scope".into(), json!(s));
-            }
-            if let Some(r) = out.resource {
-                obj.insert("resource".into(), json!(r));
-            }
-            if let Some(extra) = &out.extra {
-                for (k, val) in extra {
-                    obj.insert(k.clone(), val.clone());
-                }
-            }
-            format!("{}\n", serde_json::to_string_pretty(&v).expect("json"))
-        }
+        OutputFormat::Json => format!("{}\n", serde_json::to_string_pretty(&token_json(out)).expect("json")),
         OutputFormat::Env => format!(
             "export ENTRA_ACCESS_TOKEN='{}'\nexport ENTRA_ACCESS_TOKEN_EXPIRES_ON='{}'\n",
             out.token, out.expires_on
@@ -75,6 +56,40 @@ pub(crate) fn token(format: OutputFormat, out: &TokenOutput) -> Result<()> {
         }
     };
     write_stdout(text.as_bytes())
+}
+
+/// The `-o json` document (az account get-access-token's shape).
+fn token_json(out: &TokenOutput) -> serde_json::Value {
+    let mut v = json!({
+        "accessToken": out.token,
+        "expiresOn": rfc3339(out.expires_on, true),
+        "expires_on": out.expires_on,
+        "tenant": out.tenant,
+        "tokenType": out.token_type,
+    });
+    let obj = v.as_object_mut().expect("object");
+    if let Some(s) = out.scope {
+        obj.insert("scope".into(), json!(s));
+    }
+    if let Some(r) = out.resource {
+        obj.insert("resource".into(), json!(r));
+    }
+    if let Some(extra) = &out.extra {
+        for (k, val) in extra {
+            obj.insert(k.clone(), val.clone());
+        }
+    }
+    v
+}
+
+/// `-o json --jq EXPR`: the `-o json` document through the filter. The document is
+/// entra-token's own, so a filter that fails on it is a usage error (exit 2).
+pub(crate) fn token_jq(filter: &jq::JqFilter, out: &TokenOutput) -> Result<()> {
+    let mut text = Vec::new();
+    filter
+        .run_value(&token_json(out), &mut text)
+        .map_err(|e| e.into_error(crate::error::Kind::Usage))?;
+    write_stdout(&text)
 }
 
 /// Pretty JSON document + newline.
@@ -236,6 +251,11 @@ impl ItemWriter {
     /// A page's end: flushes so a reader sees items page by page.
     pub(crate) fn page_done(&mut self) -> Result<bool> {
         self.sink.flush()
+    }
+
+    /// Bytes written as they are (`--jq` results), outside any document.
+    pub(crate) fn raw(&mut self, bytes: &[u8]) -> Result<bool> {
+        self.sink.write(bytes)
     }
 
     /// Closes the document, adding `trailer` members (e.g. `@odata.deltaLink`) to an object.

@@ -16,12 +16,13 @@ pub enum Cloud {
 }
 
 impl Cloud {
+    /// A cloud as a profile spells it: a `--cloud` value (any case), or the Azure CLI's name.
     pub(crate) fn parse(s: &str) -> Option<Cloud> {
         match s.to_ascii_lowercase().as_str() {
-            "public" | "azurecloud" | "global" => Some(Cloud::Public),
-            "usgov" | "azureusgovernment" => Some(Cloud::UsGov),
-            "china" | "azurechinacloud" => Some(Cloud::China),
-            _ => None,
+            "azurecloud" | "global" => Some(Cloud::Public),
+            "azureusgovernment" => Some(Cloud::UsGov),
+            "azurechinacloud" => Some(Cloud::China),
+            other => <Cloud as clap::ValueEnum>::from_str(other, false).ok(),
         }
     }
     pub(crate) fn authority_host(self) -> &'static str {
@@ -220,6 +221,16 @@ pub(crate) fn check_app_only(tenant: &Tenant, audience: &Audience) -> Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clouds_as_a_profile_spells_them() {
+        assert_eq!(Cloud::parse("USGov"), Some(Cloud::UsGov));
+        assert_eq!(Cloud::parse("AzureChinaCloud"), Some(Cloud::China));
+        assert_eq!(Cloud::parse("global"), Some(Cloud::Public));
+        assert_eq!(Cloud::parse("public"), Some(Cloud::Public));
+        assert_eq!(Cloud::parse("us-gov"), None);
+        assert_eq!(Cloud::parse("mars"), None);
+    }
 
     #[test]
     fn tenants() {

@@ -4,7 +4,7 @@
 //! (`OUTDIR/completions/`, the same scripts `entra-token completions SHELL` prints).
 
 use clap::{CommandFactory, Parser, Subcommand};
-use clap_complete::Shell;
+use clap_complete::{Generator, Shell};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -62,13 +62,10 @@ fn dist_assets(out_dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let completions_dir = out_dir.join("completions");
     std::fs::create_dir_all(&completions_dir)?;
     for shell in SHELLS {
-        let mut cmd = cmd.clone();
-        written.push(clap_complete::generate_to(
-            shell,
-            &mut cmd,
-            &bin_name,
-            &completions_dir,
-        )?);
+        // the corrected scripts `entra-token completions SHELL` prints, not clap_complete's raw ones
+        let path = completions_dir.join(shell.file_name(&bin_name));
+        std::fs::write(&path, entra_token::completion::script(shell))?;
+        written.push(path);
     }
     Ok(written)
 }

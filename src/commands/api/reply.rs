@@ -4,10 +4,11 @@
 use super::session::Session;
 use super::{ERROR_BODY_CAP, PAGE_CAP, PRETTY_CAP, Plan};
 use crate::cli::ApiArgs;
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::http::pager::{self, Pager, Shape};
 use crate::http::{Deadline, Pending};
 use crate::log;
+use crate::output::jq::JqFilter;
 use crate::output::{self, ItemFormat, ItemWriter, Sink};
 use crate::protocol::api::{self as api_proto, ApiKind, ServiceError};
 use std::cell::Cell;
@@ -16,11 +17,27 @@ use std::time::Duration;
 use url::Url;
 
 /// Without `--paginate`: the body goes to stdout as it arrives (no size cap), or whole and
-/// reindented with `--pretty`.
-pub(super) async fn single(session: &mut Session<'_, '_>, plan: &Plan, args: &ApiArgs) -> Result<()> {
+/// reindented with `--pretty`, or whole through the `--jq` filter.
+pub(super) async fn single(
+    session: &mut Session<'_, '_>,
+    plan: &Plan,
+    args: &ApiArgs,
+    jq: Option<&JqFilter>,
+) -> Result<()> {
     let (mut pending, deadline) = session.call(&plan.method, &plan.url, plan).await?;
     if !pending.is_success() {
         return Err(failure(pending, deadline, plan, args).await);
+    }
+    if let Some(filter) = jq {
+        let reply = pending.read_by(PRETTY_CAP, deadline).await?;
+        let mut out = Vec::new();
+        // an empty body (204 No Content) is no input: no output, as `jq` says nothing for it
+        if !reply.body.trim_ascii().is_empty() {
+            filter
+                .run_json(&reply.body, &mut out)
+                .map_err(|e| e.into_error(Kind::Api))?;
+        }
+        return output::write_stdout(&out);
     }
     if args.pretty {
         let reply = pending.read_by(PRETTY_CAP, deadline).await?;
@@ -59,8 +76,15 @@ pub(super) async fn single(session: &mut Session<'_, '_>, plan: &Plan, args: &Ap
     sink.flush().map(|_| ())
 }
 
-/// `--paginate`: page after page over one connection, items written as each page arrives.
-pub(super) async fn paginate(session: &mut Session<'_, '_>, plan: &Plan, args: &ApiArgs) -> Result<()> {
+/// `--paginate`: page after page over one connection, items written as each page arrives. With
+/// `--jq`, as `gh api --paginate --jq` does, the filter runs on each page as received (with
+/// `--ndjson`, on each item) and its results are written instead.
+pub(super) async fn paginate(
+    session: &mut Session<'_, '_>,
+    plan: &Plan,
+    args: &ApiArgs,
+    jq: Option<&JqFilter>,
+) -> Result<()> {
     let format = if args.ndjson {
         ItemFormat::Ndjson
     } else {
@@ -69,6 +93,7 @@ pub(super) async fn paginate(session: &mut Session<'_, '_>, plan: &Plan, args: &
     let mut writer = ItemWriter::new(format);
     let mut pager = Pager::new(plan.url.clone(), args.max_pages);
     let mut delta_link = None;
+    let mut filtered_items = 0;
     while let Some(url) = pager.next_url().cloned() {
         let (pending, deadline) = session.call(&plan.method, &url, plan).await?;
         if !pending.is_success() {
@@ -91,6 +116,27 @@ pub(super) async fn paginate(session: &mut Session<'_, '_>, plan: &Plan, args: &
         })?;
         let first = pager.pages == 0;
         pager.advance(&page, &page_url)?;
+        if let Some(filter) = jq {
+            let mut out = Vec::new();
+            let ran = if args.ndjson && page.shape != Shape::Single {
+                page.items
+                    .iter()
+                    .try_for_each(|item| filter.run_json(item.get().as_bytes(), &mut out))
+            } else {
+                filter.run_json(&reply.body, &mut out)
+            };
+            ran.map_err(|e| {
+                let mut e = e.into_error(Kind::Api);
+                e.message = format!("page {number}: {}", e.message);
+                e
+            })?;
+            if !writer.raw(&out)? || !writer.page_done()? || page.shape == Shape::Single {
+                return Ok(());
+            }
+            filtered_items += page.items.len() as u64;
+            session.progress.page(pager.pages, filtered_items);
+            continue;
+        }
         if page.shape == Shape::Single {
             // not a collection: written as it is (a single page by construction)
             writer.single(&reply.body)?;
