@@ -12,7 +12,10 @@ mod cert;
 mod get;
 mod sign_in;
 
-pub use activity::{ActivityCommand, ActivityPullArgs, FeedArgs, SubscriptionArgs, SubscriptionsCommand};
+pub use activity::{
+    ActivityCommand, ActivityListenArgs, ActivityPullArgs, FeedArgs, SubscriptionArgs, SubscriptionStartArgs,
+    SubscriptionsCommand,
+};
 pub use api::ApiArgs;
 pub use cache::{CacheClearArgs, CacheCommand, CacheOutputArgs};
 pub use cert::{CertCommand, CertCreateArgs, CertInspectArgs, CertManifestArgs, CertOutputFormat};
@@ -93,7 +96,7 @@ pub enum Command {
     /// Call Microsoft Graph, Intune, the Office 365 Management Activity API or ARM with a token
     #[command(after_help = api::API_EXAMPLES)]
     Api(ApiArgs),
-    /// The Office 365 Management Activity API feed: subscriptions and a resumable NDJSON pull
+    /// The Office 365 Management Activity API feed: subscriptions, a resumable NDJSON pull, the webhook receiver
     #[command(subcommand, after_help = activity::ACTIVITY_EXAMPLES)]
     Activity(ActivityCommand),
     /// Inspect or clear the token cache (tokens are never printed)

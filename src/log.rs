@@ -51,6 +51,8 @@ pub(crate) const SENSITIVE_NAMES: &[&str] = &[
     "state",
     "nonce",
     "session_state",
+    "authid",
+    "webhook-authid",
 ];
 
 pub(crate) fn is_sensitive(name: &str) -> bool {

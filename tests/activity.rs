@@ -304,3 +304,344 @@ fn af429_sent_with_a_403_is_retried_like_a_429() {
         .count();
     assert!(blob_requests >= 2, "one retry before giving up: {blob_requests}");
 }
+
+// ---- activity listen: the webhook receiver ----
+
+const HOOK_SECRET: &str = "hook-s3cr3t-7f4c";
+
+/// A running `activity listen`: its URL (from its first stderr line), stdout and stderr
+/// collected by threads so that neither pipe fills up.
+struct Listening {
+    child: std::process::Child,
+    url: String,
+    stdout: std::thread::JoinHandle<String>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl Listening {
+    fn start(env: &Env, extra: &[&str]) -> Listening {
+        use std::io::{BufRead, Read};
+        let mut args = vec!["activity", "listen", "--bind", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let mut child = env
+            .command(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start activity listen");
+        let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut first = String::new();
+        err.read_line(&mut first).unwrap();
+        let Some(url) = first.split_whitespace().find(|w| w.starts_with("http://")) else {
+            let _ = child.kill();
+            let mut rest = String::new();
+            let _ = err.read_to_string(&mut rest);
+            panic!("activity listen did not start: {first}{rest}");
+        };
+        let url = url.to_string();
+        let mut out = child.stdout.take().unwrap();
+        let stdout = std::thread::spawn(move || {
+            let mut s = String::new();
+            out.read_to_string(&mut s).unwrap();
+            s
+        });
+        let stderr = std::thread::spawn(move || {
+            let mut s = first;
+            err.read_to_string(&mut s).unwrap();
+            s
+        });
+        Listening {
+            child,
+            url,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// POSTs `body` with `headers`; the status.
+    fn post(&self, headers: &[(&str, &str)], body: &str) -> u16 {
+        post(&self.url, headers, body)
+    }
+
+    /// SIGTERM, then the exit (a hang guard of 20 s, far above the few milliseconds it takes).
+    fn stop(mut self) -> Run {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("activity listen did not stop on SIGTERM");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        Run {
+            code: status.code().unwrap_or(-1),
+            stdout: self.stdout.join().unwrap(),
+            stderr: self.stderr.join().unwrap(),
+            elapsed: std::time::Duration::ZERO,
+        }
+    }
+}
+
+/// POSTs `body` with `headers` to `url`; the status.
+fn post(url: &str, headers: &[(&str, &str)], body: &str) -> u16 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut rb = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap()
+            .post(url)
+            .header("content-type", "application/json; charset=utf-8")
+            .body(body.to_string());
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        rb.send().await.expect("the listener answers").status().as_u16()
+    })
+}
+
+/// A content id the emulator serves (three events each), created `age` seconds ago.
+fn blob_id(age: i64, index: u32) -> String {
+    let created = OffsetDateTime::now_utc().unix_timestamp() - age;
+    format!("{created}$Audit_General${index:06}")
+}
+
+/// The notification the service POSTs for `ids` (Audit.General) on `origin`.
+fn notification(origin: &str, ids: &[&str]) -> String {
+    let tenant = fx::TENANT_ID;
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    Value::Array(
+        ids.iter()
+            .map(|id| {
+                json!({
+                    "tenantId": tenant,
+                    "clientId": fx::CLIENT_ID,
+                    "contentType": "Audit.General",
+                    "contentId": id,
+                    "contentUri": format!("{origin}/api/v1.0/{tenant}/activity/feed/audit/{id}"),
+                    "contentCreated": rfc3339(now - 600),
+                    "contentExpiration": rfc3339(now + 6 * 24 * HOUR),
+                })
+            })
+            .collect(),
+    )
+    .to_string()
+}
+
+fn blob_fetches(emu: &Emulator) -> Vec<String> {
+    feed_requests(emu)
+        .iter()
+        .map(|q| path(q).rsplit('/').next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn listen_answers_the_validation_refuses_a_wrong_auth_id_and_writes_notified_events_once() {
+    let emu = Emulator::start();
+    let env = feed_env(&emu);
+    let secret = env.write("hook.secret", format!("{HOOK_SECRET}\n").as_bytes());
+    let listening = Listening::start(&env, &["--auth-id-file", &secret.display().to_string()]);
+    let auth = ("Webhook-AuthId", HOOK_SECRET);
+
+    // The validation request a subscription start with this webhook sends.
+    let validation = json!({"validationCode": "e4b2a3f0-validation"}).to_string();
+    assert_eq!(
+        listening.post(&[auth, ("Webhook-ValidationCode", "e4b2a3f0-validation")], &validation),
+        200
+    );
+
+    // Without the shared secret: 401 and nothing fetched.
+    let (a, b) = (blob_id(900, 1), blob_id(800, 2));
+    let note = notification(&emu.base, &[&a, &b]);
+    assert_eq!(listening.post(&[("Webhook-AuthId", "not-the-secret")], &note), 401);
+    assert_eq!(listening.post(&[], &note), 401);
+    assert_eq!(
+        listening.post(&[("Webhook-AuthId", &HOOK_SECRET.to_ascii_uppercase())], &note),
+        401
+    );
+    assert_eq!(
+        blob_fetches(&emu),
+        Vec::<String>::new(),
+        "nothing fetched without the auth id"
+    );
+
+    // A contentUri on another origin: 400, nothing of that notification fetched.
+    let evil = notification("http://127.0.0.1:9", &[&blob_id(700, 3)]);
+    assert_eq!(listening.post(&[auth], &evil), 400);
+    assert_eq!(blob_fetches(&emu), Vec::<String>::new());
+
+    // The notification: its two blobs fetched and written; the service's retry of it and a
+    // notification repeating one of them fetch nothing again.
+    assert_eq!(listening.post(&[auth], &note), 200);
+    assert_eq!(listening.post(&[auth], &note), 200);
+    assert_eq!(listening.post(&[auth], &notification(&emu.base, &[&b])), 200);
+    let mut fetched = blob_fetches(&emu);
+    fetched.sort();
+    assert_eq!(fetched, [a.clone(), b.clone()], "each notified blob fetched once");
+    for q in feed_requests(&emu) {
+        assert_eq!(
+            params(&q).get("PublisherIdentifier").map(String::as_str),
+            Some(fx::TENANT_ID)
+        );
+    }
+
+    let run = listening.stop();
+    run.ok();
+    let events = ndjson(&run.stdout);
+    assert_eq!(events.len(), 6, "three events per blob, each once:\n{}", run.stdout);
+    let keys: BTreeSet<String> = events.iter().map(event_key).collect();
+    assert_eq!(keys.len(), 6);
+    assert!(run.stderr.contains("refused"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains(HOOK_SECRET),
+        "the auth id is never logged: {}",
+        run.stderr
+    );
+}
+
+#[test]
+fn listen_with_state_never_delivers_a_notified_blob_twice_across_runs() {
+    let emu = Emulator::start();
+    let env = feed_env(&emu);
+    let state = env.dir.path().join("listen-state.json");
+    let state_arg = state.display().to_string();
+    let mut env = env;
+    env.set("ENTRA_TOKEN_WEBHOOK_AUTH_ID", HOOK_SECRET);
+    let auth = ("Webhook-AuthId", HOOK_SECRET);
+    let (a, b, c) = (blob_id(900, 1), blob_id(800, 2), blob_id(700, 3));
+
+    let first = Listening::start(&env, &["--state", &state_arg]);
+    assert_eq!(first.post(&[auth], &notification(&emu.base, &[&a, &b])), 200);
+    let first = first.stop();
+    first.ok();
+    assert_eq!(ndjson(&first.stdout).len(), 6);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the state file is private");
+    }
+
+    // A new process: the state says a and b were delivered.
+    let second = Listening::start(&env, &["--state", &state_arg]);
+    assert_eq!(second.post(&[auth], &notification(&emu.base, &[&a, &b, &c])), 200);
+    let second = second.stop();
+    second.ok();
+    let events = ndjson(&second.stdout);
+    assert_eq!(events.len(), 3, "only the new blob's events:\n{}", second.stdout);
+    assert!(
+        events
+            .iter()
+            .all(|e| e["ObjectId"].as_str().unwrap().starts_with("object-3-"))
+    );
+    let mut fetched = blob_fetches(&emu);
+    fetched.sort();
+    assert_eq!(fetched, [a, b, c], "each blob fetched once across both runs");
+}
+
+#[test]
+fn listen_and_a_webhook_start_refuse_bad_input_with_nothing_sent() {
+    let emu = Emulator::start();
+    let env = feed_env(&emu);
+    env.run(&["activity", "listen", "--bind", "127.0.0.1:0"])
+        .fails(2)
+        .stderr_has("ENTRA_TOKEN_WEBHOOK_AUTH_ID");
+    let empty = env.write("empty.secret", b"\n");
+    env.run(&[
+        "activity",
+        "listen",
+        "--bind",
+        "127.0.0.1:0",
+        "--auth-id-file",
+        &empty.display().to_string(),
+    ])
+    .fails(2)
+    .stderr_has("--auth-id-file");
+    let secret = env.write("hook.secret", HOOK_SECRET.as_bytes());
+    let secret_arg = secret.display().to_string();
+    env.run(&["activity", "listen", "--bind", "nowhere", "--auth-id-file", &secret_arg])
+        .fails(2)
+        .stderr_has("--bind");
+    env.run(&[
+        "activity",
+        "subscriptions",
+        "start",
+        "--webhook",
+        "http://hooks.example.com/o365",
+        "--auth-id-file",
+        &secret_arg,
+    ])
+    .fails(2)
+    .stderr_has("--webhook");
+    env.run(&[
+        "activity",
+        "subscriptions",
+        "start",
+        "--webhook",
+        "https://hooks.example.com/o365",
+    ])
+    .fails(2)
+    .stderr_has("auth id");
+    assert_eq!(emu.requests(), Vec::<Value>::new(), "nothing sent");
+}
+
+#[test]
+fn subscriptions_start_with_a_webhook_sends_its_address_and_auth_id() {
+    let emu = Emulator::start();
+    let mut env = feed_env(&emu);
+    env.set("ENTRA_TOKEN_WEBHOOK_AUTH_ID", HOOK_SECRET);
+    let r = env.run(&[
+        "activity",
+        "subscriptions",
+        "start",
+        "--content-type",
+        "Audit.SharePoint",
+        "--webhook",
+        "https://hooks.example.com/o365?x=1",
+        "-vv",
+    ]);
+    r.ok();
+    assert!(!r.stderr.contains(HOOK_SECRET), "never logged: {}", r.stderr);
+    let start = feed_requests(&emu)
+        .into_iter()
+        .find(|q| path(q).ends_with("/subscriptions/start"))
+        .expect("a start request");
+    assert_eq!(start["method"], "POST");
+    assert_eq!(params(&start)["contentType"], "Audit.SharePoint");
+    let body: Value = serde_json::from_str(start["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["webhook"]["address"], "https://hooks.example.com/o365?x=1");
+    assert!(body["webhook"].get("authId").is_some(), "{body}");
+}
+
+#[test]
+fn listen_stopped_by_sigterm_finishes_the_delivery_in_progress() {
+    let emu = Emulator::start();
+    // the blob's answer takes a while: SIGTERM arrives while it is being fetched
+    emu.fault(json!({"kind": "delay", "delay_ms": 1500, "path": "/activity/feed/audit/", "count": 1}));
+    let mut env = feed_env(&emu);
+    env.set("ENTRA_TOKEN_WEBHOOK_AUTH_ID", HOOK_SECRET);
+    let listening = Listening::start(&env, &[]);
+    let (url, note) = (listening.url.clone(), notification(&emu.base, &[&blob_id(600, 7)]));
+    let sender = std::thread::spawn(move || post(&url, &[("Webhook-AuthId", HOOK_SECRET)], &note));
+    let guard = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while blob_fetches(&emu).is_empty() {
+        assert!(std::time::Instant::now() < guard, "the blob was never requested");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let run = listening.stop();
+    run.ok();
+    assert_eq!(sender.join().unwrap(), 200, "the notification in progress was answered");
+    assert_eq!(ndjson(&run.stdout).len(), 3, "its events were written:\n{}", run.stdout);
+}

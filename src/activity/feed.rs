@@ -134,11 +134,6 @@ impl UrlRule {
         }
     }
 
-    #[allow(dead_code)] // for `activity listen`, not wired yet
-    pub(crate) fn origin(&self) -> &Origin {
-        &self.origin
-    }
-
     /// Parses `text` and accepts it on the Management API's origin (rebased from the real host
     /// when `--management-url` is set); anything else is exit 4.
     pub(crate) fn accept(&self, text: &str, what: &str) -> Result<Url> {
@@ -438,7 +433,7 @@ mod tests {
         let real = Url::parse("https://manage.office.com").unwrap();
         let emu = Url::parse("http://127.0.0.1:8080/manage/").unwrap();
         let rule = UrlRule::rebasing(&emu, &real);
-        assert_eq!(rule.origin(), &emu.origin());
+        assert_eq!(rule.origin, emu.origin());
         let blob = rule
             .accept(
                 "https://manage.office.com/api/v1.0/t/activity/feed/audit/a$b?PublisherIdentifier=p",

@@ -19,8 +19,6 @@ pub(crate) mod private_file;
 pub(crate) mod pull;
 pub(crate) mod state;
 pub(crate) mod times;
-// The receiver's decisions; `activity listen` (the server around them) is not wired yet.
-#[allow(dead_code)]
 pub(crate) mod webhook;
 
 use std::time::Duration;

@@ -293,7 +293,6 @@ impl<'a, A: ManagementApi> Engine<'a, A> {
 
     /// Fetches and writes blobs already known (webhook notifications, deduplicated by
     /// [`super::webhook::Notifications::undelivered`]), recording them in the state.
-    #[allow(dead_code)] // for `activity listen`, not wired yet
     pub(crate) async fn deliver_notified<W: Write>(
         &self,
         mut refs: Vec<ContentRef>,

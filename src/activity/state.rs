@@ -112,11 +112,6 @@ impl StateFile {
         Ok(file)
     }
 
-    #[allow(dead_code)] // for `activity listen`, not wired yet
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-
     pub(crate) fn tenant(&self) -> &str {
         &self.state.tenant
     }
@@ -131,7 +126,6 @@ impl StateFile {
             .and_then(parse_rfc3339)
     }
 
-    #[allow(dead_code)] // for `activity listen`, not wired yet
     pub(crate) fn is_delivered(&self, content_type: &str, content_id: &str) -> bool {
         self.state
             .content

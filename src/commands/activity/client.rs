@@ -111,11 +111,22 @@ impl<'s> Client<'s> {
 
     /// One call: retries per policy (and of `AF429` in a 403, which the shared policy cannot
     /// tell from a refusal without the body), one fresh token after a 401, non-2xx → exit 5.
-    async fn send(&self, method: reqwest::Method, url: Url, cap: usize) -> Result<crate::http::Reply> {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: Url,
+        json_body: Option<&bytes::Bytes>,
+        cap: usize,
+    ) -> Result<crate::http::Reply> {
         let mut refreshed = false;
         let mut throttled = 0;
         loop {
             let mut req = Request::new(method.clone(), url.clone());
+            if let Some(body) = json_body {
+                req.headers
+                    .push(("content-type".to_string(), "application/json".to_string()));
+                req.body = Some(body.clone());
+            }
             req.bearer = self.bearer(refreshed).await?;
             let deadline = Deadline::after(self.timeout);
             let on_wait = |status: u16, wait: Duration| self.progress.throttled(status, wait);
@@ -149,14 +160,20 @@ impl<'s> Client<'s> {
         }
     }
 
-    /// Starts, stops or lists subscriptions; the service's JSON reply.
-    pub(super) async fn subscription(&self, op: SubscriptionOp, content_type: Option<&str>) -> Result<Vec<u8>> {
+    /// Starts, stops or lists subscriptions; the service's JSON reply. `body` is the JSON body of
+    /// a start with a webhook (it holds the webhook's auth id: only its length is ever logged).
+    pub(super) async fn subscription(
+        &self,
+        op: SubscriptionOp,
+        content_type: Option<&str>,
+        body: Option<&bytes::Bytes>,
+    ) -> Result<Vec<u8>> {
         let url = self.feed.subscription_url(op, content_type);
         let method = match op {
             SubscriptionOp::List => reqwest::Method::GET,
             SubscriptionOp::Start | SubscriptionOp::Stop => reqwest::Method::POST,
         };
-        Ok(self.send(method, url, SUBSCRIPTION_CAP).await?.body)
+        Ok(self.send(method, url, body, SUBSCRIPTION_CAP).await?.body)
     }
 }
 
@@ -166,7 +183,7 @@ impl ManagementApi for Client<'_> {
             Some(u) => self.feed.with_publisher(u.clone()),
             None => self.feed.content_url(content_type, window),
         };
-        let reply = self.send(reqwest::Method::GET, url, LIST_CAP).await?;
+        let reply = self.send(reqwest::Method::GET, url, None, LIST_CAP).await?;
         let next_page_uri = reply.header("NextPageUri").map(str::to_string);
         Ok(ListReply {
             body: reply.body,
@@ -176,6 +193,6 @@ impl ManagementApi for Client<'_> {
 
     async fn fetch(&self, content_uri: &Url) -> Result<Vec<u8>> {
         let url = self.feed.with_publisher(content_uri.clone());
-        Ok(self.send(reqwest::Method::GET, url, BLOB_CAP).await?.body)
+        Ok(self.send(reqwest::Method::GET, url, None, BLOB_CAP).await?.body)
     }
 }
