@@ -67,10 +67,49 @@ fn event_key(e: &Value) -> String {
     format!("{}|{}|{}", e["CreationTime"], e["ObjectId"], e["Workload"])
 }
 
+fn now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// An emulator whose feed holds only what a test seeds (no generated baseline), listed
+/// `page_size` blobs a page.
+fn empty_feed(page_size: u64) -> Emulator {
+    let emu = Emulator::start();
+    emu.config(json!({"content_blobs": 0, "content_page_size": page_size}));
+    emu
+}
+
+/// `blobs` Audit.General blobs (three events each) created evenly over `[start, end)`.
+fn seed(emu: &Emulator, blobs: u64, start: i64, end: i64) {
+    emu.control(
+        "POST",
+        "/_emulator/activity/seed",
+        Some(json!({"blobs": blobs, "start": start, "end": end})),
+    );
+}
+
+/// One Audit.General blob created at `created` and available from `available_at` (default
+/// now): the listing entry the emulator made for it.
+fn add_blob(emu: &Emulator, created: i64, available_at: Option<i64>) -> Value {
+    let mut spec = json!({"content_type": "Audit.General", "created": created});
+    if let Some(at) = available_at {
+        spec["available_at"] = json!(at);
+    }
+    emu.control("POST", "/_emulator/activity/content", Some(spec))
+}
+
 #[test]
 fn pull_lists_24h_windows_follows_pages_retries_a_throttled_blob_and_writes_every_event_once() {
-    let emu = Emulator::start();
-    emu.config(json!({"content_blobs": 5, "content_page_size": 2}));
+    let emu = empty_feed(2);
+    // five blobs well inside each of the three windows a 60-hour span makes
+    let t = now();
+    for (start, end) in [
+        (t - 59 * HOUR, t - 39 * HOUR),
+        (t - 35 * HOUR, t - 15 * HOUR),
+        (t - 11 * HOUR, t - HOUR),
+    ] {
+        seed(&emu, 5, start, end);
+    }
     emu.fault(json!({"kind": "throttle", "retry_after": "0", "path": "/activity/feed/audit/", "count": 1}));
     let env = feed_env(&emu);
     let r = env.run(&["activity", "pull", "--content-type", "audit.general", "--since", "60h"]);
@@ -138,12 +177,12 @@ fn pull_lists_24h_windows_follows_pages_retries_a_throttled_blob_and_writes_ever
 
 #[test]
 fn a_second_run_with_the_same_state_writes_nothing_twice_and_fetches_no_blob_again() {
-    let emu = Emulator::start();
-    emu.config(json!({"content_blobs": 4, "content_page_size": 10}));
+    let emu = empty_feed(10);
+    let now = now();
+    seed(&emu, 4, now - 19 * HOUR, now - 3 * HOUR);
     let env = feed_env(&emu);
     let state = env.dir.path().join("o365-state.json");
     let state_arg = state.display().to_string();
-    let now = OffsetDateTime::now_utc().unix_timestamp();
     let (since, until) = (rfc3339(now - 20 * HOUR), rfc3339(now - 2 * HOUR));
     let args = [
         "activity",
@@ -261,8 +300,8 @@ fn a_bad_content_type_or_concurrency_is_exit_2_with_nothing_sent() {
 
 #[test]
 fn af429_sent_with_a_403_is_retried_like_a_429() {
-    let emu = Emulator::start();
-    emu.config(json!({"content_blobs": 2, "content_page_size": 10}));
+    let emu = empty_feed(10);
+    seed(&emu, 2, now() - 10 * HOUR, now() - HOUR);
     let af429 = json!({"error": {"code": "AF429", "message": "Too many requests. Method=GetBlob, PublisherId=00000000-0000-0000-0000-000000000000"}});
     emu.fault(
         json!({"kind": "status", "status": 403, "path": "/activity/feed/audit/", "count": 1,
@@ -412,32 +451,24 @@ fn post(url: &str, headers: &[(&str, &str)], body: &str) -> u16 {
     })
 }
 
-/// A content id the emulator serves (three events each), created `age` seconds ago.
-fn blob_id(age: i64, index: u32) -> String {
-    let created = OffsetDateTime::now_utc().unix_timestamp() - age;
-    format!("{created}$Audit_General${index:06}")
-}
-
-/// The notification the service POSTs for `ids` (Audit.General) on `origin`.
-fn notification(origin: &str, ids: &[&str]) -> String {
-    let tenant = fx::TENANT_ID;
-    let now = OffsetDateTime::now_utc().unix_timestamp();
+/// The notification the service POSTs for `blobs` (listing entries of the emulator's).
+fn notification(blobs: &[&Value]) -> String {
     Value::Array(
-        ids.iter()
-            .map(|id| {
-                json!({
-                    "tenantId": tenant,
-                    "clientId": fx::CLIENT_ID,
-                    "contentType": "Audit.General",
-                    "contentId": id,
-                    "contentUri": format!("{origin}/api/v1.0/{tenant}/activity/feed/audit/{id}"),
-                    "contentCreated": rfc3339(now - 600),
-                    "contentExpiration": rfc3339(now + 6 * 24 * HOUR),
-                })
+        blobs
+            .iter()
+            .map(|b| {
+                let mut n = (*b).clone();
+                n["tenantId"] = json!(fx::TENANT_ID);
+                n["clientId"] = json!(fx::CLIENT_ID);
+                n
             })
             .collect(),
     )
     .to_string()
+}
+
+fn content_id(blob: &Value) -> String {
+    blob["contentId"].as_str().unwrap().to_string()
 }
 
 fn blob_fetches(emu: &Emulator) -> Vec<String> {
@@ -463,8 +494,8 @@ fn listen_answers_the_validation_refuses_a_wrong_auth_id_and_writes_notified_eve
     );
 
     // Without the shared secret: 401 and nothing fetched.
-    let (a, b) = (blob_id(900, 1), blob_id(800, 2));
-    let note = notification(&emu.base, &[&a, &b]);
+    let (a, b) = (add_blob(&emu, now() - 900, None), add_blob(&emu, now() - 800, None));
+    let note = notification(&[&a, &b]);
     assert_eq!(listening.post(&[("Webhook-AuthId", "not-the-secret")], &note), 401);
     assert_eq!(listening.post(&[], &note), 401);
     assert_eq!(
@@ -478,7 +509,13 @@ fn listen_answers_the_validation_refuses_a_wrong_auth_id_and_writes_notified_eve
     );
 
     // A contentUri on another origin: 400, nothing of that notification fetched.
-    let evil = notification("http://127.0.0.1:9", &[&blob_id(700, 3)]);
+    let mut elsewhere = add_blob(&emu, now() - 700, None);
+    let uri = elsewhere["contentUri"]
+        .as_str()
+        .unwrap()
+        .replace(&emu.base, "http://127.0.0.1:9");
+    elsewhere["contentUri"] = json!(uri);
+    let evil = notification(&[&elsewhere]);
     assert_eq!(listening.post(&[auth], &evil), 400);
     assert_eq!(blob_fetches(&emu), Vec::<String>::new());
 
@@ -486,10 +523,12 @@ fn listen_answers_the_validation_refuses_a_wrong_auth_id_and_writes_notified_eve
     // notification repeating one of them fetch nothing again.
     assert_eq!(listening.post(&[auth], &note), 200);
     assert_eq!(listening.post(&[auth], &note), 200);
-    assert_eq!(listening.post(&[auth], &notification(&emu.base, &[&b])), 200);
+    assert_eq!(listening.post(&[auth], &notification(&[&b])), 200);
     let mut fetched = blob_fetches(&emu);
     fetched.sort();
-    assert_eq!(fetched, [a.clone(), b.clone()], "each notified blob fetched once");
+    let mut expected = [content_id(&a), content_id(&b)];
+    expected.sort();
+    assert_eq!(fetched, expected, "each notified blob fetched once");
     for q in feed_requests(&emu) {
         assert_eq!(
             params(&q).get("PublisherIdentifier").map(String::as_str),
@@ -520,10 +559,14 @@ fn listen_with_state_never_delivers_a_notified_blob_twice_across_runs() {
     let mut env = env;
     env.set("ENTRA_TOKEN_WEBHOOK_AUTH_ID", HOOK_SECRET);
     let auth = ("Webhook-AuthId", HOOK_SECRET);
-    let (a, b, c) = (blob_id(900, 1), blob_id(800, 2), blob_id(700, 3));
+    let (a, b, c) = (
+        add_blob(&emu, now() - 900, None),
+        add_blob(&emu, now() - 800, None),
+        add_blob(&emu, now() - 700, None),
+    );
 
     let first = Listening::start(&env, &["--state", &state_arg]);
-    assert_eq!(first.post(&[auth], &notification(&emu.base, &[&a, &b])), 200);
+    assert_eq!(first.post(&[auth], &notification(&[&a, &b])), 200);
     let first = first.stop();
     first.ok();
     assert_eq!(ndjson(&first.stdout).len(), 6);
@@ -536,19 +579,22 @@ fn listen_with_state_never_delivers_a_notified_blob_twice_across_runs() {
 
     // A new process: the state says a and b were delivered.
     let second = Listening::start(&env, &["--state", &state_arg]);
-    assert_eq!(second.post(&[auth], &notification(&emu.base, &[&a, &b, &c])), 200);
+    assert_eq!(second.post(&[auth], &notification(&[&a, &b, &c])), 200);
     let second = second.stop();
     second.ok();
     let events = ndjson(&second.stdout);
     assert_eq!(events.len(), 3, "only the new blob's events:\n{}", second.stdout);
+    let before: BTreeSet<String> = ndjson(&first.stdout).iter().map(event_key).collect();
     assert!(
-        events
-            .iter()
-            .all(|e| e["ObjectId"].as_str().unwrap().starts_with("object-3-"))
+        events.iter().all(|e| !before.contains(&event_key(e))),
+        "none of the first run's events again:\n{}",
+        second.stdout
     );
     let mut fetched = blob_fetches(&emu);
     fetched.sort();
-    assert_eq!(fetched, [a, b, c], "each blob fetched once across both runs");
+    let mut expected = [content_id(&a), content_id(&b), content_id(&c)];
+    expected.sort();
+    assert_eq!(fetched, expected, "each blob fetched once across both runs");
 }
 
 #[test]
@@ -633,7 +679,10 @@ fn listen_stopped_by_sigterm_finishes_the_delivery_in_progress() {
     let mut env = feed_env(&emu);
     env.set("ENTRA_TOKEN_WEBHOOK_AUTH_ID", HOOK_SECRET);
     let listening = Listening::start(&env, &[]);
-    let (url, note) = (listening.url.clone(), notification(&emu.base, &[&blob_id(600, 7)]));
+    let (url, note) = (
+        listening.url.clone(),
+        notification(&[&add_blob(&emu, now() - 600, None)]),
+    );
     let sender = std::thread::spawn(move || post(&url, &[("Webhook-AuthId", HOOK_SECRET)], &note));
     let guard = std::time::Instant::now() + std::time::Duration::from_secs(15);
     while blob_fetches(&emu).is_empty() {

@@ -4,10 +4,11 @@
 //! no code with entra-token, the client it tests.
 //!
 //! Layers, each importing only those below it: `cli` → `server` (HTTP, control API, faults) →
-//! `endpoints` / `apis` → `state` → `directory`, `signer` → `credentials`, `aadsts`, `clock`,
-//! `fixtures`.
+//! `endpoints` / `apis` → `state` → `directory`, `activity_feed`, `signer` → `credentials`,
+//! `aadsts`, `clock`, `fixtures`, `reply`.
 
 mod aadsts;
+mod activity_feed;
 mod apis;
 mod cli;
 mod clock;
@@ -16,6 +17,7 @@ mod directory;
 mod endpoints;
 mod error;
 pub mod fixtures;
+mod reply;
 mod server;
 mod signer;
 mod state;

@@ -3,12 +3,13 @@
 //! the request log and the fault queue, beside the directory and the signing key. Locks are
 //! `std::sync::Mutex` and are never held across an `.await`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
+use crate::activity_feed::Feed;
 use crate::clock;
 use crate::directory::Directory;
 use crate::error::Result;
@@ -36,7 +37,8 @@ pub(crate) struct Config {
     pub(crate) intune_retry_after: String,
     /// When set, page 1 of `/v1.0/users` carries this URL as `@odata.nextLink`.
     pub(crate) foreign_next_link: Option<String>,
-    /// Number of content blobs `subscriptions/content` lists (Management Activity API).
+    /// Generated content blobs per content type (Management Activity API), spread over the 22
+    /// hours that end an hour before the emulator started (or was reset).
     pub(crate) content_blobs: u64,
     /// Content blobs per page (`NextPageUri` paging).
     pub(crate) content_page_size: u64,
@@ -274,18 +276,6 @@ pub(crate) struct Grants {
     pub(crate) devices: HashMap<String, DeviceGrant>,
 }
 
-/// Started Management Activity API subscriptions: tenant id → content types.
-pub(crate) type Subscriptions = BTreeMap<String, BTreeSet<String>>;
-
-/// The subscriptions the emulator starts with: `Audit.General` in the home tenant.
-pub(crate) fn fixture_subscriptions() -> Subscriptions {
-    let mut s = Subscriptions::new();
-    s.entry(fx::TENANT_ID.to_string())
-        .or_default()
-        .insert("Audit.General".to_string());
-    s
-}
-
 /// What changes while the emulator serves (behind [`State::lock`]).
 #[derive(Debug)]
 pub(crate) struct MutableState {
@@ -296,8 +286,8 @@ pub(crate) struct MutableState {
     pub(crate) seen_jti: HashMap<String, u64>,
     /// Graph requests answered so far (for `graph_throttle_every`).
     pub(crate) graph_requests: u64,
-    /// Management Activity API subscriptions started per tenant.
-    pub(crate) subscriptions: Subscriptions,
+    /// The Management Activity API's subscriptions and content.
+    pub(crate) activity: Feed,
     /// Sign-in grants: authorization codes, refresh tokens, device codes.
     pub(crate) grants: Grants,
     pub(crate) log: Vec<LoggedRequest>,
@@ -306,13 +296,14 @@ pub(crate) struct MutableState {
 }
 
 impl MutableState {
+    /// A fresh state; the activity feed's generated content is anchored at the system clock.
     pub(crate) fn new(config: Config, base_url: &str) -> Self {
         MutableState {
             config,
             directory: Directory::fixture(base_url),
             seen_jti: HashMap::new(),
             graph_requests: 0,
-            subscriptions: fixture_subscriptions(),
+            activity: Feed::fixture(fx::TENANT_ID, clock::system_now()),
             grants: Grants::default(),
             log: Vec::new(),
             next_seq: 1,

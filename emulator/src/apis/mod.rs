@@ -7,30 +7,8 @@ pub(crate) mod management;
 
 use serde_json::{Map, Value};
 
+pub(crate) use crate::reply::ApiReply;
 use crate::signer::Signer;
-
-/// An API reply before it becomes an HTTP response.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ApiReply {
-    pub(crate) status: u16,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: Value,
-}
-
-impl ApiReply {
-    pub(crate) fn json(status: u16, body: Value) -> Self {
-        ApiReply {
-            status,
-            headers: Vec::new(),
-            body,
-        }
-    }
-
-    pub(crate) fn header(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.headers.push((name.to_string(), value.into()));
-        self
-    }
-}
 
 /// What a Graph handler needs from the request.
 pub(crate) struct ApiRequest<'a> {

@@ -1,6 +1,6 @@
 //! The test-control API under `/_emulator/`: the request log, the fault queue, the runtime
-//! config, reset, app credentials (certificates, federated credentials), federated test tokens
-//! and device-code approval. It is how tests arrange and inspect what the emulator does.
+//! config, reset, app credentials (certificates, federated credentials), federated test tokens,
+//! device-code approval and the Management Activity API's content (`/_emulator/activity`). It is how tests arrange and inspect what the emulator does.
 
 use http_body_util::{BodyExt as _, Limited};
 use hyper::body::Incoming;
@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::credentials;
 use crate::directory::App;
 use crate::endpoints::device;
+use crate::fixtures;
 use crate::server::faults::check_fault;
 use crate::server::http::{Body, MAX_REQUEST_BODY, bad_request, internal_error, json_response};
 use crate::state::{Config, FaultSpec, State};
@@ -25,6 +26,17 @@ pub(crate) async fn control(state: &State, req: Request<Incoming>) -> Response<B
     let ok = || json_response(StatusCode::OK, &json!({"ok": true}));
     if let Some(rest) = path.strip_prefix("/_emulator/apps/") {
         return control_app(state, &method, rest, &body);
+    }
+    if let Some(rest) = path.strip_prefix("/_emulator/activity")
+        && (rest.is_empty() || rest.starts_with('/'))
+    {
+        let now = state.now();
+        let (status, v) =
+            state
+                .lock()
+                .activity
+                .control(method.as_str(), rest, &body, fixtures::TENANT_ID, &state.base_url, now);
+        return json_response(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), &v);
     }
     match (&method, path.as_str()) {
         (&Method::POST, "/_emulator/federated-token") => federated_token(state, &body),

@@ -145,7 +145,7 @@ fn api(state: &State, req: &Req<'_>, which: Api) -> Response<Body> {
                 "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8",
             ),
             Api::Management => (
-                management::handle(&areq, &state.signer, &mutable.config, &mut mutable.subscriptions),
+                management::handle(&areq, &state.signer, &mutable.config, &mut mutable.activity),
                 "application/json; charset=utf-8",
             ),
         }
