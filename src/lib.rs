@@ -22,6 +22,7 @@ mod log;
 mod loopback;
 mod origin;
 mod output;
+mod progress;
 mod protocol;
 mod rt;
 mod secret;

@@ -12,13 +12,14 @@ use crate::cli::ApiArgs;
 use crate::error::{Error, Result};
 use crate::http::{Http, retry};
 use crate::input;
+use crate::log;
 use crate::output::jq::JqFilter;
+use crate::progress::Progress;
 use crate::protocol::api::{self as api_proto, ApiKind};
 use crate::protocol::authority::{self, Audience, Endpoint};
 use crate::rt;
 use crate::settings::Settings;
 use crate::token::TokenSource;
-use reply::Progress;
 use session::Session;
 use url::Url;
 
@@ -83,14 +84,14 @@ pub(crate) fn run(settings: &Settings, args: &ApiArgs) -> Result<()> {
             token_from_cache: false,
             origin: plan.url.origin(),
             include: args.include,
-            progress: Progress::new(),
+            progress: Progress::for_stderr(log::verbosity()),
         };
         let result = if args.paginate {
             reply::paginate(&mut session, &plan, args, jq.as_ref()).await
         } else {
             reply::single(&mut session, &plan, args, jq.as_ref()).await
         };
-        session.progress.done();
+        session.progress.finish();
         result
     })
 }

@@ -11,9 +11,6 @@ use crate::log;
 use crate::output::jq::JqFilter;
 use crate::output::{self, ItemFormat, ItemWriter, Sink};
 use crate::protocol::api::{self as api_proto, ApiKind, ServiceError};
-use std::cell::Cell;
-use std::io::IsTerminal;
-use std::time::Duration;
 use url::Url;
 
 /// Without `--paginate`: the body goes to stdout as it arrives (no size cap), or whole and
@@ -134,7 +131,9 @@ pub(super) async fn paginate(
                 return Ok(());
             }
             filtered_items += page.items.len() as u64;
-            session.progress.page(pager.pages, filtered_items);
+            session
+                .progress
+                .update(&[("pages", pager.pages), ("items", filtered_items)]);
             continue;
         }
         if page.shape == Shape::Single {
@@ -161,11 +160,14 @@ pub(super) async fn paginate(
             return Ok(());
         }
         delta_link = page.delta_link.clone().or(delta_link);
-        session.progress.page(pager.pages, writer.items());
+        session
+            .progress
+            .update(&[("pages", pager.pages), ("items", writer.items())]);
     }
     let trailer: Vec<(&str, &str)> = delta_link.iter().map(|d| ("@odata.deltaLink", d.as_str())).collect();
     writer.finish(&trailer)?;
     if let Some(next) = &pager.stopped_before {
+        session.progress.finish(); // the warning gets its own line
         log::warn(format!(
             "stopped after {} page{} (--max-pages); the next page would have been {next}",
             pager.pages,
@@ -265,48 +267,4 @@ pub(super) fn print_head(p: &Pending) {
 
 fn host(url: &Url) -> &str {
     url.host_str().unwrap_or("the server")
-}
-
-/// Pages, items and throttling waits on one stderr line, only when stderr is a terminal.
-pub(super) struct Progress {
-    on: bool,
-    shown: Cell<bool>,
-}
-
-impl Progress {
-    pub(super) fn new() -> Progress {
-        Progress {
-            on: std::io::stderr().is_terminal() && log::verbosity() == 0,
-            shown: Cell::new(false),
-        }
-    }
-
-    fn line(&self, text: &str) {
-        if self.on {
-            eprint!("\r\x1b[K{text}");
-            self.shown.set(true);
-        }
-    }
-
-    pub(super) fn page(&self, pages: u64, items: u64) {
-        self.line(&format!(
-            "{pages} page{}, {items} items",
-            if pages == 1 { "" } else { "s" }
-        ));
-    }
-
-    pub(super) fn waiting(&self, status: u16, wait: Duration) {
-        let why = if status == 0 {
-            "connection failed".to_string()
-        } else {
-            format!("HTTP {status}")
-        };
-        self.line(&format!("{why}: waiting {:.1} s before retrying", wait.as_secs_f64()));
-    }
-
-    pub(super) fn done(&self) {
-        if self.shown.get() {
-            eprint!("\r\x1b[K");
-        }
-    }
 }

@@ -2,12 +2,13 @@
 //! it was asked for, is renewed when nearly expired, and a 401 for a token that may have gone
 //! stale gets one fresh token and one retry.
 
-use super::reply::{Progress, print_head};
+use super::reply::print_head;
 use super::{Auth, ERROR_BODY_CAP, MIN_VALIDITY, Plan, RENEW_BELOW};
 use crate::cache::CachedToken;
 use crate::error::Result;
 use crate::http::{Deadline, Http, Pending, Request, retry};
 use crate::log;
+use crate::progress::Progress;
 use crate::rt;
 use crate::secret::Secret;
 use std::time::Duration;
