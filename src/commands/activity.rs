@@ -280,6 +280,7 @@ fn listen(settings: &Settings, args: &ActivityListenArgs) -> Result<()> {
             auth,
             tenant: client.tenant(),
             rule: &rule,
+            progress: &progress,
         };
         let worker = listen::Worker {
             client: &client,

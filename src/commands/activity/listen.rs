@@ -96,6 +96,8 @@ pub(super) struct Receiver<'a> {
     /// The token's tenant: notifications for other tenants are not fetched here.
     pub(super) tenant: &'a str,
     pub(super) rule: &'a UrlRule,
+    /// Where warnings go (they clear the progress line first).
+    pub(super) progress: &'a dyn Progress,
 }
 
 /// The one writer of stdout and of the state file.
@@ -128,7 +130,7 @@ pub(super) async fn serve<W: Write>(
                 Ok((stream, peer)) => connections.push(connection(stream, peer, receiver, jobs)),
                 Err(e) => {
                     // out of file descriptors and the like: let connections finish first
-                    log::warn(format!("could not accept a connection: {e}"));
+                    receiver.progress.warning(&format!("could not accept a connection: {e}"));
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             },
@@ -195,14 +197,14 @@ async fn answer(
         length,
         &receiver.auth,
     ) {
-        return refuse(&verdict, peer);
+        return refuse(&verdict, peer, receiver.progress);
     }
     let validation = header(webhook::VALIDATION_HEADER).map(<[u8]>::to_vec);
     let read = Limited::new(req.into_body(), webhook::MAX_BODY).collect();
     let body = match tokio::time::timeout(BODY_TIMEOUT, read).await {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            return refuse(&Verdict::TooLarge, peer);
+            return refuse(&Verdict::TooLarge, peer, receiver.progress);
         }
         Ok(Err(e)) => {
             log::info(format!("webhook request from {peer}: the body was cut off ({e})"));
@@ -220,10 +222,10 @@ async fn answer(
     let notifications = match verdict {
         Verdict::Notify(n) => n,
         Verdict::Validated => {
-            eprintln!("answered the service's validation request (a subscription with this webhook was started)");
+            log::info("answered the service's validation request (a subscription with this webhook was started)");
             return status(StatusCode::OK);
         }
-        other => return refuse(&other, peer),
+        other => return refuse(&other, peer, receiver.progress),
     };
     if notifications.other_tenant > 0 {
         log::info(format!(
@@ -245,7 +247,9 @@ async fn answer(
         })
         .is_err()
     {
-        log::warn("a notification was answered 503: the receiver is busy or stopping (the service sends it again)");
+        receiver
+            .progress
+            .warning("a notification was answered 503: the receiver is busy or stopping (the service sends it again)");
         return status(StatusCode::SERVICE_UNAVAILABLE);
     }
     match outcome.await {
@@ -256,7 +260,7 @@ async fn answer(
 }
 
 /// A request refused before anything was fetched.
-fn refuse(verdict: &Verdict, peer: SocketAddr) -> Result<Response<Full<Bytes>>, Infallible> {
+fn refuse(verdict: &Verdict, peer: SocketAddr, progress: &dyn Progress) -> Result<Response<Full<Bytes>>, Infallible> {
     let why = match verdict {
         Verdict::Unauthorized => "no or the wrong Webhook-AuthId".to_string(),
         Verdict::MethodNotAllowed => "only POST is served".to_string(),
@@ -264,7 +268,7 @@ fn refuse(verdict: &Verdict, peer: SocketAddr) -> Result<Response<Full<Bytes>>, 
         Verdict::BadRequest(why) => why.clone(),
         Verdict::Validated | Verdict::Notify(_) => String::new(),
     };
-    log::warn(format!(
+    progress.warning(&format!(
         "refused a webhook request from {peer} ({}): {why}",
         verdict.status()
     ));
@@ -327,7 +331,7 @@ impl Worker<'_> {
             .collect();
         let engine = match Engine::new(self.client, self.rule.clone(), self.concurrency, now, self.progress) {
             Ok(e) => e,
-            Err(e) => return failed(&e),
+            Err(e) => return failed(&e, self.progress),
         };
         match engine.deliver_notified(refs, self.state.as_mut(), out).await {
             Ok(summary) if summary.stdout_closed => Outcome::StdoutClosed,
@@ -342,18 +346,18 @@ impl Worker<'_> {
                 ));
                 Outcome::Delivered
             }
-            Err(e) => failed(&e),
+            Err(e) => failed(&e, self.progress),
         }
     }
 }
 
-fn failed(e: &Error) -> Outcome {
+fn failed(e: &Error, progress: &dyn Progress) -> Outcome {
     let mut text = e.message.clone();
     for c in &e.causes {
         text.push_str(": ");
         text.push_str(c);
     }
-    log::warn(format!(
+    progress.warning(&format!(
         "a notification could not be delivered (answered 500, the service sends it again): {text}"
     ));
     Outcome::Failed
