@@ -1,8 +1,10 @@
 //! End-to-end: `activity` — subscriptions and `pull` through the real binary against the
 //! emulator's Management Activity API: windows of at most 24 hours across a 60-hour span,
 //! `NextPageUri` pages, a throttled blob retried, every event exactly once, `PublisherIdentifier`
-//! on every call, a second run with the same `--state` delivering nothing twice, and a `--since`
-//! beyond the 7-day retention refused with nothing sent.
+//! on every call, a second run with the same `--state` delivering nothing twice, a blob that
+//! appears late inside a listed span delivered by the next run, a run killed (SIGKILL) mid-way
+//! and run again losing nothing, a `--since` beyond the 7-day retention refused with nothing
+//! sent; and `listen`, the webhook receiver (validation, auth id, dedupe, SIGTERM).
 
 mod common;
 use common::*;
@@ -471,10 +473,13 @@ fn content_id(blob: &Value) -> String {
     blob["contentId"].as_str().unwrap().to_string()
 }
 
+/// The content ids of the blob downloads, in the order they were asked.
 fn blob_fetches(emu: &Emulator) -> Vec<String> {
     feed_requests(emu)
         .iter()
-        .map(|q| path(q).rsplit('/').next().unwrap().to_string())
+        .map(path)
+        .filter(|p| p.contains("/activity/feed/audit/"))
+        .map(|p| p.rsplit('/').next().unwrap().to_string())
         .collect()
 }
 
@@ -693,4 +698,109 @@ fn listen_stopped_by_sigterm_finishes_the_delivery_in_progress() {
     run.ok();
     assert_eq!(sender.join().unwrap(), 200, "the notification in progress was answered");
     assert_eq!(ndjson(&run.stdout).len(), 3, "its events were written:\n{}", run.stdout);
+}
+
+// ---- the state file across runs: late content, a killed run ----
+
+fn blob_fetch_count(emu: &Emulator) -> usize {
+    blob_fetches(emu).len()
+}
+
+#[test]
+fn a_blob_that_appears_late_inside_the_first_runs_span_is_delivered_by_the_next_run_and_nothing_twice() {
+    let emu = empty_feed(10);
+    let t = now();
+    seed(&emu, 3, t - 10 * HOUR, t - 2 * HOUR);
+    let env = feed_env(&emu);
+    let state = env.dir.path().join("late-state.json").display().to_string();
+    let args = ["activity", "pull", "--content-type", "Audit.General", "--state", &state];
+    let first = env.run(&[&args[..], &["--since", "12h"]].concat());
+    first.ok();
+    let first_events: BTreeSet<String> = ndjson(&first.stdout).iter().map(event_key).collect();
+    assert_eq!(first_events.len(), 9);
+
+    // Content created 5 hours ago, inside the window the first run listed, shows up only now.
+    let late = add_blob(&emu, t - 5 * HOUR, None);
+    let second = env.run(&args);
+    second.ok();
+    let second_events: Vec<Value> = ndjson(&second.stdout);
+    assert_eq!(second_events.len(), 3, "the late blob's events:\n{}", second.stdout);
+    assert!(
+        second_events.iter().all(|e| !first_events.contains(&event_key(e))),
+        "nothing repeated"
+    );
+    let fetched = blob_fetches(&emu);
+    let distinct: BTreeSet<&String> = fetched.iter().collect();
+    assert_eq!(fetched.len(), 4, "each blob fetched once: {fetched:?}");
+    assert_eq!(distinct.len(), 4);
+    assert!(fetched.contains(&content_id(&late)));
+
+    // A third run finds nothing new.
+    let third = env.run(&args);
+    third.ok();
+    assert_eq!(third.stdout, "");
+    assert_eq!(blob_fetch_count(&emu), 4);
+}
+
+#[test]
+fn a_run_killed_mid_way_then_run_again_loses_nothing() {
+    let emu = empty_feed(5);
+    let t = now();
+    // twelve blobs an hour apart, listed in that order
+    let blobs: Vec<Value> = (0..12)
+        .map(|i| {
+            let created = t - (14 - i) * HOUR;
+            add_blob(&emu, created, Some(created))
+        })
+        .collect();
+    // the eighth blob's answer is held back: the run is killed while it waits for it
+    let held = content_id(&blobs[7]);
+    emu.fault(json!({"kind": "delay", "delay_ms": 30000, "path": held.clone(), "count": 1}));
+    let env = feed_env(&emu);
+    let state = env.dir.path().join("killed-state.json").display().to_string();
+    let args = [
+        "activity",
+        "pull",
+        "--content-type",
+        "Audit.General",
+        "--since",
+        "16h",
+        "--concurrency",
+        "1",
+        "--state",
+        &state,
+    ];
+    let mut child = env
+        .command(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut out, &mut s).unwrap();
+        s
+    });
+    let guard = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !blob_fetches(&emu).contains(&held) {
+        assert!(std::time::Instant::now() < guard, "the held blob was never requested");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let killed = ndjson(&reader.join().unwrap());
+    assert!(!killed.is_empty(), "the blobs before the held one were written");
+
+    let rerun = env.run(&args);
+    rerun.ok();
+    let again = ndjson(&rerun.stdout);
+    let all: BTreeSet<String> = killed.iter().chain(&again).map(event_key).collect();
+    assert_eq!(all.len(), 36, "every event of the twelve blobs, nothing lost");
+    assert!(
+        killed.len() + again.len() <= 36 + 3,
+        "duplicates at most from the one blob in flight (--concurrency 1): {} + {}",
+        killed.len(),
+        again.len()
+    );
 }
