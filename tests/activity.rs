@@ -804,3 +804,95 @@ fn a_run_killed_mid_way_then_run_again_loses_nothing() {
         again.len()
     );
 }
+
+// ---- the emulator's webhook delivery to `activity listen` ----
+
+fn deliveries(emu: &Emulator) -> Vec<(String, String, Value)> {
+    emu.control("GET", "/_emulator/webhook-deliveries", None)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap().to_string(),
+                d["contentType"].as_str().unwrap().to_string(),
+                d["status"].clone(),
+            )
+        })
+        .collect()
+}
+
+fn add_content(emu: &Emulator, content_type: &str) -> Value {
+    emu.control(
+        "POST",
+        "/_emulator/activity/content",
+        Some(json!({"content_type": content_type, "created": now() - 600})),
+    )
+}
+
+#[test]
+fn the_emulator_validates_the_webhook_and_notifies_listen_which_fetches_only_with_the_right_auth_id() {
+    let emu = empty_feed(10);
+    let mut env = feed_env(&emu);
+    env.set("ENTRA_TOKEN_WEBHOOK_AUTH_ID", HOOK_SECRET);
+    let listening = Listening::start(&env, &[]);
+    let hook = listening.url.clone();
+
+    // A subscription with this webhook: the service validates it while starting it.
+    env.run(&[
+        "activity",
+        "subscriptions",
+        "start",
+        "--content-type",
+        "Audit.SharePoint",
+        "--webhook",
+        &hook,
+    ])
+    .ok();
+    let s = "Audit.SharePoint".to_string();
+    assert_eq!(deliveries(&emu), [("validation".to_string(), s.clone(), json!(200))]);
+
+    // New content: notified, fetched, written.
+    let good = add_content(&emu, "Audit.SharePoint");
+    assert_eq!(deliveries(&emu)[1], ("notification".to_string(), s, json!(200)));
+    assert_eq!(blob_fetches(&emu), [content_id(&good)]);
+
+    // A subscription registered with another auth id: its validation and notifications are
+    // refused (401) and nothing is fetched.
+    let mut other = feed_env(&emu);
+    other.set("ENTRA_TOKEN_WEBHOOK_AUTH_ID", "an-old-secret");
+    other
+        .run(&[
+            "activity",
+            "subscriptions",
+            "start",
+            "--content-type",
+            "Audit.Exchange",
+            "--webhook",
+            &hook,
+        ])
+        .ok();
+    add_content(&emu, "Audit.Exchange");
+    let x = "Audit.Exchange".to_string();
+    assert_eq!(
+        deliveries(&emu)[2..],
+        [
+            ("validation".to_string(), x.clone(), json!(401)),
+            ("notification".to_string(), x, json!(401)),
+        ]
+    );
+    assert_eq!(
+        blob_fetches(&emu),
+        [content_id(&good)],
+        "nothing fetched for a refused notification"
+    );
+
+    let run = listening.stop();
+    run.ok();
+    assert_eq!(
+        ndjson(&run.stdout).len(),
+        3,
+        "the notified blob's events, once:\n{}",
+        run.stdout
+    );
+}
