@@ -54,6 +54,7 @@ fn run(cli: Cli, env: &Env) -> Result<i32> {
     match command {
         Command::Get(a) => commands::get::run(&settings, &a),
         Command::Api(a) => commands::api::run(&settings, &a),
+        Command::Activity(c) => commands::activity::run(&settings, &c),
         Command::Cache(c) => commands::cache::run(&global, &settings, &c),
         Command::ConsentUrl(a) => commands::consent::run(&settings, &a),
         Command::Redeem(a) => commands::redeem::run(&settings, &a),

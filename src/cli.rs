@@ -5,12 +5,17 @@
 //! environment > profile) are resolved later, in `settings`. Environment variable names live in
 //! `env`. One file per large command.
 
+mod activity;
 mod api;
 mod cache;
 mod cert;
 mod get;
 mod sign_in;
 
+pub use activity::{
+    ActivityCommand, ActivityListenArgs, ActivityPullArgs, FeedArgs, SubscriptionArgs, SubscriptionStartArgs,
+    SubscriptionsCommand,
+};
 pub use api::ApiArgs;
 pub use cache::{CacheClearArgs, CacheCommand, CacheOutputArgs};
 pub use cert::{CertCommand, CertCreateArgs, CertInspectArgs, CertManifestArgs, CertOutputFormat};
@@ -92,6 +97,9 @@ pub enum Command {
     /// Call Microsoft Graph, Intune, the Office 365 Management Activity API or ARM with a token
     #[command(after_help = api::API_EXAMPLES)]
     Api(ApiArgs),
+    /// The Office 365 Management Activity API feed: subscriptions, a resumable NDJSON pull, the webhook receiver
+    #[command(subcommand, after_help = activity::ACTIVITY_EXAMPLES)]
+    Activity(ActivityCommand),
     /// Inspect or clear the token cache (tokens are never printed)
     #[command(subcommand)]
     Cache(CacheCommand),

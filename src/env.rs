@@ -40,6 +40,9 @@ impl EnvVars {
     pub(crate) const ENTRA_TOKEN_NO_KEYRING: &'static str = "ENTRA_TOKEN_NO_KEYRING";
     /// The Office 365 Management Activity API's base URL for `activity` (`--management-url`).
     pub(crate) const ENTRA_TOKEN_MANAGEMENT_URL: &'static str = "ENTRA_TOKEN_MANAGEMENT_URL";
+    /// The `activity` webhook's auth id itself, a shared secret (`--auth-id-file` reads it from a
+    /// file; there is no flag for the value: argv is visible to other users).
+    pub(crate) const ENTRA_TOKEN_WEBHOOK_AUTH_ID: &'static str = "ENTRA_TOKEN_WEBHOOK_AUTH_ID";
     /// GitHub Actions: the job's OIDC token endpoint (set with `permissions: id-token: write`).
     pub(crate) const ACTIONS_ID_TOKEN_REQUEST_URL: &'static str = "ACTIONS_ID_TOKEN_REQUEST_URL";
     /// GitHub Actions: the bearer token for that endpoint.
@@ -206,6 +209,7 @@ pub(crate) const VARIABLES: &[Variable] = &[
     ours(EnvVars::ENTRA_TOKEN_CACHE, VarKind::Cache, Encoding::Text),
     ours(EnvVars::ENTRA_TOKEN_PROFILE, VarKind::Selection, Encoding::Text),
     ours(EnvVars::ENTRA_TOKEN_MANAGEMENT_URL, VarKind::Selection, Encoding::Text),
+    secret(EnvVars::ENTRA_TOKEN_WEBHOOK_AUTH_ID, VarKind::Credential),
     ours(EnvVars::ACTIONS_ID_TOKEN_REQUEST_URL, VarKind::Ci, Encoding::Text),
     secret(EnvVars::ACTIONS_ID_TOKEN_REQUEST_TOKEN, VarKind::Ci),
     ours(EnvVars::ENTRA_TOKEN_NO_KEYRING, VarKind::Cache, Encoding::Text),

@@ -8,6 +8,7 @@ pub mod app;
 pub mod cli;
 pub mod completion;
 
+mod activity;
 mod cache;
 mod commands;
 mod credential;

@@ -66,6 +66,8 @@ pub(crate) const SENSITIVE_NAMES: &[&str] = &[
     "x-identity-header",
     "secret",
     "oidctoken",
+    "authid",
+    "webhook-authid",
 ];
 
 /// A response header's value as shown by `-vv` and `api -i`: the value of a sensitive header

@@ -232,6 +232,17 @@ impl Settings {
         }
     }
 
+    /// `ENTRA_TOKEN_WEBHOOK_AUTH_ID`, the `activity` webhook's shared secret when no
+    /// `--auth-id-file` is given (flags first: the command reads that file). Empty is unset.
+    pub(crate) fn webhook_auth_id(&self) -> Option<Secret<String>> {
+        let value = self
+            .env
+            .text(EnvVars::ENTRA_TOKEN_WEBHOOK_AUTH_ID)
+            .filter(|v| !v.is_empty())?;
+        crate::log::register_secret(value);
+        Some(Secret::new(value.to_string()))
+    }
+
     pub(crate) fn require_tenant(&self) -> Result<&Tenant> {
         self.tenant.as_ref().map(|(t, _)| t).ok_or_else(|| {
             Error::usage("no tenant: set --tenant or AZURE_TENANT_ID (or a profile's `tenant`)").hint(

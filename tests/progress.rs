@@ -1,4 +1,5 @@
-//! End-to-end: the progress line of `api --paginate` (pages, items, throttling waits) appears on
+//! End-to-end: the progress line of `api --paginate` (pages, items, throttling waits) and of
+//! `activity pull` (windows, blobs, events, throttling waits) appears on
 //! stderr only when stderr is a terminal — here a pseudo-terminal opened by python3's `pty`
 //! module, with stdout going to a file — and is cleared at the end; in a pipe, stderr stays empty.
 //! stdout is the same either way.
@@ -143,5 +144,44 @@ fn a_warning_after_progress_starts_on_a_clean_line() {
     assert!(
         screen[..warning].ends_with("\r\x1b[K"),
         "the progress line is cleared before the warning: {screen:?}"
+    );
+}
+
+#[test]
+fn activity_pull_shows_windows_blobs_events_and_waits_on_a_terminal_then_clears_the_line() {
+    let emu = Emulator::start();
+    emu.config(json!({"content_blobs": 0}));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    emu.control(
+        "POST",
+        "/_emulator/activity/seed",
+        Some(json!({"blobs": 4, "start": now - 20 * 3600, "end": now - 2 * 3600})),
+    );
+    emu.fault(json!({"kind": "throttle", "retry_after": "0.2", "path": "/activity/feed/audit/", "count": 1}));
+    let mut env = Env::for_emulator(&emu);
+    env.set("ENTRA_TOKEN_MANAGEMENT_URL", &emu.base);
+    let args = [
+        "activity",
+        "pull",
+        "--content-type",
+        "Audit.General",
+        "--since",
+        "24h",
+        "--concurrency",
+        "1",
+    ];
+    let (screen, stdout, code) = on_a_terminal(&env, &args);
+    assert_eq!(code, 0, "terminal: {screen:?}");
+    assert_eq!(stdout.lines().count(), 12, "three events per blob on stdout");
+    assert!(screen.contains("windows 1 · "), "{screen:?}");
+    assert!(screen.contains("blobs 4 · events 12"), "{screen:?}");
+    assert!(screen.contains("waiting 0.2 s (throttled, HTTP 429)"), "{screen:?}");
+    assert!(!screen.contains('\n'), "one line rewritten in place: {screen:?}");
+    assert!(
+        screen.ends_with("\r\x1b[K"),
+        "the line is cleared at the end: {screen:?}"
     );
 }

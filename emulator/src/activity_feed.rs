@@ -229,7 +229,6 @@ impl Feed {
     }
 
     /// Takes the queued notifications (for webhook delivery).
-    #[allow(dead_code, reason = "the webhook deliverer is its caller")]
     pub(crate) fn take_notifications(&mut self) -> Vec<Notification> {
         std::mem::take(&mut self.outbox)
     }

@@ -305,6 +305,8 @@ pub(crate) struct MutableState {
     pub(crate) graph_requests: u64,
     /// The Management Activity API's subscriptions and content.
     pub(crate) activity: Feed,
+    /// What webhook delivery sent and how the receivers answered (`/_emulator/webhook-deliveries`).
+    pub(crate) webhook_deliveries: Vec<serde_json::Value>,
     /// Sign-in grants: authorization codes, refresh tokens, device codes.
     pub(crate) grants: Grants,
     pub(crate) log: Vec<LoggedRequest>,
@@ -321,6 +323,7 @@ impl MutableState {
             seen_jti: HashMap::new(),
             graph_requests: 0,
             activity: Feed::fixture(fx::TENANT_ID, clock::system_now()),
+            webhook_deliveries: Vec::new(),
             grants: Grants::default(),
             log: Vec::new(),
             next_seq: 1,

@@ -3,6 +3,7 @@
 //! helpers), call, print through `output`. Commands never import each other: what two of them
 //! share lives in the token layer or below.
 
+pub(crate) mod activity;
 pub(crate) mod api;
 pub(crate) mod cache;
 pub(crate) mod cert;

@@ -51,6 +51,7 @@ const KNOWN_HOSTS: &[(&str, ApiKind, &str)] = &[
         ApiKind::Management,
         "https://manage.office365.us",
     ),
+    ("manage.office.cn", ApiKind::Management, "https://manage.office.cn"),
     (
         "manage.protection.apps.mil",
         ApiKind::Management,

@@ -52,6 +52,10 @@ pub(crate) async fn control(state: &State, req: Request<Incoming>) -> Response<B
                 Err(msg) => bad_request(&msg),
             }
         }
+        (&Method::GET, "/_emulator/webhook-deliveries") => {
+            let deliveries = state.lock().webhook_deliveries.clone();
+            json_response(StatusCode::OK, &Value::Array(deliveries))
+        }
         (&Method::GET, "/_emulator/requests") => {
             let log = state.lock().log.clone();
             json_response(StatusCode::OK, &serde_json::to_value(log).unwrap_or(Value::Null))

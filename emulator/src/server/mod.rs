@@ -8,6 +8,7 @@ pub(crate) mod http;
 pub(crate) mod redact;
 pub(crate) mod routes;
 pub(crate) mod tls;
+mod webhook;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -218,7 +219,9 @@ where
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let path = req.uri().path().to_string();
     if path == "/_emulator" || path.starts_with("/_emulator/") {
-        return control::control(&state, req).await;
+        let resp = control::control(&state, req).await;
+        webhook::deliver_pending(&state).await;
+        return resp;
     }
     let (parts, body) = req.into_parts();
     let (bytes, read_error) = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
@@ -265,6 +268,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
         routes::respond(&state, &req).await
     };
     state.set_status(seq, resp.status().as_u16());
+    webhook::deliver_pending(&state).await;
     resp
 }
 
