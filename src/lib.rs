@@ -14,6 +14,7 @@ mod credential;
 mod dirs;
 mod env;
 mod error;
+mod files;
 mod hints;
 mod http;
 mod input;

@@ -25,6 +25,8 @@ pub(crate) enum Federated {
     File {
         path: PathBuf,
         origin: Origin,
+        /// How long a read may wait (a FIFO without a writer): `--timeout`.
+        timeout: Duration,
     },
     GitHub {
         /// ACTIONS_ID_TOKEN_REQUEST_URL with `audience=` set.
@@ -40,7 +42,7 @@ impl Federated {
     /// the GitHub Actions OIDC request.
     pub(crate) fn load(src: FederatedSource, timeout: Duration, roots: &TlsRoots) -> Result<Federated> {
         match src {
-            FederatedSource::File(path, origin) => Ok(Federated::File { path, origin }),
+            FederatedSource::File(path, origin) => Ok(Federated::File { path, origin, timeout }),
             FederatedSource::GitHub {
                 audience,
                 origin,
@@ -81,7 +83,7 @@ impl Federated {
     /// The current external token (re-read or re-fetched now).
     pub(crate) async fn assertion(&self) -> Result<Secret<String>> {
         match self {
-            Federated::File { path, origin } => read_token_file(path, origin),
+            Federated::File { path, origin, timeout } => read_token_file(path, origin, *timeout),
             Federated::GitHub {
                 url,
                 request_token,
@@ -123,9 +125,9 @@ pub(crate) fn github_request_url(raw: &str, audience: &str) -> Result<Url> {
     Ok(url)
 }
 
-fn read_token_file(path: &std::path::Path, origin: &Origin) -> Result<Secret<String>> {
+fn read_token_file(path: &std::path::Path, origin: &Origin, timeout: Duration) -> Result<Secret<String>> {
     let what = format!("federated token file (from {})", origin.describe());
-    let bytes = Secret::new(input::read(path, &what)?);
+    let bytes = Secret::new(input::read(path, &what, input::TOKEN_FILE_CAP, timeout)?);
     let text = std::str::from_utf8(bytes.expose())
         .map_err(|_| Error::usage(format!("{what} '{}' is not UTF-8 text", path.display())))?;
     let token = text.trim();
@@ -230,6 +232,7 @@ mod tests {
         let f = Federated::File {
             path: path.clone(),
             origin: Origin::Flag("--federated-token-file"),
+            timeout: Duration::from_secs(30),
         };
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         assert_eq!(rt.block_on(f.assertion()).unwrap().expose(), "first.jwt.value");
