@@ -61,6 +61,8 @@ pub(crate) enum Problem {
     WritableByOthers(Option<u32>),
     /// The parent of the first directory we own is writable by others without the sticky bit,
     /// so others could rename our directory away and put theirs in its place.
+    /// (Unix: on Windows the DACL of each directory is checked instead.)
+    #[cfg_attr(windows, allow(dead_code))]
     UnsafeParent(Option<u32>),
     /// Something other than what was expected (`"a regular file"`, `"a directory"`).
     NotA(&'static str),
