@@ -39,7 +39,10 @@ fn run(cli: Cli, env: &Env) -> Result<i32> {
     let Cli { global, command } = cli;
     // Commands that need no settings (and must work with none configured).
     let command = match command {
-        Command::Cert(c) => return commands::cert::run(&c, settings::password_variable(env)?).map(|_| 0),
+        Command::Cert(c) => {
+            let timeout = settings::file_timeout(&global);
+            return commands::cert::run(&c, settings::password_variable(env)?, timeout).map(|_| 0);
+        }
         Command::Completions(a) => return commands::completions::run(&a).map(|_| 0),
         Command::Decode(a) => return commands::decode::run(&a).map(|_| 0),
         Command::Emulator(a) => {

@@ -15,6 +15,7 @@ mod credential;
 mod dirs;
 mod env;
 mod error;
+mod files;
 mod hardening;
 mod hints;
 mod http;

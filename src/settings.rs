@@ -24,6 +24,15 @@ use url::Url;
 
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a command that resolves no settings (`cert`) waits for a file the user named (a
+/// FIFO without a writer): `--timeout` when it is a valid number of seconds, else the default.
+pub(crate) fn file_timeout(g: &GlobalArgs) -> Duration {
+    g.timeout
+        .filter(|t| t.is_finite() && *t > 0.0 && *t <= 86_400.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(DEFAULT_TIMEOUT)
+}
+
 /// Resolved, validated settings shared by every command.
 #[derive(Debug)]
 pub(crate) struct Settings {
@@ -87,7 +96,7 @@ impl Settings {
         );
         let (profile_name, profile) = match chosen {
             Some((name, origin)) => {
-                let p = profile::load(&name, &origin.describe(), env)?;
+                let p = profile::load(&name, &origin.describe(), env, file_timeout(g))?;
                 (Some(name), p)
             }
             None => (None, Profile::default()),

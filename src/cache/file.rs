@@ -1,16 +1,16 @@
 //! Cache files: one JSON record per key in `<cache>/tokens/`, written atomically (private temp
 //! file + rename) with mode 0600 in a 0700 directory; the token part in clear (`file` store) or
-//! AES-256-GCM encrypted with the keyring's key (`keyring` store).
+//! AES-256-GCM encrypted with the keyring's key (`keyring` store). Every directory and file is
+//! opened through `files::OwnedDir`: never through a link, only ours, read with a cap.
 
 use super::{Backend, CacheKey, CachedToken, FORMAT_VERSION, Meta};
+use crate::files::{OwnedDir, OwnedPathError, Problem};
 use crate::secret::Secret;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[derive(Serialize, Deserialize)]
 struct Record {
@@ -43,71 +43,70 @@ impl Drop for SecretPart {
 /// The largest entry file read; a larger one is treated as corrupt.
 const MAX_ENTRY_BYTES: u64 = 4 * 1024 * 1024;
 
-pub(crate) fn tokens_dir(dir: &Path) -> PathBuf {
-    dir.join("tokens")
+/// The directory of entries below the cache root.
+pub(crate) const TOKENS: &str = "tokens";
+/// The directory of per-key lock files below the cache root.
+pub(crate) const LOCKS: &str = "locks";
+
+/// `<root>/<sub>` (`tokens` or `locks`), opened as a directory entra-token owns: the chain from
+/// the root's parent down is verified (never followed through a link, owned by the current user,
+/// writable by nobody else) and created private when `create`.
+pub(crate) fn open_dir(root: &Path, sub: &str, create: bool) -> Result<OwnedDir, OwnedPathError> {
+    let (base, name) = split_root(root)?;
+    OwnedDir::open(base, &[name, sub], create)
 }
 
-fn entry_path(dir: &Path, key: &CacheKey) -> PathBuf {
-    tokens_dir(dir).join(format!("{}.json", key.stem()))
+fn split_root(root: &Path) -> Result<(&Path, &str), OwnedPathError> {
+    match (root.parent(), root.file_name().and_then(|n| n.to_str())) {
+        (Some(base), Some(name)) if !base.as_os_str().is_empty() => Ok((base, name)),
+        (Some(_), Some(name)) => Ok((Path::new("."), name)),
+        _ => Err(OwnedPathError::new(root, Problem::BadName)),
+    }
 }
 
-/// Creates `path` (and missing parents below the cache root) with mode 0700, and tightens an
-/// existing one.
-pub(crate) fn ensure_private_dir(path: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        if !path.exists() {
-            fs::DirBuilder::new().recursive(true).mode(0o700).create(path)?;
+/// The file name of `key`'s entry.
+pub(crate) fn entry_name(key: &CacheKey) -> String {
+    format!("{}.json", key.stem())
+}
+
+fn is_stem(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A name entra-token gives its own files in `tokens/`: `<40 hex digits>.json`, or a temp file
+/// of an atomic write of one.
+fn is_our_name(name: &str) -> bool {
+    if let Some(stem) = name.strip_suffix(".json") {
+        return is_stem(stem);
+    }
+    name.strip_prefix('.')
+        .and_then(|n| n.strip_suffix(".tmp"))
+        .and_then(|n| n.split_once(".json."))
+        .is_some_and(|(stem, _)| is_stem(stem))
+}
+
+/// A lock file's name: `<40 hex digits>.lock`, or a temp file in `locks/`.
+fn is_lock_name(name: &str) -> bool {
+    name.strip_suffix(".lock").is_some_and(is_stem)
+}
+
+/// Why an entry was not served.
+pub(crate) enum Unusable {
+    /// The file is not safe to read (a link, another owner, writable by others, not a
+    /// regular file): a warning, and never removed or overwritten if it is not ours.
+    Refused(OwnedPathError),
+    /// Unreadable, corrupt, too large, another version, another key, undecryptable: an
+    /// ordinary miss, rewritten by the next fetch.
+    Other(String),
+}
+
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unusable::Refused(e) => write!(f, "{e}"),
+            Unusable::Other(why) => f.write_str(why),
         }
-        let meta = fs::metadata(path)?;
-        if meta.permissions().mode() & 0o077 != 0 {
-            fs::set_permissions(path, fs::Permissions::from_mode(0o700))?;
-        }
-        Ok(())
     }
-    #[cfg(not(unix))]
-    {
-        fs::create_dir_all(path)
-    }
-}
-
-fn private_create_new(path: &Path) -> std::io::Result<File> {
-    let mut o = OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    o.open(path)
-}
-
-/// Writes `bytes` to `path` atomically: a private temp file in the same directory, then rename.
-pub(crate) fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let parent = path
-        .parent()
-        .ok_or_else(|| std::io::Error::other("no parent directory"))?;
-    let mut rnd = [0u8; 6];
-    getrandom::fill(&mut rnd).map_err(|e| std::io::Error::other(e.to_string()))?;
-    let tmp_name = format!(
-        ".{}.{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("entry"),
-        std::process::id(),
-        rnd.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    );
-    let tmp = parent.join(tmp_name);
-    let result = (|| {
-        let mut f = private_create_new(&tmp)?;
-        f.write_all(bytes)?;
-        f.flush()?;
-        drop(f);
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 fn cipher(key: &Secret<Vec<u8>>) -> Result<LessSafeKey, String> {
@@ -171,18 +170,22 @@ fn decode_secret(blob: Blob, backend: &Backend, aad: &str) -> Result<SecretPart,
     }
 }
 
-pub(crate) fn read_entry(dir: &Path, key: &CacheKey, backend: &Backend) -> Result<Option<CachedToken>, String> {
-    let path = entry_path(dir, key);
+/// The entry for `key` in the verified `tokens` directory (`Ok(None)`: there is none).
+pub(crate) fn read_entry(
+    tokens: &OwnedDir,
+    key: &CacheKey,
+    backend: &Backend,
+) -> Result<Option<CachedToken>, Unusable> {
     // An entry is a few KiB (a 12 KB token included); anything far larger is not ours.
-    if fs::metadata(&path).is_ok_and(|m| m.len() > MAX_ENTRY_BYTES) {
-        return Err("entry file is too large".into());
-    }
-    let bytes = match fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e.to_string()),
+    let bytes = match tokens.read(&entry_name(key), MAX_ENTRY_BYTES) {
+        Ok(Some(b)) => Secret::new(b),
+        Ok(None) => return Ok(None),
+        Err(e) if e.is_refusal() && !matches!(e.problem, Problem::TooLarge(_)) => return Err(Unusable::Refused(e)),
+        Err(e) => return Err(Unusable::Other(e.to_string())),
     };
-    decode_entry(&bytes, key, backend).map(Some)
+    decode_entry(bytes.expose(), key, backend)
+        .map(Some)
+        .map_err(Unusable::Other)
 }
 
 /// An entry file's content as the token stored for `key`, or why it cannot be served.
@@ -207,11 +210,12 @@ pub(crate) fn decode_entry(bytes: &[u8], key: &CacheKey, backend: &Backend) -> R
     })
 }
 
-pub(crate) fn write_entry(dir: &Path, token: &CachedToken, backend: &Backend) -> Result<(), String> {
-    let tdir = tokens_dir(dir);
-    ensure_private_dir(dir)
-        .and_then(|_| ensure_private_dir(&tdir))
-        .map_err(|e| e.to_string())?;
+/// Writes `token`'s entry atomically into the verified `tokens` directory (stale temp files
+/// of killed writers are swept on the way). Something of another user in its place is left
+/// alone (an error).
+pub(crate) fn write_entry(tokens: &OwnedDir, token: &CachedToken, backend: &Backend, now: i64) -> Result<(), String> {
+    let name = entry_name(&token.meta.key);
+    tokens.may_replace(&name).map_err(|e| e.to_string())?;
     let stem = token.meta.key.stem();
     let part = SecretPart {
         access_token: token.access_token.as_ref().map(|s| s.expose().clone()),
@@ -223,21 +227,27 @@ pub(crate) fn write_entry(dir: &Path, token: &CachedToken, backend: &Backend) ->
         secret: encode_secret(&part, backend, &stem)?,
     };
     let mut bytes = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
-    let r = atomic_write(&tdir.join(format!("{stem}.json")), &bytes).map_err(|e| e.to_string());
+    let r = tokens.write_atomic(&name, &bytes, now).map_err(|e| e.to_string());
     use zeroize::Zeroize;
     bytes.zeroize();
     r
 }
 
-/// Every readable entry's metadata (no secret is decoded), with its file path.
-pub(crate) fn list(dir: &Path) -> Vec<(PathBuf, Meta)> {
-    let Ok(rd) = fs::read_dir(tokens_dir(dir)) else {
-        return Vec::new();
+/// Every entry's metadata (no secret is decoded), with its file name: only regular files of the
+/// current user, in a verified directory. A directory that fails the check lists nothing (a
+/// warning says why).
+pub(crate) fn list(root: &Path) -> Vec<(String, Meta)> {
+    let tokens = match open_dir(root, TOKENS, false) {
+        Ok(d) => d,
+        Err(e) if e.is_missing() => return Vec::new(),
+        Err(e) => {
+            crate::log::warn(format!("the token cache is not used: {e}"));
+            return Vec::new();
+        }
     };
     let mut out = Vec::new();
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.extension().and_then(|x| x.to_str()) != Some("json") {
+    for name in tokens.names().unwrap_or_default() {
+        if !is_our_name(&name) || !name.ends_with(".json") {
             continue;
         }
         #[derive(Deserialize)]
@@ -245,11 +255,11 @@ pub(crate) fn list(dir: &Path) -> Vec<(PathBuf, Meta)> {
             v: u32,
             meta: Meta,
         }
-        if let Ok(bytes) = fs::read(&p)
+        if let Ok(Some(bytes)) = tokens.read(&name, MAX_ENTRY_BYTES)
             && let Ok(m) = serde_json::from_slice::<MetaOnly>(&bytes)
             && m.v == FORMAT_VERSION
         {
-            out.push((p, m.meta));
+            out.push((name, m.meta));
         }
     }
     out.sort_by(|a, b| {
@@ -262,9 +272,72 @@ pub(crate) fn list(dir: &Path) -> Vec<(PathBuf, Meta)> {
     out
 }
 
-/// Every file in the tokens directory (entries, leftovers, corrupt ones).
-pub(crate) fn all_files(dir: &Path) -> Vec<PathBuf> {
-    fs::read_dir(tokens_dir(dir))
-        .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect())
-        .unwrap_or_default()
+/// Removes the entries named `names` (as [`list`] gave them); returns how many were removed.
+/// Only regular files of the current user are removed.
+pub(crate) fn remove(root: &Path, names: &[String]) -> usize {
+    let Ok(tokens) = open_dir(root, TOKENS, false) else {
+        return 0;
+    };
+    names.iter().filter(|n| tokens.remove(n).unwrap_or(false)).count()
+}
+
+/// What [`clear`] did.
+pub(crate) struct Cleared {
+    /// Entries removed.
+    pub(crate) removed: usize,
+    /// Files that looked like ours but were left alone, with the reason.
+    pub(crate) skipped: Vec<String>,
+}
+
+/// Removes every entry (and temp file) of ours in `tokens/` and every lock file in `locks/`.
+/// Anything else there (a link, a directory, a file of another user, a name entra-token does
+/// not give) is left alone; a directory that fails the check is not touched at all.
+pub(crate) fn clear(root: &Path) -> Result<Cleared, OwnedPathError> {
+    let mut done = Cleared {
+        removed: 0,
+        skipped: Vec::new(),
+    };
+    for (sub, is_ours) in [(TOKENS, is_our_name as fn(&str) -> bool), (LOCKS, is_lock_name)] {
+        let dir = match open_dir(root, sub, false) {
+            Ok(d) => d,
+            Err(e) if e.is_missing() => continue,
+            Err(e) => return Err(e),
+        };
+        let r = dir.remove_matching(is_ours)?;
+        if sub == TOKENS {
+            done.removed = r.removed.iter().filter(|n| n.ends_with(".json")).count();
+        }
+        done.skipped.extend(
+            r.skipped
+                .into_iter()
+                .map(|(n, why)| format!("{} {why}", dir.path().join(n).display())),
+        );
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_of_our_files() {
+        let stem = "0123456789abcdef0123456789abcdef01234567";
+        assert!(is_our_name(&format!("{stem}.json")));
+        assert!(is_our_name(&format!(".{stem}.json.123.00ff00ff00ff00ff.tmp")));
+        let bak = format!("{stem}.json.bak");
+        for other in ["notes.txt", "abc.json", ".abc.json.1.2.tmp", "x.tmp", bak.as_str()] {
+            assert!(!is_our_name(other), "{other}");
+        }
+        assert!(is_lock_name(&format!("{stem}.lock")));
+        assert!(!is_lock_name("x.lock"));
+    }
+
+    #[test]
+    fn roots_split_into_base_and_name() {
+        let (b, n) = split_root(Path::new("/home/u/.cache/entra-token")).unwrap();
+        assert_eq!((b, n), (Path::new("/home/u/.cache"), "entra-token"));
+        assert_eq!(split_root(Path::new("rel")).unwrap(), (Path::new("."), "rel"));
+        assert!(split_root(Path::new("/")).is_err());
+    }
 }

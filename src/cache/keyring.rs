@@ -32,9 +32,11 @@ pub(crate) fn store_name() -> &'static str {
 pub(crate) struct Environment {
     /// `ENTRA_TOKEN_NO_KEYRING=1` (or `true`).
     pub(crate) disabled: bool,
-    /// `DBUS_SESSION_BUS_ADDRESS` is set.
+    /// `DBUS_SESSION_BUS_ADDRESS` is set (read on Linux only: Secret Service is on D-Bus).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) session_bus: bool,
     /// `XDG_RUNTIME_DIR`, where the session bus socket usually is.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) runtime_dir: Option<PathBuf>,
 }
 

@@ -1,8 +1,10 @@
-//! The per-key cross-process lock of single flight: `<cache>/locks/<stem>.lock`, taken with
-//! std's `File::lock` (flock: released by the OS if the holder dies).
+//! The per-key cross-process lock of single flight: `<cache>/locks/<stem>.lock`, opened through
+//! `files::OwnedDir` (never through a link, even a dangling one) and taken with std's
+//! `File::lock` (flock: released by the OS if the holder dies).
 
-use super::file::ensure_private_dir;
-use std::fs::{File, OpenOptions};
+use super::file::{LOCKS, open_dir};
+use crate::files::OwnedPathError;
+use std::fs::File;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -17,20 +19,24 @@ impl Drop for KeyLock {
     }
 }
 
+/// Why the lock was not taken.
+pub(crate) enum LockError {
+    /// The directory or the lock file is not safe to use (a link, another owner, ...).
+    Refused(OwnedPathError),
+    Io(String),
+}
+
 /// Takes `<cache>/locks/<stem>.lock`, polling `try_lock` until `wait` has passed (`Ok(None)`).
-pub(crate) fn lock(dir: &Path, stem: &str, wait: Duration) -> std::io::Result<Option<KeyLock>> {
-    let ldir = dir.join("locks");
-    ensure_private_dir(dir)?;
-    ensure_private_dir(&ldir)?;
-    let path = ldir.join(format!("{stem}.lock"));
-    let mut o = OpenOptions::new();
-    o.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    let file = o.open(&path)?;
+pub(crate) fn lock(root: &Path, stem: &str, wait: Duration) -> Result<Option<KeyLock>, LockError> {
+    let classify = |e: OwnedPathError| {
+        if e.is_refusal() {
+            LockError::Refused(e)
+        } else {
+            LockError::Io(e.to_string())
+        }
+    };
+    let dir = open_dir(root, LOCKS, true).map_err(classify)?;
+    let file = dir.open_lock(&format!("{stem}.lock")).map_err(classify)?;
     let start = Instant::now();
     let mut pause = Duration::from_millis(2);
     loop {
@@ -44,7 +50,7 @@ pub(crate) fn lock(dir: &Path, stem: &str, wait: Duration) -> std::io::Result<Op
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(Duration::from_millis(50));
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            Err(std::fs::TryLockError::Error(e)) => return Err(LockError::Io(e.to_string())),
         }
     }
 }

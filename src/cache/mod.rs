@@ -3,6 +3,8 @@
 //! 0600, atomic temp + rename); with a keyring the token part is AES-256-GCM encrypted with a
 //! random key kept as one small item in the OS keyring, so no token is readable in a plain file
 //! and no keyring size limit applies. A cache hit builds no HTTP client, TLS roots or runtime.
+//! The directories and files are entra-token's own (`files::OwnedDir`): a cache directory that
+//! is a link, another user's, or writable by others is not used.
 
 pub(crate) mod file;
 pub(crate) mod key;
@@ -12,10 +14,12 @@ pub(crate) mod lock;
 pub(crate) use key::{CacheKey, KeyKind};
 
 use crate::error::{Error, Result};
+use crate::files::{OwnedDir, OwnedPathError};
 use crate::log;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 pub(crate) const FORMAT_VERSION: u32 = 1;
@@ -122,6 +126,9 @@ pub(crate) struct Cache {
     pub(crate) backend: Backend,
     pub(crate) reason: String,
     pub(crate) dir: Option<PathBuf>,
+    /// `<dir>/tokens`, verified: opened by [`Cache::open`] when it exists, else created by the
+    /// first [`Cache::put`].
+    tokens: OnceLock<OwnedDir>,
 }
 
 pub(crate) enum Backend {
@@ -147,50 +154,56 @@ impl Cache {
     /// that cannot be reached is exit 2.
     pub(crate) fn open(config: &Config) -> Result<Cache> {
         let mode = config.mode;
+        let off = |reason: String| Cache {
+            backend: Backend::None,
+            reason,
+            dir: None,
+            tokens: OnceLock::new(),
+        };
         if mode == Mode::None {
-            return Ok(Cache {
-                backend: Backend::None,
-                reason: "caching is off (--cache none)".into(),
-                dir: None,
-            });
+            return Ok(off("caching is off (--cache none)".into()));
         }
         let dir = config.dir.clone().ok_or_else(|| {
             Error::usage("cannot locate a cache directory: set XDG_CACHE_HOME or HOME, or use --cache none")
         })?;
+        // The directory is checked before the keyring is asked: an unsafe one is never used.
+        let tokens = OnceLock::new();
+        match file::open_dir(&dir, file::TOKENS, false) {
+            Ok(d) => {
+                let _ = tokens.set(d);
+            }
+            Err(e) if e.is_refusal() => {
+                return refuse(mode, &e).map(|()| off(format!("{}: caching is off", refusal(&e))));
+            }
+            // missing (created on the first write) or unreadable (the write will say why)
+            Err(_) => {}
+        }
+        let with = move |backend: Backend, reason: String| Cache {
+            backend,
+            reason,
+            dir: Some(dir),
+            tokens,
+        };
         match mode {
-            Mode::File => Ok(Cache {
-                backend: Backend::File,
-                reason: "files (--cache file)".into(),
-                dir: Some(dir),
-            }),
+            Mode::File => Ok(with(Backend::File, "files (--cache file)".into())),
             Mode::Keyring => match keyring::cache_key(&config.keyring, keyring::EXPLICIT_DEADLINE) {
-                Ok(key) => Ok(Cache {
-                    backend: Backend::Keyring(key),
-                    reason: format!("keyring ({}): token files are encrypted", keyring::store_name()),
-                    dir: Some(dir),
-                }),
+                Ok(key) => Ok(with(
+                    Backend::Keyring(key),
+                    format!("keyring ({}): token files are encrypted", keyring::store_name()),
+                )),
                 Err(why) => Err(
                     Error::usage(format!("--cache keyring: the OS keyring is not available: {why}"))
                         .hint("unlock or start the keyring (Secret Service on Linux), or use --cache file / auto"),
                 ),
             },
             Mode::Auto => match keyring::probe_reason(&config.keyring) {
-                Some(why) => Ok(Cache {
-                    backend: Backend::File,
-                    reason: format!("{why}: using files"),
-                    dir: Some(dir),
-                }),
+                Some(why) => Ok(with(Backend::File, format!("{why}: using files"))),
                 None => match keyring::cache_key(&config.keyring, keyring::AUTO_DEADLINE) {
-                    Ok(key) => Ok(Cache {
-                        backend: Backend::Keyring(key),
-                        reason: format!("keyring ({}): token files are encrypted", keyring::store_name()),
-                        dir: Some(dir),
-                    }),
-                    Err(why) => Ok(Cache {
-                        backend: Backend::File,
-                        reason: format!("keyring unavailable ({why}): using files"),
-                        dir: Some(dir),
-                    }),
+                    Ok(key) => Ok(with(
+                        Backend::Keyring(key),
+                        format!("keyring ({}): token files are encrypted", keyring::store_name()),
+                    )),
+                    Err(why) => Ok(with(Backend::File, format!("keyring unavailable ({why}): using files"))),
                 },
             },
             Mode::None => unreachable!("handled above"),
@@ -199,13 +212,17 @@ impl Cache {
 
     /// The entry for `key`, or `None` (missing, corrupt, other version, undecryptable: all a miss).
     pub(crate) fn get(&self, key: &CacheKey) -> Option<CachedToken> {
-        let dir = self.dir.as_ref()?;
         if matches!(self.backend, Backend::None) {
             return None;
         }
-        match file::read_entry(dir, key, &self.backend) {
+        let tokens = self.tokens_dir(false)?;
+        match file::read_entry(tokens, key, &self.backend) {
             Ok(t) => t,
-            Err(why) => {
+            Err(file::Unusable::Refused(e)) => {
+                log::warn(format!("cache entry not served: {}", refusal(&e)));
+                None
+            }
+            Err(file::Unusable::Other(why)) => {
                 log::info(format!("cache entry unusable ({why}): treated as a miss"));
                 None
             }
@@ -214,12 +231,38 @@ impl Cache {
 
     /// Stores a token; a failure to write is a warning, never a failed command.
     pub(crate) fn put(&self, token: &CachedToken) {
-        let Some(dir) = self.dir.as_ref() else { return };
         if matches!(self.backend, Backend::None) {
             return;
         }
-        if let Err(e) = file::write_entry(dir, token, &self.backend) {
-            log::warn(format!("could not write the token cache in {}: {e}", dir.display()));
+        let Some(tokens) = self.tokens_dir(true) else { return };
+        if let Err(e) = file::write_entry(tokens, token, &self.backend, crate::rt::now()) {
+            log::warn(format!(
+                "could not write the token cache in {}: {e}",
+                tokens.path().display()
+            ));
+        }
+    }
+
+    /// `<dir>/tokens`, verified, once it exists: another process may have created it since
+    /// [`Cache::open`] (a cold start of concurrent `get`s), so a missing one is looked for again;
+    /// `create` makes it (a put). A directory that fails the check is a warning and `None`.
+    fn tokens_dir(&self, create: bool) -> Option<&OwnedDir> {
+        if let Some(t) = self.tokens.get() {
+            return Some(t);
+        }
+        let dir = self.dir.as_ref()?;
+        match file::open_dir(dir, file::TOKENS, create) {
+            Ok(t) => Some(self.tokens.get_or_init(|| t)),
+            Err(e) if e.is_missing() && !create => None,
+            Err(e) if e.is_refusal() => {
+                log::warn(format!("the token cache is not used: {}", refusal(&e)));
+                None
+            }
+            Err(e) => {
+                let what = if create { "could not write" } else { "could not read" };
+                log::warn(format!("{what} the token cache in {}: {e}", dir.display()));
+                None
+            }
         }
     }
 
@@ -232,10 +275,36 @@ impl Cache {
         }
         match lock::lock(dir, &key.stem(), wait) {
             Ok(l) => l,
-            Err(e) => {
+            Err(lock::LockError::Refused(e)) => {
+                log::warn(format!("cache lock not used: {}: going on without it", refusal(&e)));
+                None
+            }
+            Err(lock::LockError::Io(e)) => {
                 log::info(format!("cache lock unavailable ({e}): going on without it"));
                 None
             }
+        }
+    }
+}
+
+/// An owned path that failed its check, as a warning or error says it.
+fn refusal(e: &OwnedPathError) -> String {
+    format!("{e}, so entra-token does not use it")
+}
+
+/// A cache directory that failed its check: under `auto` a warning (then no caching); when a
+/// store was asked for explicitly, exit 2.
+fn refuse(mode: Mode, e: &OwnedPathError) -> Result<()> {
+    match mode {
+        Mode::Auto | Mode::None => {
+            log::warn(format!("the token cache is off: {}", refusal(e)));
+            Ok(())
+        }
+        Mode::File | Mode::Keyring => {
+            let name = if mode == Mode::File { "file" } else { "keyring" };
+            Err(Error::usage(format!("--cache {name}: the cache directory {e}")).hint(
+                "remove it or fix its owner and mode (0700, yours), set XDG_CACHE_HOME elsewhere, or use --cache none",
+            ))
         }
     }
 }

@@ -62,7 +62,7 @@ fn content_types(given: &[String]) -> Result<Vec<String>> {
 /// came from (for errors).
 fn auth_id(settings: &Settings, file: Option<&Path>) -> Result<Option<(Secret<String>, String)>> {
     if let Some(path) = file {
-        let secret = input::read_secret(path, "--auth-id-file")?;
+        let secret = input::read_secret(path, "--auth-id-file", settings.timeout)?;
         return Ok(Some((secret, "--auth-id-file".to_string())));
     }
     Ok(settings

@@ -128,7 +128,7 @@ fn plan(settings: &Settings, args: &ApiArgs) -> Result<Plan> {
     }
     let body = match &args.input {
         Some(path) => {
-            let bytes = input::read(path, "--input")?;
+            let bytes = input::read(path, "--input", input::BODY_CAP, settings.timeout)?;
             if !content_type {
                 headers.push(("Content-Type".into(), "application/json".into()));
             }

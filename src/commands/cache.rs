@@ -111,7 +111,8 @@ fn clear(global: &GlobalArgs, settings: &Settings, a: &CacheClearArgs) -> Result
     let filtered = tenant.is_some() || client.is_some() || a.scope.is_some() || a.account.is_some();
     let mut removed = 0usize;
     if filtered {
-        for (path, m) in file::list(dir) {
+        let mut names = Vec::new();
+        for (name, m) in file::list(dir) {
             let aud = m
                 .key
                 .audience
@@ -125,17 +126,24 @@ fn clear(global: &GlobalArgs, settings: &Settings, a: &CacheClearArgs) -> Result
                 || a.account
                     .as_deref()
                     .is_some_and(|u| Some(u.to_ascii_lowercase()) != m.key.account);
-            if !keep && std::fs::remove_file(&path).is_ok() {
-                removed += 1;
+            if !keep {
+                names.push(name);
             }
         }
+        removed = file::remove(dir, &names);
     } else {
-        for path in file::all_files(dir) {
-            if std::fs::remove_file(&path).is_ok() {
-                removed += 1;
+        // only regular files of ours with the names entra-token gives; never through a link
+        match file::clear(dir) {
+            Ok(done) => {
+                removed = done.removed;
+                for what in done.skipped {
+                    crate::log::warn(format!("left alone: {what}"));
+                }
             }
+            Err(e) => crate::log::warn(format!(
+                "cache files not cleared: {e}, so entra-token does not touch it"
+            )),
         }
-        let _ = std::fs::remove_dir_all(dir.join("locks"));
         if settings.cache.mode != Mode::None && settings.cache.mode != Mode::File {
             match keyring::delete_key(&settings.cache.keyring, keyring::EXPLICIT_DEADLINE) {
                 Ok(true) => eprintln!("removed the cache key from the keyring"),

@@ -16,13 +16,15 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-/// `env_password`: `AZURE_CLIENT_CERTIFICATE_PASSWORD`, used when no password file is given.
-pub(crate) fn run(cmd: &CertCommand, env_password: Option<Secret<String>>) -> Result<()> {
+/// `env_password`: `AZURE_CLIENT_CERTIFICATE_PASSWORD`, used when no password file is given;
+/// `timeout` bounds each file read (a FIFO without a writer).
+pub(crate) fn run(cmd: &CertCommand, env_password: Option<Secret<String>>, timeout: Duration) -> Result<()> {
     match cmd {
-        CertCommand::Inspect(a) => inspect(a, env_password),
-        CertCommand::Create(a) => create(a, env_password),
-        CertCommand::Manifest(a) => manifest(a, env_password),
+        CertCommand::Inspect(a) => inspect(a, env_password, timeout),
+        CertCommand::Create(a) => create(a, env_password, timeout),
+        CertCommand::Manifest(a) => manifest(a, env_password, timeout),
     }
 }
 
@@ -75,7 +77,12 @@ fn file_label(path: &Path) -> String {
     }
 }
 
-fn read_file(path: &Path, password_file: Option<&PathBuf>, env_password: Option<Secret<String>>) -> Result<Inspected> {
+fn read_file(
+    path: &Path,
+    password_file: Option<&PathBuf>,
+    env_password: Option<Secret<String>>,
+    timeout: Duration,
+) -> Result<Inspected> {
     if path.as_os_str() == "-" && password_file.is_some_and(|p| p.as_os_str() == "-") {
         return Err(Error::usage(
             "the certificate and its password cannot both come from stdin ('-')",
@@ -83,10 +90,10 @@ fn read_file(path: &Path, password_file: Option<&PathBuf>, env_password: Option<
     }
     let password = certificate_password(password_file, "--certificate-password-file", env_password)
         .as_ref()
-        .map(read_password)
+        .map(|p| read_password(p, timeout))
         .transpose()?;
     let file = file_label(path);
-    let bytes = Secret::new(input::read(path, "certificate file")?);
+    let bytes = Secret::new(input::read(path, "certificate file", input::CERTIFICATE_CAP, timeout)?);
     let material = keyfile::read(bytes.expose(), &file, password.as_ref(), Need::Certificate)?;
     inspect_material(material, &file)
 }
@@ -219,8 +226,8 @@ fn print_inspected(i: &Inspected, format: CertOutputFormat) -> Result<()> {
     }
 }
 
-fn inspect(a: &CertInspectArgs, env_password: Option<Secret<String>>) -> Result<()> {
-    let i = read_file(&a.path, a.certificate_password_file.as_ref(), env_password)?;
+fn inspect(a: &CertInspectArgs, env_password: Option<Secret<String>>, timeout: Duration) -> Result<()> {
+    let i = read_file(&a.path, a.certificate_password_file.as_ref(), env_password, timeout)?;
     print_inspected(&i, a.output)
 }
 
@@ -235,15 +242,15 @@ pub(crate) fn manifest_entry(leaf: &CertInfo, key_id: uuid::Uuid) -> serde_json:
     })
 }
 
-fn manifest(a: &CertManifestArgs, env_password: Option<Secret<String>>) -> Result<()> {
-    let i = read_file(&a.path, a.certificate_password_file.as_ref(), env_password)?;
+fn manifest(a: &CertManifestArgs, env_password: Option<Secret<String>>, timeout: Duration) -> Result<()> {
+    let i = read_file(&a.path, a.certificate_password_file.as_ref(), env_password, timeout)?;
     for note in entra_notes(&i.certs[i.leaf], rt::now()) {
         crate::log::warn(note);
     }
     output::json_value(&manifest_entry(&i.certs[i.leaf], uuid::Uuid::new_v4()))
 }
 
-fn create(a: &CertCreateArgs, env_password: Option<Secret<String>>) -> Result<()> {
+fn create(a: &CertCreateArgs, env_password: Option<Secret<String>>, timeout: Duration) -> Result<()> {
     let mut targets = vec![&a.out];
     targets.extend(a.cert_out.iter());
     targets.extend(a.pfx.iter());
@@ -265,7 +272,7 @@ fn create(a: &CertCreateArgs, env_password: Option<Secret<String>>) -> Result<()
                         "pass --pfx-password-file PATH ('-' reads stdin) or set AZURE_CLIENT_CERTIFICATE_PASSWORD",
                     )
                 })?;
-            let pw = read_pfx_password(&src)?;
+            let pw = read_pfx_password(&src, timeout)?;
             if pw.expose().is_empty() {
                 return Err(Error::usage("the PFX password is empty"));
             }
@@ -297,10 +304,15 @@ fn create(a: &CertCreateArgs, env_password: Option<Secret<String>>) -> Result<()
     print_inspected(&inspected, a.output)
 }
 
-fn read_pfx_password(src: &PasswordSource) -> Result<Secret<String>> {
+fn read_pfx_password(src: &PasswordSource, timeout: Duration) -> Result<Secret<String>> {
     match src {
         PasswordSource::File(path, _) => {
-            let bytes = Secret::new(input::read(path, "PFX password file (from --pfx-password-file)")?);
+            let bytes = Secret::new(input::read(
+                path,
+                "PFX password file (from --pfx-password-file)",
+                input::SECRET_CAP,
+                timeout,
+            )?);
             let text = std::str::from_utf8(bytes.expose())
                 .map_err(|_| Error::usage(format!("PFX password file '{}' is not UTF-8 text", path.display())))?;
             let text = text.strip_suffix('\n').unwrap_or(text);

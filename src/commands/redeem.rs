@@ -25,7 +25,11 @@ pub(crate) fn run(settings: &Settings, args: &RedeemArgs) -> Result<()> {
         )
         .hint("use --code-verifier-file PATH ('-' reads stdin)"));
     }
-    let code_verifier = args.code_verifier_file.as_deref().map(read_code_verifier).transpose()?;
+    let code_verifier = args
+        .code_verifier_file
+        .as_deref()
+        .map(|p| read_code_verifier(p, settings.timeout))
+        .transpose()?;
     let client_id = settings.require_client_id()?.to_string();
     let (code, derived_redirect) = match (&args.code, &args.redirect_url) {
         (Some(c), _) if c.trim().is_empty() => return Err(Error::usage("--code is empty")),
@@ -123,9 +127,9 @@ pub(crate) fn run(settings: &Settings, args: &RedeemArgs) -> Result<()> {
 
 /// The PKCE code verifier from `--code-verifier-file` (one trailing newline removed, as files
 /// written by `echo` have).
-fn read_code_verifier(path: &std::path::Path) -> Result<Secret<String>> {
+fn read_code_verifier(path: &std::path::Path, timeout: std::time::Duration) -> Result<Secret<String>> {
     let what = "--code-verifier-file";
-    let bytes = crate::input::read(path, what)?;
+    let bytes = crate::input::read(path, what, crate::input::SECRET_CAP, timeout)?;
     let text =
         String::from_utf8(bytes).map_err(|_| Error::usage(format!("{what} '{}' is not UTF-8 text", path.display())))?;
     let text = text

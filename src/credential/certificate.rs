@@ -13,6 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
+use std::time::Duration;
 
 /// The `client_assertion_type` of a JWT client assertion (certificate and federated credentials).
 pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -62,8 +63,9 @@ struct AssertionClaims<'a> {
     exp: i64,
 }
 
-/// Reads the password: a file (one trailing newline removed) or the environment variable.
-pub(crate) fn read_password(src: &PasswordSource) -> Result<Secret<String>> {
+/// Reads the password: a file (one trailing newline removed, a read waits at most `timeout`)
+/// or the environment variable.
+pub(crate) fn read_password(src: &PasswordSource, timeout: Duration) -> Result<Secret<String>> {
     match src {
         PasswordSource::Env(s) => {
             crate::log::register_secret(s.expose());
@@ -71,7 +73,7 @@ pub(crate) fn read_password(src: &PasswordSource) -> Result<Secret<String>> {
         }
         PasswordSource::File(path, origin) => {
             let what = format!("certificate password file (from {})", origin.describe());
-            let bytes = Secret::new(input::read(path, &what)?);
+            let bytes = Secret::new(input::read(path, &what, input::SECRET_CAP, timeout)?);
             let mut text = String::from_utf8(bytes.expose().clone())
                 .map_err(|_| Error::usage(format!("{what} '{}' is not UTF-8 text", path.display())))?;
             if text.ends_with("\r\n") {
@@ -87,7 +89,8 @@ pub(crate) fn read_password(src: &PasswordSource) -> Result<Secret<String>> {
 
 impl ClientCertificate {
     /// Loads and checks the configured certificate file.
-    pub(crate) fn load(src: &CertificateSource, client_id: &str) -> Result<ClientCertificate> {
+    /// `timeout` bounds each file read (a FIFO without a writer): `--timeout`.
+    pub(crate) fn load(src: &CertificateSource, client_id: &str, timeout: Duration) -> Result<ClientCertificate> {
         let file = format!(
             "certificate file '{}' (from {})",
             src.path.display(),
@@ -100,9 +103,9 @@ impl ClientCertificate {
                 "the certificate and its password cannot both come from stdin ('-')",
             ));
         }
-        let password = src.password.as_ref().map(read_password).transpose()?;
+        let password = src.password.as_ref().map(|p| read_password(p, timeout)).transpose()?;
         let what = format!("certificate file (from {})", src.origin.describe());
-        let bytes = Secret::new(input::read(&src.path, &what)?);
+        let bytes = Secret::new(input::read(&src.path, &what, input::CERTIFICATE_CAP, timeout)?);
         let material = keyfile::read(bytes.expose(), &file, password.as_ref(), Need::KeyAndCertificate)?;
         ClientCertificate::from_material(material, &file, client_id, src.alg, src.send_x5c)
     }

@@ -11,12 +11,13 @@ pub(crate) struct ClientSecret {
 }
 
 impl ClientSecret {
-    pub(crate) fn load(src: SecretSource) -> Result<ClientSecret> {
+    /// `timeout` bounds the read of a secret file (a FIFO without a writer): `--timeout`.
+    pub(crate) fn load(src: SecretSource, timeout: std::time::Duration) -> Result<ClientSecret> {
         let secret = match src {
             SecretSource::Env(s) => s,
             SecretSource::File(path, origin) => {
                 let what = format!("client secret file (from {})", origin.describe());
-                let bytes = input::read(&path, &what)?;
+                let bytes = input::read(&path, &what, input::SECRET_CAP, timeout)?;
                 let mut text = String::from_utf8(bytes)
                     .map_err(|_| Error::usage(format!("{what} '{}' is not UTF-8 text", path.display())))?;
                 // exactly one trailing newline is removed (files written by `echo`)

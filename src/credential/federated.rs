@@ -28,6 +28,8 @@ pub(crate) enum Federated {
     File {
         path: PathBuf,
         origin: Origin,
+        /// How long a read may wait (a FIFO without a writer): `--timeout`.
+        timeout: Duration,
     },
     GitHub {
         /// ACTIONS_ID_TOKEN_REQUEST_URL with `audience=` set.
@@ -38,10 +40,7 @@ pub(crate) enum Federated {
     },
     /// The value of a variable named by `--federated-token-env` (the process's environment does
     /// not change while it runs, so the value read at start is the value at each request).
-    Env {
-        name: String,
-        value: Secret<String>,
-    },
+    Env { name: String, value: Secret<String> },
     /// A fresh OIDC token from Azure DevOps for every token request.
     AzurePipelines {
         request: pipelines::OidcRequest,
@@ -60,7 +59,7 @@ impl Federated {
     /// the GitHub Actions OIDC request.
     pub(crate) fn load(src: FederatedSource, timeout: Duration, roots: &TlsRoots) -> Result<Federated> {
         match src {
-            FederatedSource::File(path, origin) => Ok(Federated::File { path, origin }),
+            FederatedSource::File(path, origin) => Ok(Federated::File { path, origin, timeout }),
             FederatedSource::GitHub {
                 audience,
                 origin,
@@ -150,7 +149,7 @@ impl Federated {
     /// The current external token (re-read or re-fetched now).
     pub(crate) async fn assertion(&self) -> Result<Secret<String>> {
         match self {
-            Federated::File { path, origin } => read_token_file(path, origin),
+            Federated::File { path, origin, timeout } => read_token_file(path, origin, *timeout),
             Federated::GitHub {
                 url,
                 request_token,
@@ -199,9 +198,9 @@ pub(crate) fn github_request_url(raw: &str, audience: &str) -> Result<Url> {
     Ok(url)
 }
 
-fn read_token_file(path: &std::path::Path, origin: &Origin) -> Result<Secret<String>> {
+fn read_token_file(path: &std::path::Path, origin: &Origin, timeout: Duration) -> Result<Secret<String>> {
     let what = format!("federated token file (from {})", origin.describe());
-    let bytes = Secret::new(input::read(path, &what)?);
+    let bytes = Secret::new(input::read(path, &what, input::TOKEN_FILE_CAP, timeout)?);
     let text = std::str::from_utf8(bytes.expose())
         .map_err(|_| Error::usage(format!("{what} '{}' is not UTF-8 text", path.display())))?;
     let token = text.trim();
@@ -351,6 +350,7 @@ mod tests {
         let f = Federated::File {
             path: path.clone(),
             origin: Origin::Flag("--federated-token-file"),
+            timeout: Duration::from_secs(30),
         };
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         assert_eq!(rt.block_on(f.assertion()).unwrap().expose(), "first.jwt.value");

@@ -197,7 +197,9 @@ fn missing_file_is_exit_2_naming_it() {
         alg: AssertionAlg::Ps256,
         send_x5c: false,
     };
-    let e = ClientCertificate::load(&src, CLIENT_ID).err().unwrap();
+    let e = ClientCertificate::load(&src, CLIENT_ID, std::time::Duration::from_secs(30))
+        .err()
+        .unwrap();
     assert_eq!(e.exit_code(), 2);
     assert!(
         e.message.contains("does-not-exist.pem")

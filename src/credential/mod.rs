@@ -62,10 +62,12 @@ pub(crate) fn from_settings(
     roots: &TlsRoots,
 ) -> Result<Credential> {
     Ok(match source {
-        CredentialSource::Certificate(src) => {
-            Credential::Certificate(Box::new(certificate::ClientCertificate::load(&src, client_id)?))
+        CredentialSource::Certificate(src) => Credential::Certificate(Box::new(certificate::ClientCertificate::load(
+            &src, client_id, timeout,
+        )?)),
+        CredentialSource::ClientSecret(src) => {
+            Credential::ClientSecret(client_secret::ClientSecret::load(src, timeout)?)
         }
-        CredentialSource::ClientSecret(src) => Credential::ClientSecret(client_secret::ClientSecret::load(src)?),
         CredentialSource::Federated(src) => Credential::Federated(federated::Federated::load(src, timeout, roots)?),
     })
 }

@@ -242,13 +242,13 @@ impl Http {
     }
 
     fn build(timeout: Duration, roots: &TlsRoots, redirect: reqwest::redirect::Policy) -> Result<Http> {
-        check_roots(roots)?;
+        let ca_bundle = check_roots(roots, timeout)?;
         let builder = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .redirect(redirect)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .pool_idle_timeout(Duration::from_secs(30));
-        let builder = merge_ssl_cert_file(builder, roots)?;
+        let builder = merge_ssl_cert_file(builder, ca_bundle)?;
         let client = builder
             .build()
             .map_err(|e| Error::network("could not set up the HTTPS client").cause(chain(&e)))?;
@@ -530,32 +530,32 @@ fn log_body(body: &[u8]) {
 }
 
 /// `SSL_CERT_FILE` / `SSL_CERT_DIR` that point nowhere are a local input error (exit 2), not a
-/// mysterious TLS failure later.
-fn check_roots(roots: &TlsRoots) -> Result<()> {
+/// mysterious TLS failure later. Returns the content of `SSL_CERT_FILE` (read once, capped).
+fn check_roots(roots: &TlsRoots, timeout: Duration) -> Result<Option<Vec<u8>>> {
+    let mut bundle = None;
     if let Some(path) = &roots.file {
         let shown = path.display().to_string();
-        let meta = std::fs::metadata(path);
-        if !meta.as_ref().is_ok_and(|m| m.is_file()) {
+        // The TLS verifier reads the file again by its path: only a regular file can be read
+        // twice (a pipe would be empty the second time), so a pipe is refused here too.
+        if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
             return Err(Error::usage(format!(
                 "SSL_CERT_FILE points to '{shown}', which is not a readable file"
             )));
         }
+        let bytes = crate::input::read(path, "SSL_CERT_FILE", crate::input::CA_BUNDLE_CAP, timeout)?;
         // A file that holds no certificate would silently leave no trusted root at all.
-        let has_cert = meta.as_ref().is_ok_and(|m| m.len() <= 64 * 1024 * 1024)
-            && std::fs::read(path)
-                .ok()
-                .and_then(|b| pem::parse_many(b).ok())
-                .is_some_and(|blocks| {
-                    blocks
-                        .iter()
-                        .any(|b| b.tag() == "CERTIFICATE" || b.tag() == "TRUSTED CERTIFICATE")
-                });
+        let has_cert = pem::parse_many(&bytes).ok().is_some_and(|blocks| {
+            blocks
+                .iter()
+                .any(|b| b.tag() == "CERTIFICATE" || b.tag() == "TRUSTED CERTIFICATE")
+        });
         if !has_cert {
             return Err(Error::usage(format!(
                 "SSL_CERT_FILE points to '{shown}', which holds no PEM certificate"
             ))
             .hint("SSL_CERT_FILE must be a PEM bundle of CA certificates (-----BEGIN CERTIFICATE-----)"));
         }
+        bundle = Some(bytes);
     }
     if let Some(path) = &roots.dir {
         for dir in std::env::split_paths(path) {
@@ -567,22 +567,21 @@ fn check_roots(roots: &TlsRoots) -> Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(bundle)
 }
 
 /// On Linux the platform verifier reads `SSL_CERT_FILE`/`SSL_CERT_DIR` itself (and then uses them
 /// instead of the system store). Elsewhere the OS verifier ignores them, so merge the file in.
 #[cfg(target_os = "linux")]
-fn merge_ssl_cert_file(builder: reqwest::ClientBuilder, _roots: &TlsRoots) -> Result<reqwest::ClientBuilder> {
+fn merge_ssl_cert_file(builder: reqwest::ClientBuilder, _bundle: Option<Vec<u8>>) -> Result<reqwest::ClientBuilder> {
     Ok(builder)
 }
 
 #[cfg(not(target_os = "linux"))]
-fn merge_ssl_cert_file(builder: reqwest::ClientBuilder, roots: &TlsRoots) -> Result<reqwest::ClientBuilder> {
-    let Some(path) = &roots.file else {
+fn merge_ssl_cert_file(builder: reqwest::ClientBuilder, bundle: Option<Vec<u8>>) -> Result<reqwest::ClientBuilder> {
+    let Some(pem) = bundle else {
         return Ok(builder);
     };
-    let pem = std::fs::read(path).map_err(|e| Error::usage("SSL_CERT_FILE could not be read").cause(e))?;
     let certs = reqwest::Certificate::from_pem_bundle(&pem)
         .map_err(|e| Error::usage("SSL_CERT_FILE is not a PEM certificate bundle").cause(chain(&e)))?;
     Ok(builder.tls_certs_merge(certs))

@@ -5,12 +5,10 @@
 use crate::dirs;
 use crate::env::Env;
 use crate::error::{Error, Result};
+use crate::input;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// The largest config.toml read (a profile is a few lines).
-const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// A `[profiles.NAME]` table of config.toml. Unknown keys are errors (typos should not be silent).
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -104,23 +102,18 @@ impl Profile {
     }
 }
 
-/// The profile `name`, chosen by `chosen_by` (`--profile` or `ENTRA_TOKEN_PROFILE`).
-pub(crate) fn load(name: &str, chosen_by: &str, env: &Env) -> Result<Profile> {
+/// The profile `name`, chosen by `chosen_by` (`--profile` or `ENTRA_TOKEN_PROFILE`); reading
+/// config.toml waits at most `timeout` (a FIFO without a writer).
+pub(crate) fn load(name: &str, chosen_by: &str, env: &Env, timeout: std::time::Duration) -> Result<Profile> {
     let path = dirs::config_file(env)
         .ok_or_else(|| Error::usage("cannot locate the config file: neither XDG_CONFIG_HOME nor HOME is set"))?;
-    if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_CONFIG_BYTES) {
-        return Err(Error::usage(format!(
-            "{} is larger than {} KiB: not an entra-token config",
-            path.display(),
-            MAX_CONFIG_BYTES / 1024
-        )));
-    }
-    let text = std::fs::read_to_string(&path).map_err(|e| {
+    let what = format!("{chosen_by} selects profile '{name}', but the config file");
+    let bytes = input::read(&path, &what, input::CONFIG_CAP, timeout)?;
+    let text = String::from_utf8(bytes).map_err(|_| {
         Error::usage(format!(
-            "{chosen_by} selects profile '{name}', but {} cannot be read",
+            "{} is not UTF-8 text: not an entra-token config",
             path.display()
         ))
-        .cause(e)
     })?;
     let config = parse_config(&text).map_err(|e| Error::usage(format!("{}: {e}", path.display())))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();

@@ -271,7 +271,7 @@ pub(crate) fn sign_out(dir: &Path, account: Option<&str>) -> SignedOut {
         accounts: Vec::new(),
         entries: 0,
     };
-    for (path, m) in file::list(dir) {
+    for (name, m) in file::list(dir) {
         if m.key.kind != KeyKind::Refresh && m.key.kind != KeyKind::User {
             continue;
         }
@@ -279,7 +279,7 @@ pub(crate) fn sign_out(dir: &Path, account: Option<&str>) -> SignedOut {
             continue;
         }
         let acct = label(&m).to_string();
-        if std::fs::remove_file(&path).is_ok() {
+        if file::remove(dir, &[name]) == 1 {
             out.entries += 1;
             if !out.accounts.contains(&acct) {
                 out.accounts.push(acct);
