@@ -86,7 +86,9 @@ pub(crate) fn read_user_file(path: &Path, what: &str, cap: u64, deadline: Instan
     match kind(&meta) {
         Kind::Regular => read_regular(path, what, &shown, cap, deadline),
         Kind::Pipe => read_with_deadline(Source::Path(path.to_path_buf()), what, &shown, cap, deadline),
-        Kind::Directory => Err(Error::usage(format!("{what} '{shown}' is a directory, not a file"))),
+        Kind::Directory => Err(Error::usage(format!(
+            "{what} '{shown}' could not be read: it is a directory, not a file"
+        ))),
         Kind::Refused(k) => Err(Error::usage(format!("{what} '{shown}' is a {k}, not a file: refused"))),
     }
 }
@@ -110,7 +112,11 @@ fn read_regular(path: &Path, what: &str, shown: &str, cap: u64, deadline: Instan
             drop(file);
             return read_with_deadline(Source::Path(path.to_path_buf()), what, shown, cap, deadline);
         }
-        Kind::Directory => return Err(Error::usage(format!("{what} '{shown}' is a directory, not a file"))),
+        Kind::Directory => {
+            return Err(Error::usage(format!(
+                "{what} '{shown}' could not be read: it is a directory, not a file"
+            )));
+        }
         Kind::Refused(k) => return Err(Error::usage(format!("{what} '{shown}' is a {k}, not a file: refused"))),
     }
     if meta.len() > cap {
