@@ -63,7 +63,7 @@ pub(crate) fn run(settings: &Settings, args: &LoginArgs) -> Result<()> {
     // the names come from the id_token: server text, printed without control characters
     eprintln!(
         "Signed in as {}{}.",
-        crate::sanitize::line(&account.name()),
+        crate::sanitize::line(account.name()),
         account
             .tid
             .as_deref()
