@@ -760,7 +760,7 @@ fn profile_paths_are_relative_to_the_config_file_and_toml_errors_name_line_and_p
     Run::from(c.output().unwrap()).ok();
     assert_eq!(
         form(emu.token_requests().last().unwrap(), "client_secret"),
-        Some(fx::CLIENT_SECRET)
+        Some(redacted(fx::CLIENT_SECRET).as_str())
     );
 
     // a type error: its line, column and profile

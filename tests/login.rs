@@ -548,7 +548,7 @@ fn redeem_as_public_client_with_pkce_sends_no_credential() {
     r.ok();
     assert!(!r.stderr.contains(verifier), "{}", r.stderr);
     let posts = token_endpoint_posts(&emu);
-    assert_eq!(posts.last().unwrap()["form"]["code_verifier"], verifier);
+    assert_eq!(posts.last().unwrap()["form"]["code_verifier"], redacted(verifier));
     for r in token_endpoint_posts(&emu) {
         let form = r["form"].as_object().unwrap();
         assert!(
@@ -1474,7 +1474,7 @@ fn prompt_takes_only_the_openid_values_and_hints_fit_the_command() {
     help.ok();
     assert!(
         help.stdout
-            .contains("GitHub Actions  automatic: in a job with `permissions: id-token: write`"),
+            .contains("automatic: GitHub Actions OIDC (ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN)"),
         "{}",
         help.stdout
     );

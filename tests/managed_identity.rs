@@ -199,7 +199,10 @@ fn app_service_is_automatic_when_its_variables_announce_it() {
     let reqs = emu.requests();
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0]["path"], "/msi/token");
-    assert_eq!(header(&reqs[0], "x-identity-header"), Some(fx::MI_IDENTITY_HEADER));
+    assert_eq!(
+        header(&reqs[0], "x-identity-header"),
+        Some(redacted(fx::MI_IDENTITY_HEADER).as_str())
+    );
     assert_eq!(param(&reqs[0], "api-version").as_deref(), Some("2019-08-01"));
     assert_eq!(param(&reqs[0], "resource").as_deref(), Some(fx::VAULT_RESOURCE));
     // the cache file names neither the header nor the token in plain text... of the header
@@ -253,7 +256,7 @@ fn arc_answers_the_challenge_with_the_agents_key() {
     let key = std::fs::read_to_string(&key_file).unwrap();
     assert_eq!(
         header(&reqs[1], "authorization"),
-        Some(format!("Basic {}", key.trim()).as_str())
+        Some(format!("Basic {}", redacted(key.trim())).as_str())
     );
     assert!(!r.stderr.contains(key.trim()), "the Arc key was logged: {}", r.stderr);
     // a user-assigned identity is not something Arc serves
@@ -343,7 +346,10 @@ fn service_fabric_pins_the_endpoints_certificate() {
     assert!(!r.stderr.contains(fx::MI_IDENTITY_HEADER));
     let reqs = to(&emu, "/servicefabric/token");
     assert_eq!(reqs.len(), 1);
-    assert_eq!(header(&reqs[0], "secret"), Some(fx::MI_IDENTITY_HEADER));
+    assert_eq!(
+        header(&reqs[0], "secret"),
+        Some(redacted(fx::MI_IDENTITY_HEADER).as_str())
+    );
     assert_eq!(param(&reqs[0], "api-version").as_deref(), Some("2019-07-01-preview"));
     // another thumbprint: the handshake fails, nothing is sent
     let mut wrong = thumbprint.into_bytes();
@@ -396,7 +402,7 @@ fn azure_pipelines_fetches_a_fresh_oidc_token_per_token_request() {
     );
     assert_eq!(
         header(&reqs[0], "authorization"),
-        Some(format!("Bearer {}", fx::PIPELINES_ACCESS_TOKEN).as_str())
+        Some(format!("Bearer {}", redacted(fx::PIPELINES_ACCESS_TOKEN)).as_str())
     );
     let a1 = reqs[1]["form"]["client_assertion"].as_str().unwrap();
     let a2 = reqs[3]["form"]["client_assertion"].as_str().unwrap();
@@ -458,7 +464,7 @@ fn a_federated_token_from_a_named_variable() {
     env.run(&["get", "--federated-token-env", "GITLAB_OIDC_TOKEN"]).ok();
     let reqs = emu.token_requests();
     assert_eq!(reqs.len(), 1);
-    assert_eq!(reqs[0]["form"]["client_assertion"], jwt.as_str());
+    assert_eq!(reqs[0]["form"]["client_assertion"], unsigned(&jwt).as_str());
     // unset: exit 2 naming the variable, nothing sent
     env.unset("GITLAB_OIDC_TOKEN");
     env.run(&["get", "--federated-token-env", "GITLAB_OIDC_TOKEN", "--force-refresh"])

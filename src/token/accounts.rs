@@ -128,7 +128,8 @@ pub(crate) fn store_sign_in(
 /// Removes the entries a former sign-in of the same account stored under another key (the user
 /// name, or the tenant string it signed in with): the new sign-in replaces them.
 fn forget_older_entries(dir: &Path, rkey: &CacheKey, account: &Account) {
-    for (path, m) in file::list(dir) {
+    let mut older = Vec::new();
+    for (name, m) in file::list(dir) {
         let same_account = m.oid.as_deref() == Some(account.id.as_str()) && m.tid.is_some() && m.tid == account.tid;
         if (m.key.kind == KeyKind::Refresh || m.key.kind == KeyKind::User)
             && m.key.authority == rkey.authority
@@ -136,9 +137,11 @@ fn forget_older_entries(dir: &Path, rkey: &CacheKey, account: &Account) {
             && same_account
             && (m.key.account != rkey.account || m.key.tenant != rkey.tenant)
         {
-            let _ = std::fs::remove_file(path);
+            older.push(name);
         }
     }
+    // through the cache's own directory handle: only its regular files, never through a link
+    file::remove(dir, &older);
 }
 
 /// The access-token part of a reply (a `user` entry never holds a refresh token).
