@@ -245,7 +245,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
         body: if is_form {
             redact::urlencoded(&logged_body)
         } else {
-            logged_body.into_owned()
+            redact::json_body(&logged_body)
         },
         status: None,
     });

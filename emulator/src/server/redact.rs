@@ -94,6 +94,49 @@ pub(crate) fn form(fields: &BTreeMap<String, String>) -> BTreeMap<String, String
         .collect()
 }
 
+/// JSON members whose string values are secrets wherever they appear in a JSON body (the
+/// Management Activity API's webhook `authId` as well as the form fields above).
+const SECRET_MEMBERS: &[&str] = &["authId"];
+
+/// A JSON body with the string values of secret members redacted (at any depth); any other body
+/// is returned unchanged.
+pub(crate) fn json_body(raw: &str) -> String {
+    fn walk(v: &mut serde_json::Value) -> bool {
+        let mut changed = false;
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, member) in map.iter_mut() {
+                    let secret = is_secret_field(k) || SECRET_MEMBERS.iter().any(|m| m.eq_ignore_ascii_case(k));
+                    match member {
+                        serde_json::Value::String(s) if secret => {
+                            *s = field_value(k, s);
+                            changed = true;
+                        }
+                        other => changed |= walk(other),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    changed |= walk(item);
+                }
+            }
+            _ => {}
+        }
+        changed
+    }
+    match serde_json::from_str::<serde_json::Value>(raw) {
+        Ok(mut v) => {
+            if walk(&mut v) {
+                v.to_string()
+            } else {
+                raw.to_string()
+            }
+        }
+        Err(_) => raw.to_string(),
+    }
+}
+
 /// A URL-encoded form body or query string with secret fields redacted; returned unchanged
 /// (byte for byte) when it has none.
 pub(crate) fn urlencoded(raw: &str) -> String {
@@ -212,6 +255,18 @@ mod tests {
         let plain = "$top=100&$count=true";
         assert_eq!(urlencoded(plain), plain, "nothing secret: unchanged byte for byte");
         assert_eq!(urlencoded(""), "");
+    }
+
+    #[test]
+    fn json_bodies_lose_secret_members_at_any_depth() {
+        let body =
+            r#"{"webhook":{"address":"https://h.example/x","authId":"hook-s3cret"},"n":[{"client_secret":"s"}]}"#;
+        let out: serde_json::Value = serde_json::from_str(&json_body(body)).unwrap();
+        assert_eq!(out["webhook"]["authId"], fingerprint("hook-s3cret"));
+        assert_eq!(out["webhook"]["address"], "https://h.example/x");
+        assert_eq!(out["n"][0]["client_secret"], fingerprint("s"));
+        assert_eq!(json_body(r#"{"a":1}"#), r#"{"a":1}"#, "unchanged without secrets");
+        assert_eq!(json_body("not json authId"), "not json authId");
     }
 
     #[test]
