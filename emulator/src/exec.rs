@@ -127,6 +127,7 @@ struct PrivateDir(PathBuf);
 impl PrivateDir {
     fn create() -> Result<PrivateDir> {
         let path = std::env::temp_dir().join(format!("entra-token-emulator-exec-{}", random_hex()?));
+        #[cfg_attr(not(unix), allow(unused_mut))]
         let mut builder = std::fs::DirBuilder::new();
         #[cfg(unix)]
         {

@@ -62,6 +62,7 @@ pub(crate) fn read_key_file(path: &Path, folder: &Path) -> Result<Secret<String>
 }
 
 /// Whether a file owned by `owner` may hold the key when running as `euid`.
+#[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) fn owner_allowed(owner: u32, euid: u32) -> bool {
     owner == 0 || owner == euid
 }
