@@ -91,8 +91,10 @@ pub struct ServeArgs {
 /// Options for `emulator exec`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ExecArgs {
-    /// Serve HTTPS with a generated test CA and point SSL_CERT_FILE, CURL_CA_BUNDLE,
-    /// REQUESTS_CA_BUNDLE and NODE_EXTRA_CA_CERTS at it
+    /// Serve HTTPS with a generated test CA (SSL_CERT_FILE, CURL_CA_BUNDLE, REQUESTS_CA_BUNDLE,
+    /// NODE_EXTRA_CA_CERTS) and act as an HTTPS proxy (HTTPS_PROXY) intercepting
+    /// login.microsoftonline.com, graph.microsoft.com and manage.office.com; every other host is
+    /// refused
     #[arg(long)]
     pub tls: bool,
     /// Lifetime of issued access tokens, in seconds
@@ -160,6 +162,11 @@ fn banner(base_url: &str, ca_file: Option<&CaFile>) -> String {
     );
     if let Some(ca) = ca_file {
         s.push_str(&format!("  CA file        {}\n", ca.path.display()));
+        s.push_str(&format!(
+            "  HTTPS proxy    {} (CONNECT to {} on port 443 only)\n",
+            base_url.replacen("https://", "http://", 1),
+            crate::server::proxy::INTERCEPTED_HOSTS.join(", ")
+        ));
     }
     s.push_str("  token URL      {base}/{tenant}/oauth2/v2.0/token (v2), {base}/{tenant}/oauth2/token (v1)\n");
     s.push_str(&format!(

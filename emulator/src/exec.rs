@@ -50,6 +50,9 @@ const SDK_VARIABLES: &[&str] = &[
     "KUBERNETES_EXEC_INFO",
 ];
 
+/// The emulator's own names, never sent through its proxy.
+const LOOPBACK_NAMES: &str = "127.0.0.1,localhost,::1";
+
 /// What `exports` needs to know about the running emulator.
 pub(crate) struct Target<'a> {
     /// `http://127.0.0.1:PORT` (or `https://` with `--tls`).
@@ -87,6 +90,22 @@ pub(crate) fn exports(target: &Target<'_>, args: &ExecArgs) -> Vec<(&'static str
             "NODE_EXTRA_CA_CERTS",
         ] {
             v.push((name, ca.into()));
+        }
+        // The intercepting proxy: the real sign-in, Graph and Management hosts are reached
+        // through the emulator's own port (plain-HTTP CONNECT there), so the service URLs keep
+        // their real hosts; the emulator's own address (control API, managed identity) is not
+        // proxied. ARM is not intercepted: it keeps its override.
+        let proxy = base.replacen("https://", "http://", 1);
+        v.retain(|(name, _)| !matches!(*name, "ENTRA_TOKEN_GRAPH_URL" | "ENTRA_TOKEN_MANAGEMENT_URL"));
+        for (name, value) in [
+            ("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com"),
+            ("HTTPS_PROXY", proxy.as_str()),
+            ("https_proxy", proxy.as_str()),
+            ("NO_PROXY", LOOPBACK_NAMES),
+            ("no_proxy", LOOPBACK_NAMES),
+        ] {
+            v.retain(|(n, _)| *n != name);
+            v.push((name, value.into()));
         }
     }
     if args.github_actions {
@@ -269,6 +288,46 @@ mod tests {
         assert_eq!(get("ENTRA_TOKEN_GRAPH_URL").as_deref(), Some("http://127.0.0.1:1"));
         assert_eq!(get("XDG_CACHE_HOME").map(PathBuf::from), Some(private.join("cache")));
         assert_eq!(get("SSL_CERT_FILE"), None, "no CA without --tls");
+    }
+
+    #[test]
+    fn with_tls_the_real_hosts_are_reached_through_the_proxy() {
+        let target = Target {
+            base_url: "https://127.0.0.1:7",
+            ca_file: Some(Path::new("/tmp/ca.pem")),
+            private: Path::new("/tmp/private"),
+        };
+        let mut tls = args();
+        tls.tls = true;
+        let v = exports(&target, &tls);
+        let get = |k: &str| {
+            let found: Vec<String> = v
+                .iter()
+                .filter(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string_lossy().into_owned())
+                .collect();
+            assert!(found.len() <= 1, "{k} set twice: {found:?}");
+            found.into_iter().next()
+        };
+        assert_eq!(get("HTTPS_PROXY").as_deref(), Some("http://127.0.0.1:7"));
+        assert_eq!(get("https_proxy").as_deref(), Some("http://127.0.0.1:7"));
+        assert_eq!(get("NO_PROXY").as_deref(), Some("127.0.0.1,localhost,::1"));
+        assert_eq!(
+            get("AZURE_AUTHORITY_HOST").as_deref(),
+            Some("https://login.microsoftonline.com")
+        );
+        assert_eq!(get("ENTRA_TOKEN_GRAPH_URL"), None, "Graph keeps its real host");
+        assert_eq!(get("ENTRA_TOKEN_MANAGEMENT_URL"), None);
+        assert_eq!(get("ENTRA_TOKEN_ARM_URL").as_deref(), Some("https://127.0.0.1:7"));
+        assert_eq!(get("ENTRA_TOKEN_EMULATOR_URL").as_deref(), Some("https://127.0.0.1:7"));
+        for ca in [
+            "SSL_CERT_FILE",
+            "CURL_CA_BUNDLE",
+            "REQUESTS_CA_BUNDLE",
+            "NODE_EXTRA_CA_CERTS",
+        ] {
+            assert_eq!(get(ca).as_deref(), Some("/tmp/ca.pem"), "{ca}");
+        }
     }
 
     #[test]

@@ -57,6 +57,34 @@ pub(crate) fn openid_configuration(state: &State, origin: &str, tenant: &str, v2
     Some(doc)
 }
 
+/// Instance discovery (`/common/discovery/instance`, what MSAL asks before it trusts an
+/// authority): where the tenant named by `authorization_endpoint` publishes its discovery
+/// document, and the emulator's host as the one network and cache alias.
+pub(crate) fn instance_discovery(origin: &str, authorization_endpoint: Option<&str>) -> Value {
+    let parsed = authorization_endpoint.and_then(|a| url::Url::parse(a).ok());
+    let tenant = parsed
+        .as_ref()
+        .and_then(|u| u.path_segments()?.next().map(str::to_string))
+        .filter(|t| !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)))
+        .unwrap_or_else(|| "common".to_string());
+    let v2 = parsed.as_ref().is_some_and(|u| u.path().contains("/v2.0/"));
+    let well_known = if v2 {
+        "v2.0/.well-known/openid-configuration"
+    } else {
+        ".well-known/openid-configuration"
+    };
+    let host = origin.split_once("://").map_or(origin, |(_, h)| h);
+    json!({
+        "tenant_discovery_endpoint": format!("{origin}/{tenant}/{well_known}"),
+        "api-version": "1.1",
+        "metadata": [{
+            "preferred_network": host,
+            "preferred_cache": host,
+            "aliases": [host],
+        }],
+    })
+}
+
 /// The JWKS with the emulator's token-signing key.
 pub(crate) fn keys(state: &State) -> Value {
     json!({ "keys": [state.signer.jwk()] })
@@ -67,6 +95,32 @@ mod tests {
     use super::*;
     use crate::fixtures as fx;
     use crate::state::Config;
+
+    #[test]
+    fn instance_discovery_names_the_tenants_document() {
+        let d = instance_discovery(
+            "https://login.microsoftonline.com",
+            Some("https://login.microsoftonline.com/contoso.example/oauth2/v2.0/authorize"),
+        );
+        assert_eq!(
+            d["tenant_discovery_endpoint"],
+            "https://login.microsoftonline.com/contoso.example/v2.0/.well-known/openid-configuration"
+        );
+        assert_eq!(d["metadata"][0]["aliases"][0], "login.microsoftonline.com");
+        let d = instance_discovery("http://127.0.0.1:9", Some("http://127.0.0.1:9/t1/oauth2/authorize"));
+        assert_eq!(
+            d["tenant_discovery_endpoint"],
+            "http://127.0.0.1:9/t1/.well-known/openid-configuration"
+        );
+        assert_eq!(d["metadata"][0]["preferred_network"], "127.0.0.1:9");
+        for odd in [None, Some("not a url"), Some("https://h/%2e%2e%2f/oauth2/authorize")] {
+            let d = instance_discovery("https://h", odd);
+            assert_eq!(
+                d["tenant_discovery_endpoint"], "https://h/common/.well-known/openid-configuration",
+                "{odd:?}"
+            );
+        }
+    }
 
     #[test]
     fn documents_for_known_and_unknown_tenants() {

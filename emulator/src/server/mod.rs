@@ -1,10 +1,12 @@
-//! The emulator's HTTP server: a loopback listener (HTTP, or HTTPS with a generated test CA),
-//! one task per connection, each request read, logged and handed to the routes or the control
-//! API; run in the foreground or on a background thread for `emulator exec`.
+//! The emulator's HTTP server: a loopback listener (HTTP, or HTTPS with a generated test CA, where
+//! plain HTTP is kept for the intercepting proxy's `CONNECT`), one task per connection, each
+//! request read, logged and handed to the routes or the control API; proxy tunnels served like
+//! connections; run in the foreground or on a background thread for `emulator exec`.
 
 pub(crate) mod control;
 pub(crate) mod faults;
 pub(crate) mod http;
+pub(crate) mod proxy;
 pub(crate) mod redact;
 pub(crate) mod routes;
 pub(crate) mod tls;
@@ -14,21 +16,23 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Limited};
 use hyper::body::Incoming;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::error::{Error, Result};
 use crate::state::{Config, LoggedRequest, State};
-use http::{Body, MAX_REQUEST_BODY, Req, text};
-use tls::CaFile;
+use http::{Body, MAX_REQUEST_BODY, Req, full, text};
+use proxy::Connect;
+use tls::{CaFile, TestCa};
 
 /// A current-thread async runtime for the emulator.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -42,7 +46,7 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
 pub(crate) struct Bound {
     listener: TcpListener,
     state: Arc<State>,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Tls>,
     /// `http://127.0.0.1:PORT` (or `https://`, `[::1]`).
     pub(crate) base_url: String,
     /// The test CA with `tls`.
@@ -68,8 +72,14 @@ impl Bound {
             .map_err(|e| Error::network("emulator: cannot read the listening address").cause(e))?;
         let (acceptor, ca_file) = if tls {
             let t = tls::make_tls()?;
-            let written = CaFile::write(ca_file, &t.ca_pem)?;
-            (Some(t.acceptor), Some(written))
+            let written = CaFile::write(ca_file, t.ca.pem())?;
+            (
+                Some(Tls {
+                    acceptor: t.acceptor,
+                    ca: t.ca,
+                }),
+                Some(written),
+            )
         } else {
             (None, None)
         };
@@ -163,11 +173,33 @@ impl Drop for Background {
     }
 }
 
+/// A TLS listener's acceptor (for the emulator's own address) and the CA behind it (for the
+/// proxy's intercepted hosts).
+#[derive(Clone)]
+struct Tls {
+    acceptor: TlsAcceptor,
+    ca: Arc<TestCa>,
+}
+
+/// What kind of connection a request came on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Conn {
+    /// To the emulator's own address (HTTP, or HTTPS on a TLS listener).
+    Direct,
+    /// Plain HTTP on a TLS listener: only for `CONNECT` (the proxy).
+    PlainOnTlsPort,
+    /// Inside a proxy tunnel to this intercepted host.
+    Tunnel(&'static str),
+}
+
+/// The first byte of a TLS connection (a handshake record).
+const TLS_HANDSHAKE: u8 = 0x16;
+
 /// Accepts connections until `shutdown` completes; each connection runs in its own task.
 async fn serve_connections(
     listener: TcpListener,
     state: Arc<State>,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Tls>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
@@ -188,37 +220,132 @@ async fn serve_connections(
         let state = state.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
-            match tls {
-                None => serve_connection(TokioIo::new(stream), state).await,
-                Some(acceptor) => {
-                    let hs = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream));
+            let Some(tls) = tls else {
+                serve_connection(TokioIo::new(stream), state, None, Conn::Direct).await;
+                return;
+            };
+            // One port, two protocols: TLS for the emulator itself, and plain HTTP for CONNECT
+            // only, so that `HTTPS_PROXY=http://127.0.0.1:PORT` works for clients that cannot
+            // be told to trust a CA for the proxy itself.
+            let mut first = [0u8; 1];
+            let peek = tokio::time::timeout(Duration::from_secs(10), stream.peek(&mut first));
+            match peek.await {
+                Ok(Ok(1..)) if first[0] != TLS_HANDSHAKE => {
+                    serve_connection(TokioIo::new(stream), state, Some(tls.ca), Conn::PlainOnTlsPort).await;
+                }
+                Ok(Ok(1..)) => {
+                    let hs = tokio::time::timeout(Duration::from_secs(10), tls.acceptor.accept(stream));
                     if let Ok(Ok(s)) = hs.await {
-                        serve_connection(TokioIo::new(s), state).await;
+                        serve_connection(TokioIo::new(s), state, Some(tls.ca), Conn::Direct).await;
                     }
                 }
+                _ => {}
             }
         });
     }
 }
 
-async fn serve_connection<I>(io: I, state: Arc<State>)
+/// Serves one connection (or one proxy tunnel). A named, boxed future: a `CONNECT` on it starts
+/// a tunnel served by this function again.
+fn serve_connection<I>(
+    io: I,
+    state: Arc<State>,
+    ca: Option<Arc<TestCa>>,
+    conn: Conn,
+) -> Pin<Box<dyn std::future::Future<Output = ()> + Send>>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let svc = hyper::service::service_fn(move |req| {
-        let state = state.clone();
-        async move { Ok::<_, Infallible>(handle(state, req).await) }
-    });
-    let _ = hyper::server::conn::http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(io, svc)
-        .await;
+    Box::pin(async move {
+        let svc = hyper::service::service_fn(move |req| {
+            let state = state.clone();
+            let ca = ca.clone();
+            async move { Ok::<_, Infallible>(handle(state, ca, req, conn).await) }
+        });
+        let _ = hyper::server::conn::http1::Builder::new()
+            .keep_alive(true)
+            .serve_connection(io, svc)
+            .with_upgrades()
+            .await;
+    })
 }
 
-/// Reads, logs and answers one request; control requests go to `control` unlogged.
-async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
+/// `CONNECT host:port`: a tunnel to an intercepted host, or a 403 that says why not. Logged like
+/// any request (the target as its path).
+fn proxy_connect(state: Arc<State>, ca: Option<Arc<TestCa>>, req: Request<Incoming>) -> Response<Body> {
+    let authority = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .unwrap_or_default();
+    let headers = header_map(req.headers());
+    let seq = state.log_request(LoggedRequest {
+        seq: 0,
+        method: "CONNECT".into(),
+        path: authority.clone(),
+        query: None,
+        headers: redact::headers(&headers),
+        form: None,
+        body: String::new(),
+        status: None,
+    });
+    let resp = match (proxy::decide(&authority), ca) {
+        (Connect::Refuse(why), _) => text(StatusCode::FORBIDDEN, &why),
+        (Connect::Intercept(host), None) => text(StatusCode::FORBIDDEN, &proxy::no_ca(host)),
+        (Connect::Intercept(host), Some(ca)) => match ca.acceptor_for_host(host) {
+            Err(e) => text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("entra-token emulator: cannot make a certificate for {host}: {e}\n"),
+            ),
+            Ok(acceptor) => {
+                let st = state.clone();
+                tokio::spawn(async move {
+                    let Ok(upgraded) = hyper::upgrade::on(req).await else {
+                        return;
+                    };
+                    let hs = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(TokioIo::new(upgraded)));
+                    if let Ok(Ok(tls)) = hs.await {
+                        serve_connection(TokioIo::new(tls), st, Some(ca), Conn::Tunnel(host)).await;
+                    }
+                });
+                Response::new(full(""))
+            }
+        },
+    };
+    state.set_status(seq, resp.status().as_u16());
+    resp
+}
+
+/// Reads, logs and answers one request: `CONNECT` goes to the proxy, control requests to
+/// `control` unlogged, the rest to the routes.
+async fn handle(state: Arc<State>, ca: Option<Arc<TestCa>>, req: Request<Incoming>, conn: Conn) -> Response<Body> {
+    if req.method() == Method::CONNECT {
+        return proxy_connect(state, ca, req);
+    }
+    // `GET http://host/...` (plain-HTTP proxying): only for the emulator's own address
+    if let Some(authority) = req.uri().authority()
+        && !state
+            .base_url
+            .split_once("://")
+            .is_some_and(|(_, own)| own.eq_ignore_ascii_case(authority.as_str()))
+    {
+        return text(StatusCode::FORBIDDEN, &proxy::refusal(authority.as_str()));
+    }
+    if conn == Conn::PlainOnTlsPort {
+        return text(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "entra-token emulator: this port speaks HTTPS ({}); plain HTTP is accepted only for CONNECT (the HTTPS proxy).\n",
+                state.base_url
+            ),
+        );
+    }
+    let via = match conn {
+        Conn::Tunnel(host) => Some(host),
+        Conn::Direct | Conn::PlainOnTlsPort => None,
+    };
     let path = req.uri().path().to_string();
-    if path == "/_emulator" || path.starts_with("/_emulator/") {
+    if via.is_none() && (path == "/_emulator" || path.starts_with("/_emulator/")) {
         let resp = control::control(&state, req).await;
         webhook::deliver_pending(&state).await;
         return resp;
@@ -249,8 +376,14 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
         },
         status: None,
     });
-    let origin = request_origin(&state.base_url, &headers);
-    let resp = if let Some(err) = read_error {
+    // through the proxy, the client addressed the real host over HTTPS
+    let origin = match via {
+        Some(host) => format!("https://{host}"),
+        None => request_origin(&state.base_url, &headers),
+    };
+    let resp = if via.is_some_and(|host| !proxy::serves(host, &path)) {
+        routes::not_found(&parts.method, &path)
+    } else if let Some(err) = read_error {
         text(
             StatusCode::PAYLOAD_TOO_LARGE,
             &format!("request body rejected: {err}\n"),

@@ -75,6 +75,13 @@ pub(crate) async fn respond(state: &State, req: &Req<'_>) -> Response<Body> {
         }
         ["servicefabric", "token"] if get => return managed_identity(state, req, MiEndpoint::ServiceFabric),
         ["_pipelines", org, "oidctoken"] => return pipelines_oidc(state, req, org),
+        [_, "discovery", "instance"] if get => {
+            let authorize = req.query_param("authorization_endpoint");
+            return json_response(
+                StatusCode::OK,
+                &discovery::instance_discovery(req.origin, authorize.as_deref()),
+            );
+        }
         [t, "v2.0", ".well-known", "openid-configuration"] if get => return discovery(state, req, t, true),
         [t, ".well-known", "openid-configuration"] if get => return discovery(state, req, t, false),
         [_, "discovery", "v2.0", "keys"] | [_, "discovery", "keys"] if get => {
@@ -366,7 +373,7 @@ fn token_endpoint(
     resp
 }
 
-fn not_found(method: &Method, path: &str) -> Response<Body> {
+pub(crate) fn not_found(method: &Method, path: &str) -> Response<Body> {
     let body = json!({
         "error": "not_found",
         "error_description": format!("entra-token emulator (a test double of Microsoft Entra ID) has no endpoint for {method} {path}"),

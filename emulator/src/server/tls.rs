@@ -1,69 +1,116 @@
-//! HTTPS for the emulator: a test CA and a server certificate for the loopback names, generated
-//! at startup, and the CA file clients are pointed at (`SSL_CERT_FILE`), written without following
-//! or reusing anything someone else put at its path.
+//! HTTPS for the emulator: a test CA generated at startup, the certificates it issues (for the
+//! loopback names, and for each host the proxy intercepts), and the CA file clients are pointed
+//! at (`SSL_CERT_FILE`), written without following or reusing anything someone else put at its
+//! path.
 
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+};
 use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::error::{Error, Result};
 
-/// A generated test CA and a leaf certificate for `127.0.0.1`, `localhost` and `::1`.
+/// The emulator's TLS: an acceptor for its own loopback names, and the test CA that also issues
+/// the proxy's certificates for the hosts it intercepts.
 pub(crate) struct TestTls {
+    /// For connections to the emulator's own address (`127.0.0.1`, `localhost`, `::1`).
     pub(crate) acceptor: TlsAcceptor,
-    /// The CA certificate, PEM (what clients must trust).
-    pub(crate) ca_pem: String,
+    pub(crate) ca: Arc<TestCa>,
 }
 
 pub(crate) fn make_tls() -> Result<TestTls> {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    };
-    use tokio_rustls::rustls;
-    let fail = |what: &str, e: &dyn std::fmt::Display| {
-        Error::internal(format!("emulator: cannot set up TLS ({what})")).cause(e)
-    };
-    let ca_key = KeyPair::generate().map_err(|e| fail("CA key", &e))?;
-    let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(|e| fail("CA", &e))?;
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(
-        DnType::CommonName,
-        "entra-token emulator test CA (test double, local use only)",
-    );
-    ca.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_cert = ca.self_signed(&ca_key).map_err(|e| fail("CA certificate", &e))?;
-    let issuer = Issuer::from_params(&ca, &ca_key);
-
-    let leaf_key = KeyPair::generate().map_err(|e| fail("server key", &e))?;
-    let sans = vec!["127.0.0.1".to_string(), "localhost".to_string(), "::1".to_string()];
-    let mut leaf = CertificateParams::new(sans).map_err(|e| fail("server certificate", &e))?;
-    leaf.distinguished_name.push(DnType::CommonName, "localhost");
-    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
-    let leaf_cert = leaf
-        .signed_by(&leaf_key, &issuer)
-        .map_err(|e| fail("server certificate", &e))?;
-
-    let key =
-        rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| fail("protocol versions", &e))?
-        .with_no_client_auth()
-        .with_single_cert(vec![leaf_cert.der().clone(), ca_cert.der().clone()], key)
-        .map_err(|e| fail("server certificate", &e))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let ca = TestCa::generate()?;
+    let acceptor = ca.acceptor(&["127.0.0.1", "localhost", "::1"])?;
     Ok(TestTls {
-        acceptor: TlsAcceptor::from(Arc::new(config)),
-        ca_pem: ca_cert.pem(),
+        acceptor,
+        ca: Arc::new(ca),
     })
+}
+
+/// A certificate authority generated at startup (a new key each run) that only the emulator's
+/// clients are told to trust, and the leaf certificates it issued, one per intercepted host.
+pub(crate) struct TestCa {
+    pem: String,
+    der: CertificateDer<'static>,
+    issuer: Issuer<'static, KeyPair>,
+    leaves: Mutex<HashMap<&'static str, TlsAcceptor>>,
+}
+
+fn fail(what: &str, e: &dyn std::fmt::Display) -> Error {
+    Error::internal(format!("emulator: cannot set up TLS ({what})")).cause(e)
+}
+
+impl TestCa {
+    pub(crate) fn generate() -> Result<TestCa> {
+        let key = KeyPair::generate().map_err(|e| fail("CA key", &e))?;
+        let mut params = CertificateParams::new(Vec::<String>::new()).map_err(|e| fail("CA", &e))?;
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(
+            DnType::CommonName,
+            "entra-token emulator test CA (test double, local use only)",
+        );
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let cert = params.self_signed(&key).map_err(|e| fail("CA certificate", &e))?;
+        Ok(TestCa {
+            pem: cert.pem(),
+            der: cert.der().clone(),
+            issuer: Issuer::new(params, key),
+            leaves: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The CA certificate, PEM: what clients must trust.
+    pub(crate) fn pem(&self) -> &str {
+        &self.pem
+    }
+
+    /// A TLS acceptor presenting a new leaf certificate for `names` (DNS names or IP addresses),
+    /// chained to this CA.
+    pub(crate) fn acceptor(&self, names: &[&str]) -> Result<TlsAcceptor> {
+        let key = KeyPair::generate().map_err(|e| fail("server key", &e))?;
+        let sans: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = CertificateParams::new(sans).map_err(|e| fail("server certificate", &e))?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, names.first().copied().unwrap_or("localhost"));
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .map_err(|e| fail("server certificate", &e))?;
+        let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| fail("protocol versions", &e))?
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone(), self.der.clone()], private)
+            .map_err(|e| fail("server certificate", &e))?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(TlsAcceptor::from(Arc::new(config)))
+    }
+
+    /// The acceptor for an intercepted host: made on first use, then reused.
+    pub(crate) fn acceptor_for_host(&self, host: &'static str) -> Result<TlsAcceptor> {
+        let mut leaves = self.leaves.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(a) = leaves.get(host) {
+            return Ok(a.clone());
+        }
+        let a = self.acceptor(&[host])?;
+        leaves.insert(host, a.clone());
+        Ok(a)
+    }
 }
 
 /// The test CA certificate (PEM) written for clients to trust.
