@@ -385,3 +385,110 @@ fn a_running_command_has_core_dumps_off() {
         "soft and hard limit 0: {core}"
     );
 }
+
+/// A local user who opens connections to the redirect listener until it runs out of file
+/// descriptors (`EMFILE`): the listener backs off instead of spinning, and once the descriptors
+/// come back it still takes the real redirect.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_listener_out_of_file_descriptors_backs_off_and_recovers() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let emu = Emulator::start();
+    let mut env = Env::for_emulator(&emu);
+    env.unset("AZURE_TENANT_ID");
+    env.set("ENTRA_TOKEN_CACHE", "none");
+    // a low descriptor limit, so that a few dozen idle connections exhaust it
+    let template = env.command(&[]);
+    let mut c = std::process::Command::new("sh");
+    c.args([
+        "-c",
+        r#"ulimit -n 40 && exec "$0" consent-url --listen --no-browser --wait 60 -v"#,
+        BIN,
+    ])
+    .env_clear()
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    for (k, v) in template.get_envs() {
+        if let Some(v) = v {
+            c.env(k, v);
+        }
+    }
+    let mut child = c.spawn().unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let mut seen = Vec::new();
+    let url = loop {
+        let l = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the consent URL");
+        seen.push(l.clone());
+        if l.starts_with("http") {
+            break l;
+        }
+    };
+    let param = |name: &str| {
+        url::Url::parse(&url)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap()
+    };
+    let redirect = url::Url::parse(&param("redirect_uri")).unwrap();
+    let port = redirect.port().unwrap();
+    let state = param("state");
+
+    // idle connections: each accepted one holds a descriptor until the peer closes it
+    let idle: Vec<std::net::TcpStream> = (0..64)
+        .filter_map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    assert!(idle.len() >= 40, "{} connections", idle.len());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // CPU time over two seconds out of descriptors: a spinning accept loop would use it all
+    let cpu_ticks = || -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    };
+    let before = cpu_ticks();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let used = cpu_ticks() - before;
+    // (ticks are 1/100 s on Linux: 200 would be a full core)
+    assert!(used < 60, "{used} ticks of CPU in 2 s: the accept loop spins");
+    drop(idle);
+
+    // the real redirect, once descriptors are free again
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "GET {}?admin_consent=True&tenant={}&state={} HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n",
+        redirect.path(),
+        fx::OTHER_TENANT_ID,
+        state
+    )
+    .unwrap();
+    let mut page = String::new();
+    let _ = s.read_to_string(&mut page);
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    let out = child.wait_with_output().unwrap();
+    while let Ok(l) = rx.recv_timeout(std::time::Duration::from_secs(5)) {
+        seen.push(l);
+    }
+    let stderr = seen.join("\n");
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{}\n", fx::OTHER_TENANT_ID)
+    );
+    assert!(
+        stderr.contains("accept failed") && stderr.contains("open files"),
+        "the listener did run out of descriptors: {stderr}"
+    );
+}
