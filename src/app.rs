@@ -6,14 +6,16 @@ use crate::commands;
 use crate::env::Env;
 use crate::error::{self, Error, Result};
 use crate::settings::{self, Settings};
-use clap::Parser;
 use std::ffi::OsString;
 
 /// Runs entra-token with these arguments and returns the process exit code.
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     // A core dump would hold the client secret, passwords and tokens in clear (SECURITY.md).
     crate::hardening::disable_core_dumps();
-    let cli = match Cli::try_parse_from(args) {
+    let parsed = crate::cli::command()
+        .try_get_matches_from(args)
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -54,6 +56,7 @@ fn run(cli: Cli, env: &Env) -> Result<i32> {
         other => other,
     };
     let settings = Settings::resolve(&global, env)?;
+    settings.tls_roots.ensure_present()?;
     match command {
         Command::Get(a) => commands::get::run(&settings, &a),
         Command::Api(a) => commands::api::run(&settings, &a),

@@ -47,6 +47,42 @@ Exit codes: 0 ok, 1 internal error, 2 usage or local input, 3 rejected by Entra 
 or Azure DevOps OIDC endpoint), 4 network or protocol,
 5 the API answered non-2xx (api).";
 
+/// The command line's definition: the derived one, with the help of the global `--tenant` and
+/// `--client-id` reworded under `cache clear`, where they are filters taken from the flags alone
+/// (`AZURE_TENANT_ID` and `AZURE_CLIENT_ID` do not narrow what is cleared).
+pub fn command() -> clap::Command {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    // A subcommand's own argument with a global one's id takes its place there (clap propagates a
+    // global argument only where none of that id exists); the values still reach `GlobalArgs`.
+    let filter = |id: &'static str, long: &'static str, value_name: &'static str, help: &'static str, order| {
+        clap::Arg::new(id)
+            .long(long)
+            .value_name(value_name)
+            .help(help)
+            .help_heading("Global options")
+            .display_order(order)
+    };
+    cmd.mut_subcommand("cache", |cache| {
+        cache.mut_subcommand("clear", |clear| {
+            clear
+                .arg(filter(
+                    "tenant",
+                    "tenant",
+                    "TENANT",
+                    "Only entries for this tenant (the flag only: AZURE_TENANT_ID is not a filter)",
+                    0,
+                ))
+                .arg(filter(
+                    "client_id",
+                    "client-id",
+                    "GUID",
+                    "Only entries for this application (client) ID (the flag only: AZURE_CLIENT_ID is not a filter)",
+                    1,
+                ))
+        })
+    })
+}
+
 /// Microsoft Entra ID (Azure AD) OAuth 2.0 tokens for scripts and CI jobs.
 #[derive(Debug, Parser)]
 #[command(name = "entra-token", version, after_help = EXAMPLES, max_term_width = 100)]

@@ -7,8 +7,6 @@
 //!
 //! [`cli`]: crate::cli
 
-use crate::cli::Cli;
-use clap::CommandFactory;
 use clap_complete::Shell;
 
 /// The name completion is registered for.
@@ -16,7 +14,7 @@ const BIN: &str = "entra-token";
 
 /// The completion script for `shell`.
 pub fn script(shell: Shell) -> String {
-    let mut cmd = Cli::command();
+    let mut cmd = crate::cli::command();
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut cmd, BIN, &mut buf);
     let mut text = String::from_utf8_lossy(&buf).into_owned();
@@ -136,7 +134,7 @@ mod tests {
 
     #[test]
     fn the_refused_flag_is_known() {
-        let mut refused = refused_longs(&Cli::command());
+        let mut refused = refused_longs(&crate::cli::command());
         refused.sort();
         assert_eq!(refused, vec!["client-secret".to_string(), "code-verifier".to_string()]);
     }
@@ -145,7 +143,7 @@ mod tests {
     /// quote or a colon in one breaks the whole subcommand's completion.
     #[test]
     fn value_names_are_safe_in_completion_specs() {
-        let mut cmd = Cli::command();
+        let mut cmd = crate::cli::command();
         cmd.build();
         let mut stack = vec![&cmd];
         while let Some(c) = stack.pop() {
@@ -167,7 +165,7 @@ mod tests {
     /// [`fish_positional_values`]); one deeper would be silently missing.
     #[test]
     fn fixed_value_positionals_are_one_level_down() {
-        let mut cmd = Cli::command();
+        let mut cmd = crate::cli::command();
         cmd.build();
         for sub in cmd.get_subcommands() {
             for deeper in sub.get_subcommands() {

@@ -412,6 +412,7 @@ B="{bin}"
 "$B" cache status > "$HOME/status"
 secret-tool lookup service entra-token username token-cache-key > "$HOME/key-before" || true
 "$B" emulator exec -- "$B" get > "$HOME/t-exec"
+"$B" emulator exec --tls -- "$B" get > "$HOME/t-exec-tls"
 secret-tool lookup service entra-token username token-cache-key > "$HOME/key-after-exec" || true
 "$B" cache clear 2> "$HOME/clear"
 secret-tool lookup service entra-token username token-cache-key > "$HOME/key-after" || true
@@ -446,6 +447,11 @@ echo done
     assert!(read("t-exec").trim().starts_with("eyJ"));
     assert_ne!(read("t-exec").trim(), t1, "the exec run's own emulator issued it");
     assert_eq!(
+        claims(read("t-exec-tls").trim())["aud"],
+        "https://graph.microsoft.com",
+        "an exec --tls run's token, through its proxy"
+    );
+    assert_eq!(
         read("key-after-exec"),
         read("key-before"),
         "keyring item unchanged by exec"
@@ -459,7 +465,7 @@ echo done
     // no token readable in plain files under $HOME (entries are encrypted); remove the
     // outputs this test itself wrote first
     let t_exec = read("t-exec").trim().to_string();
-    for f in ["t1", "t2", "t3", "t-exec"] {
+    for f in ["t1", "t2", "t3", "t-exec", "t-exec-tls"] {
         std::fs::remove_file(home.join(f)).unwrap();
     }
     assert_nowhere_under(Path::new(&home), &t1);
@@ -493,12 +499,40 @@ fn a_hit_builds_no_http_client() {
     let emu = Emulator::start();
     let mut env = Env::for_emulator(&emu);
     let t = env.run(&["get"]).ok().token();
-    // building the client checks SSL_CERT_FILE (exit 2 if it points nowhere): a hit never gets there
-    env.set("SSL_CERT_FILE", "/nonexistent/ca.pem");
+    // building the client reads and parses SSL_CERT_FILE (exit 2 if it holds no certificate): a
+    // hit never gets there
+    let garbage = env.write("not-a-bundle.pem", b"no certificate in here\n");
+    env.set("SSL_CERT_FILE", garbage.to_str().unwrap());
     assert_eq!(env.run(&["get"]).ok().token(), t);
     env.run(&["get", "--force-refresh"])
         .fails(2)
-        .stderr_has("SSL_CERT_FILE");
+        .stderr_has("holds no PEM certificate");
+    // but a variable naming no file at all is exit 2 on a hit too: it would fail the next request
+    env.set("SSL_CERT_FILE", "/nonexistent/ca.pem");
+    let r = env.run(&["get"]);
+    r.fails(2).stderr_has("SSL_CERT_FILE points to '/nonexistent/ca.pem'");
+    assert!(r.stdout.is_empty());
+    env.unset("SSL_CERT_FILE");
+    env.set("SSL_CERT_DIR", "/nonexistent/certs");
+    env.run(&["get"]).fails(2).stderr_has("SSL_CERT_DIR");
+    assert_eq!(emu.token_requests().len(), 1);
+}
+
+#[test]
+fn cache_clear_help_says_its_filters_are_flags_only() {
+    let env = Env::new();
+    let help = env.run(&["cache", "clear", "--help"]);
+    help.ok();
+    assert!(!help.stdout.contains("[env: AZURE_TENANT_ID]"), "{}", help.stdout);
+    assert!(!help.stdout.contains("[env: AZURE_CLIENT_ID]"), "{}", help.stdout);
+    assert!(
+        help.stdout.contains("the flag only: AZURE_TENANT_ID"),
+        "{}",
+        help.stdout
+    );
+    // elsewhere the global flags keep their variables
+    let get = env.run(&["get", "--help"]);
+    assert!(get.stdout.contains("[env: AZURE_TENANT_ID]"), "{}", get.stdout);
 }
 
 #[cfg(unix)]

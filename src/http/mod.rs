@@ -30,11 +30,41 @@ pub(crate) struct Http {
 }
 
 /// Extra trusted CAs, from `SSL_CERT_FILE` / `SSL_CERT_DIR` (taken from the environment snapshot
-/// by settings; checked only when a client is built, never on a cache hit).
+/// by settings). That they exist is checked on every run ([`TlsRoots::ensure_present`], a `stat`
+/// each); the bundle is read and parsed only when a client is built, never on a cache hit.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TlsRoots {
     pub(crate) file: Option<PathBuf>,
     pub(crate) dir: Option<OsString>,
+}
+
+impl TlsRoots {
+    /// `SSL_CERT_FILE` naming no regular file, or `SSL_CERT_DIR` naming no directory, is a local
+    /// input error (exit 2) whether or not this run goes to the network: a cache hit must not
+    /// hide a setting that will fail the next request.
+    pub(crate) fn ensure_present(&self) -> Result<()> {
+        if let Some(path) = &self.file {
+            // The TLS verifier reads the file again by its path: only a regular file can be read
+            // twice (a pipe would be empty the second time), so a pipe is refused too.
+            if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+                return Err(Error::usage(format!(
+                    "SSL_CERT_FILE points to '{}', which is not a readable file",
+                    path.display()
+                )));
+            }
+        }
+        if let Some(path) = &self.dir {
+            for dir in std::env::split_paths(path) {
+                if !dir.is_dir() {
+                    return Err(Error::usage(format!(
+                        "SSL_CERT_DIR names '{}', which is not a directory",
+                        dir.display()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A fully read reply.
@@ -532,16 +562,10 @@ fn log_body(body: &[u8]) {
 /// `SSL_CERT_FILE` / `SSL_CERT_DIR` that point nowhere are a local input error (exit 2), not a
 /// mysterious TLS failure later. Returns the content of `SSL_CERT_FILE` (read once, capped).
 fn check_roots(roots: &TlsRoots, timeout: Duration) -> Result<Option<Vec<u8>>> {
+    roots.ensure_present()?;
     let mut bundle = None;
     if let Some(path) = &roots.file {
         let shown = path.display().to_string();
-        // The TLS verifier reads the file again by its path: only a regular file can be read
-        // twice (a pipe would be empty the second time), so a pipe is refused here too.
-        if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
-            return Err(Error::usage(format!(
-                "SSL_CERT_FILE points to '{shown}', which is not a readable file"
-            )));
-        }
         let bytes = crate::input::read(path, "SSL_CERT_FILE", crate::input::CA_BUNDLE_CAP, timeout)?;
         // A file that holds no certificate would silently leave no trusted root at all.
         let has_cert = pem::parse_many(&bytes).ok().is_some_and(|blocks| {
@@ -556,16 +580,6 @@ fn check_roots(roots: &TlsRoots, timeout: Duration) -> Result<Option<Vec<u8>>> {
             .hint("SSL_CERT_FILE must be a PEM bundle of CA certificates (-----BEGIN CERTIFICATE-----)"));
         }
         bundle = Some(bytes);
-    }
-    if let Some(path) = &roots.dir {
-        for dir in std::env::split_paths(path) {
-            if !dir.is_dir() {
-                return Err(Error::usage(format!(
-                    "SSL_CERT_DIR names '{}', which is not a directory",
-                    dir.display()
-                )));
-            }
-        }
     }
     Ok(bundle)
 }

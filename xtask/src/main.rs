@@ -3,7 +3,7 @@
 //! for `entra-token` and one for each subcommand) and shell completions
 //! (`OUTDIR/completions/`, the same scripts `entra-token completions SHELL` prints).
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use clap_complete::{Generator, Shell};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
 /// Writes every asset; returns the paths written.
 fn dist_assets(out_dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut written = Vec::new();
-    let cmd = entra_token::cli::Cli::command();
+    let cmd = entra_token::cli::command();
     let bin_name = cmd.get_name().to_string();
 
     let man_dir = out_dir.join("man");
