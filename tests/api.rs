@@ -821,3 +821,117 @@ fn api_help_examples_are_one_command_per_line() {
         );
     }
 }
+
+/// The first ```sh block after the heading `### {title}` in docs/api-recipes.md.
+fn recipe(title: &str) -> String {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/api-recipes.md")).unwrap();
+    let after = doc
+        .split_once(&format!("### {title}\n"))
+        .unwrap_or_else(|| panic!("no recipe {title:?}"))
+        .1;
+    let block = after.split_once("```sh\n").unwrap().1;
+    block.split_once("```\n").unwrap().0.to_string()
+}
+
+/// The Windows 365 and Managed Desktop recipes, exactly as the docs give them, run under
+/// `emulator exec` with a `BROWSER` that follows the sign-in redirects (as the docs show).
+#[cfg(unix)]
+#[test]
+fn the_windows_365_and_managed_desktop_recipes_run_against_the_emulator() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let dir = env.dir.path();
+    env.write("cloud-pcs.sh", recipe("Windows 365: Cloud PCs (Graph beta)").as_bytes());
+    env.write(
+        "mmd-devices.sh",
+        recipe("Microsoft Managed Desktop API (delegated)").as_bytes(),
+    );
+    let browser = env.write("follow.sh", b"#!/bin/sh\nexec curl -sfL -o /dev/null \"$1\"\n");
+    std::fs::set_permissions(&browser, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = format!(
+        r#"set -e
+cd '{dir}'
+MMD_API=api://modern-workplace-customer-apis MMD_URL=$ENTRA_TOKEN_EMULATOR_URL sh -e ./mmd-devices.sh > mmd.out
+sh -e ./cloud-pcs.sh > cloud-pcs.out
+entra-token api --user /v1.0/devices > /dev/null 2> devices.err || echo "exit $?" > devices.code
+curl -sSf "$ENTRA_TOKEN_EMULATOR_URL/_emulator/requests" > requests.json
+"#,
+        dir = dir.display()
+    );
+    let mut c = env.command(&["emulator", "exec", "--", "sh", "-c", &script]);
+    c.env("BROWSER", &browser);
+    let r = Run::from(c.output().unwrap());
+    r.ok();
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+
+    let mmd: Value = serde_json::from_str(&read("mmd.out")).unwrap();
+    let devices = mmd["value"].as_array().unwrap();
+    assert_eq!(devices.len(), 3, "{mmd}");
+    assert!(
+        devices
+            .iter()
+            .all(|d| d["serialNumber"].as_str().unwrap().starts_with("MMD-"))
+    );
+
+    let out = read("cloud-pcs.out");
+    let mut lines = out.lines();
+    let tsv: Vec<&str> = lines.by_ref().take_while(|l| !l.starts_with('{')).collect();
+    assert!(tsv.len() >= 3, "{out}");
+    for l in &tsv {
+        let cols: Vec<&str> = l.split('\t').collect();
+        assert_eq!(cols.len(), 3, "{l}");
+        assert!(cols[0].starts_with("CPC-") && cols[1].contains('@'), "{l}");
+    }
+    let delegated: Value = serde_json::from_str(out.lines().find(|l| l.starts_with('{')).unwrap()).unwrap();
+    let pcs = delegated["value"].as_array().unwrap();
+    assert!(!pcs.is_empty());
+    for pc in pcs {
+        let mut keys: Vec<&str> = pc
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !k.starts_with('@'))
+            .collect();
+        keys.sort();
+        assert_eq!(keys, ["displayName", "status"], "$select was honoured: {pc}");
+    }
+
+    // on the wire: the sign-ins asked for the recipes' permissions, and each API call carried a
+    // token of the matching kind
+    let log: Vec<Value> = serde_json::from_str(&read("requests.json")).unwrap();
+    let authorize: Vec<String> = log
+        .iter()
+        .filter(|q| q["path"].as_str().unwrap().ends_with("/oauth2/v2.0/authorize"))
+        .map(|q| q["query"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(authorize.len(), 2, "{log:#?}");
+    assert!(authorize[0].contains("MWaaSDevice.Read"), "{}", authorize[0]);
+    assert!(authorize[1].contains("CloudPC.Read.All"), "{}", authorize[1]);
+    let mmd_call = log
+        .iter()
+        .find(|q| q["path"].as_str().unwrap().starts_with("/support/odata/v1/tenants/"))
+        .unwrap();
+    assert_eq!(mmd_call["status"], 200);
+    assert_eq!(
+        mmd_call["path"],
+        format!("/support/odata/v1/tenants/{}/devices", fx::TENANT_ID)
+    );
+    let cloud_pc_calls: Vec<&Value> = log
+        .iter()
+        .filter(|q| q["path"] == "/beta/deviceManagement/virtualEndpoint/cloudPCs")
+        .collect();
+    assert!(cloud_pc_calls.len() >= 2, "app-only and delegated");
+    assert!(cloud_pc_calls.iter().all(|q| q["status"] == 200));
+
+    // a delegated call the signed-in user's token has no permission for: the hint is about
+    // delegated permissions and signing in again, not the app's application permissions
+    assert_eq!(read("devices.code").trim(), "exit 5");
+    let err = read("devices.err");
+    assert!(err.contains("HTTP 403"), "{err}");
+    assert!(
+        err.contains("delegated permission") && err.contains("entra-token login --scope"),
+        "{err}"
+    );
+    assert!(!err.contains("(Application)"), "{err}");
+}

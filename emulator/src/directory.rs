@@ -177,6 +177,7 @@ impl Directory {
                 first_party(fx::ARM_RESOURCE, &[]),
                 first_party(fx::ASM_RESOURCE, &["797f4846-ba00-4fd7-ba43-dac1f8f63013"]),
                 first_party(fx::VAULT_RESOURCE, &["cfa8b339-82a2-471a-a3c9-0fc0be7a4093"]),
+                first_party(fx::MANAGED_DESKTOP_RESOURCE, &[]),
                 Resource {
                     id: api_uri,
                     aliases: vec![fx::CLIENT_ID.into()],

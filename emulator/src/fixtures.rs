@@ -34,6 +34,9 @@ pub const ARM_RESOURCE: &str = "https://management.azure.com";
 pub const ASM_RESOURCE: &str = "https://management.core.windows.net/";
 /// Azure Key Vault.
 pub const VAULT_RESOURCE: &str = "https://vault.azure.net";
+/// The Microsoft Managed Desktop API ("Modern Workplace Customer APIs"): the emulator's
+/// Application ID URI for it (a customer's tenant shows its own).
+pub const MANAGED_DESKTOP_RESOURCE: &str = "api://modern-workplace-customer-apis";
 
 /// Application roles granted to the app on Microsoft Graph in the home tenant.
 pub const GRAPH_ROLES: &[&str] = &[

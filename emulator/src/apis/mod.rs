@@ -1,10 +1,12 @@
-//! The APIs the emulator stands in for besides Entra: a small Microsoft Graph (with Intune) and
-//! the Office 365 Management Activity API, and what they share: the request and reply shapes and
+//! The APIs the emulator stands in for besides Entra: a small Microsoft Graph (with Intune and
+//! Windows 365), the Office 365 Management Activity API and the Microsoft Managed Desktop API's
+//! device list, and what they share: the request and reply shapes and
 //! the bearer-token checks (only tokens this emulator issued are accepted).
 
 pub(crate) mod graph;
 pub(crate) mod graph_collections;
 pub(crate) mod graph_query;
+pub(crate) mod managed_desktop;
 pub(crate) mod management;
 
 use serde_json::{Map, Value};

@@ -53,9 +53,12 @@ pub(crate) fn default_permissions(resource: &str) -> Vec<String> {
             "User.Read.All",
             "Group.ReadWrite.All",
             "DeviceManagementManagedDevices.Read.All",
+            "CloudPC.Read.All",
         ]
     } else if r == fx::MANAGE_OFFICE_RESOURCE || r == fx::MANAGE_OFFICE_APP_ID {
         &["ActivityFeed.Read"]
+    } else if r == fx::MANAGED_DESKTOP_RESOURCE {
+        &["MWaaSDevice.Read"]
     } else {
         &["user_impersonation"]
     };

@@ -10,7 +10,7 @@ use hyper::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
 use crate::aadsts;
-use crate::apis::{ApiRequest, graph, management};
+use crate::apis::{ApiRequest, graph, managed_desktop, management};
 use crate::clock;
 use crate::endpoints::managed_identity::{self, ImdsReply};
 use crate::endpoints::pipelines::{self, OidcReply};
@@ -89,6 +89,7 @@ pub(crate) async fn respond(state: &State, req: &Req<'_>) -> Response<Body> {
         }
         ["v1.0" | "beta", ..] => return api(state, req, Api::Graph),
         ["api", "v1.0" | "v1", ..] => return api(state, req, Api::Management),
+        ["support", "odata", "v1", ..] => return api(state, req, Api::ManagedDesktop),
         _ => return not_found(method, path),
     };
     let empty = BTreeMap::new();
@@ -134,9 +135,10 @@ fn web(r: WebReply) -> Response<Body> {
 enum Api {
     Graph,
     Management,
+    ManagedDesktop,
 }
 
-/// Microsoft Graph / Intune and the Office 365 Management Activity API.
+/// Microsoft Graph / Intune, the Office 365 Management Activity API and the Managed Desktop API.
 fn api(state: &State, req: &Req<'_>, which: Api) -> Response<Body> {
     let header = |name: &str| req.headers.get(name).cloned();
     let areq = ApiRequest {
@@ -166,6 +168,10 @@ fn api(state: &State, req: &Req<'_>, which: Api) -> Response<Body> {
             Api::Management => (
                 management::handle(&areq, &state.signer, &mutable.config, &mut mutable.activity),
                 "application/json; charset=utf-8",
+            ),
+            Api::ManagedDesktop => (
+                managed_desktop::handle(&areq, &state.signer),
+                "application/json; odata.metadata=minimal; charset=utf-8",
             ),
         }
     };

@@ -225,6 +225,12 @@ fn summary(status: u16, found: &ServiceError, url: &Url, location: Option<&str>,
             "the token was not accepted: check that its audience ({}) is the API's and that the tenant in the URL is the token's tenant (AF20010 for the Management API); pass --scope if the host needs another audience",
             plan.scope.as_deref().unwrap_or("")
         )),
+        403 if plan.delegated => Some(match api_proto::missing_permission(plan.method.as_str(), url) {
+            Some(p) => format!(
+                "the signed-in user's token likely lacks the delegated permission {p} (or the user lacks the role): add it under API permissions (Delegated), then sign in again with `entra-token login --scope` naming it"
+            ),
+            None => "the signed-in user's token likely lacks a delegated permission for this call (or the user lacks the role): check the API's permissions reference, then sign in again with `entra-token login --scope` naming it".to_string(),
+        }),
         403 => Some(match api_proto::missing_permission(plan.method.as_str(), url) {
             Some(p) => format!(
                 "the app likely lacks the application permission {p}: add it under API permissions (Application) and grant admin consent, then get a new token"
