@@ -46,7 +46,7 @@ fn run(cli: Cli, env: &Env) -> Result<i32> {
             return commands::cert::run(&c, settings::password_variable(env)?, timeout).map(|_| 0);
         }
         Command::Completions(a) => return commands::completions::run(&a).map(|_| 0),
-        Command::Decode(a) => return commands::decode::run(&a).map(|_| 0),
+        Command::Decode(a) => return commands::decode::run(&a, settings::file_timeout(&global)).map(|_| 0),
         Command::Emulator(a) => {
             let hermetic = entra_token_emulator::Hermetic {
                 remove: crate::env::hermetic_removals(),

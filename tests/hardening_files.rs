@@ -349,6 +349,28 @@ fn a_fifo_without_a_writer_is_exit_2_at_the_timeout() {
     assert!(emu.requests().is_empty(), "nothing sent: {:#?}", emu.requests());
 }
 
+/// `decode -` reading from a pipe whose writer never finishes: exit 2 at `--timeout`.
+#[test]
+fn decode_from_a_pipe_that_never_finishes_is_exit_2_at_the_timeout() {
+    let env = Env::new();
+    let mut c = env.command(&["decode", "--timeout", "1", "-"]);
+    // a writer that keeps the pipe open without ever finishing the token
+    let mut writer = std::process::Command::new("sh")
+        .args(["-c", "printf eyJ; sleep 30"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin(writer.stdout.take().unwrap());
+    let r = timed(|| Run::from(c.output().unwrap()));
+    let _ = writer.kill();
+    let _ = writer.wait();
+    r.fails(2)
+        .stderr_has("the token to decode")
+        .stderr_has("before the time limit");
+    assert!(r.stdout.is_empty());
+    assert!(r.elapsed < Duration::from_secs(10), "hang guard: {:?}", r.elapsed);
+}
+
 #[test]
 fn a_100_mb_certificate_is_refused_without_being_read() {
     let env = Env::new();

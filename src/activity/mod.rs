@@ -6,7 +6,6 @@
 //!   feed's URLs with `PublisherIdentifier`, the origin rule, the service's `AFnnnnn` errors.
 //! - [`state`]: the `--state` file (cursor and delivered content ids per content type, one file
 //!   per tenant, locked for the whole run, replaced atomically).
-//! - [`private_file`]: opening the files entra-token owns without following symlinks.
 //! - [`pull`]: listing, bounded concurrent blob downloads written in listing order, state saves.
 //! - [`webhook`]: the notification receiver's pure parts (handshake, auth id, body, dedupe).
 //!
@@ -15,7 +14,6 @@
 //! written but whose state was not yet saved, and nothing is lost.
 
 pub(crate) mod feed;
-pub(crate) mod private_file;
 pub(crate) mod pull;
 pub(crate) mod state;
 pub(crate) mod times;

@@ -18,9 +18,9 @@
 //! save writes `FILE.tmp` (created exclusively), fsyncs it, renames it over `FILE` and fsyncs the
 //! directory, so the file is always either the old or the new state.
 
-use super::private_file;
 use super::times::{RETENTION, parse_rfc3339, rfc3339};
 use crate::error::{Error, Result};
+use crate::files::owned_file;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -86,10 +86,10 @@ impl StateFile {
     /// [`save`]: StateFile::save
     pub(crate) fn open(path: &Path, tenant: &str, lock_wait: Duration, now: i64) -> Result<StateFile> {
         let lock_path = sibling(path, ".lock");
-        let lock = private_file::open_or_create(&lock_path, "state lock file")?;
+        let lock = owned_file::open_or_create(&lock_path, "state lock file")?;
         acquire(&lock, path, &lock_path, lock_wait)?;
         let tenant = tenant.trim().to_ascii_lowercase();
-        let state = match private_file::open_existing(path, "state file")? {
+        let state = match owned_file::open_existing(path, "state file")? {
             None => State {
                 version: VERSION,
                 tenant,
@@ -181,13 +181,13 @@ impl StateFile {
             Error::usage(format!("could not {what} the state file {}", self.path.display())).cause(e)
         };
         // A temp file left by a killed run is ours to replace: the lock is held.
-        private_file::remove_if_present(&self.temp_path, "state temp file")?;
-        let mut tmp = private_file::create_new(&self.temp_path, "state temp file")?;
+        owned_file::remove_if_present(&self.temp_path, "state temp file")?;
+        let mut tmp = owned_file::create_new(&self.temp_path, "state temp file")?;
         tmp.write_all(&bytes).map_err(|e| fail("write", e))?;
         tmp.sync_all().map_err(|e| fail("sync", e))?;
         drop(tmp);
         std::fs::rename(&self.temp_path, &self.path).map_err(|e| fail("replace", e))?;
-        private_file::sync_dir(&self.dir)
+        owned_file::sync_dir(&self.dir)
     }
 }
 

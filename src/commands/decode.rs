@@ -3,22 +3,22 @@
 
 use crate::cli::DecodeArgs;
 use crate::error::{Error, Result};
+use crate::input;
 use crate::output;
 use crate::protocol::jwt;
 use crate::rt;
 use serde_json::json;
-use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
 
-pub(crate) fn run(args: &DecodeArgs) -> Result<()> {
+/// `timeout` bounds the wait for a token on stdin (`--timeout`): a pipe whose writer never
+/// finishes is exit 2 at the deadline, not a hang.
+pub(crate) fn run(args: &DecodeArgs, timeout: Duration) -> Result<()> {
     let raw = match args.token.as_deref() {
         Some(t) if t != "-" => t.to_string(),
         _ => {
-            let mut s = String::new();
-            std::io::stdin()
-                .take(1024 * 1024)
-                .read_to_string(&mut s)
-                .map_err(|e| Error::usage("could not read a token from stdin").cause(e))?;
-            s
+            let bytes = input::read(Path::new("-"), "the token to decode", input::TOKEN_FILE_CAP, timeout)?;
+            String::from_utf8(bytes).map_err(|_| Error::usage("the token on stdin is not UTF-8 text"))?
         }
     };
     let token = raw.trim();

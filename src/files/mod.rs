@@ -1,4 +1,6 @@
-//! Every file entra-token opens, in two kinds; nothing here decides what a file means.
+//! Every file entra-token opens, in three kinds; nothing here decides what a file means. (The one
+//! exception is the Azure Arc agent's key file, whose rules — root-owned, in the agent's folder —
+//! are the managed identity's: `credential/arc_key.rs`.)
 //!
 //! - Paths entra-token OWNS (the cache directory and its entries, lock files, temp files, state
 //!   files): [`OwnedDir`] opens a directory chain without following symlinks, checks that each
@@ -7,6 +9,8 @@
 //!   following symlinks, checking the open file (regular, same owner, not writable by others)
 //!   and reading it with a size cap. Writes are atomic (private temp file, fsync, rename, fsync
 //!   of the directory); removal touches only regular files whose names the caller recognizes.
+//! - Files entra-token owns at a path the USER chose (`activity pull --state`): [`owned_file`]
+//!   opens each without following a symlink and with the same ownership checks.
 //! - Paths the USER names (certificates, secret, password and federated token files,
 //!   `SSL_CERT_FILE`, `config.toml`, `api --input`): [`read_user_file`] follows them as given
 //!   (a federated token file is often a symlink into a Kubernetes projected volume owned by
@@ -28,6 +32,7 @@
 //! `OwnedPathError::is_missing` is an ordinary absence; `is_refusal` means "not safe to use":
 //! warn and go on without it, or exit 2 when the user asked for it explicitly.
 
+pub(crate) mod owned_file;
 mod user;
 
 #[cfg(unix)]

@@ -1,10 +1,8 @@
-//! The files `activity` owns (the state file, its lock, its temp file): opened without following
-//! a symlink in the last component, refused unless they are regular files owned by the current
-//! user and not writable by others, created 0600 (the temp file with `O_EXCL`), and the directory
-//! synced after a rename. Every failure is exit 2 naming the file.
-//!
-//! A small, self-contained stand-in for a crate-wide module for owned paths: the functions here
-//! keep their signatures when they are moved onto it.
+//! Files entra-token owns at a path the user chose (`activity pull --state PATH`: the state file,
+//! its lock and temp file beside it), where there is no directory of its own to verify: each file
+//! is opened without following a symlink in the last component, refused unless it is a regular
+//! file owned by the current user and not writable by others, created 0600 (the temp file with
+//! `O_EXCL`), and the directory synced after a rename. Every failure is exit 2 naming the file.
 
 use crate::error::{Error, Result};
 use std::fs::{File, OpenOptions};
