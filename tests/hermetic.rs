@@ -385,6 +385,8 @@ fn under_tls_the_proxy_refuses_every_other_host_and_connects_nowhere() {
         r#"cd '{dir}'
 curl -sS "https://{target}/" 2> curl.err; echo "curl $?" > codes
 curl -sS -o /dev/null -w '%{{http_connect}}' -p -x "$HTTPS_PROXY" "http://{target}/" > tunnel.code 2>/dev/null
+curl -sS -o /dev/null -w '%{{http_code}}' -x "$HTTPS_PROXY" "http://{target}/" > forward.code 2>/dev/null
+curl -sS -o /dev/null -w '%{{http_code}}' "https://login.microsoftonline.com/_emulator/requests" > control.code
 entra-token get --authority-host "https://{target}" --cache none --timeout 5 2> get.err; echo "get $?" >> codes
 curl -sS "$HTTPS_PROXY/_emulator/requests" > plain.txt 2>&1
 curl -sSf "$ENTRA_TOKEN_EMULATOR_URL/_emulator/requests" > requests.json
@@ -397,6 +399,12 @@ curl -sSf "$ENTRA_TOKEN_EMULATOR_URL/_emulator/requests" > requests.json
     assert!(codes.contains("curl 56"), "curl: CONNECT refused: {codes}");
     assert!(read("curl.err").contains("403"), "{}", read("curl.err"));
     assert_eq!(read("tunnel.code"), "403", "a plain-HTTP tunnel is refused too");
+    assert_eq!(read("forward.code"), "403", "so is plain-HTTP proxying");
+    assert_eq!(
+        read("control.code"),
+        "404",
+        "the control API is not reachable through a tunnel"
+    );
     assert!(codes.contains("get 4"), "entra-token: a network failure: {codes}");
     // the proxy's own port speaks plain HTTP only for CONNECT
     assert!(read("plain.txt").contains("only for CONNECT"), "{}", read("plain.txt"));
@@ -406,6 +414,11 @@ curl -sSf "$ENTRA_TOKEN_EMULATOR_URL/_emulator/requests" > requests.json
         .filter(|q| q["method"] == "CONNECT" && q["path"] == target.as_str())
         .collect();
     assert!(refused.len() >= 3, "{log:#?}");
+    assert!(
+        !log.iter()
+            .any(|q| q["method"] == "GET" && q["path"] == "/" && q["status"] == 200),
+        "nothing was served for the other host: {log:#?}"
+    );
     assert!(refused.iter().all(|q| q["status"] == 403), "{refused:#?}");
     match trap.accept() {
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
