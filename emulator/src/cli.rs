@@ -164,7 +164,7 @@ fn banner(base_url: &str, ca_file: Option<&CaFile>) -> String {
         s.push_str(&format!("  CA file        {}\n", ca.path.display()));
         s.push_str(&format!(
             "  HTTPS proxy    {} (CONNECT to {} on port 443 only)\n",
-            base_url.replacen("https://", "http://", 1),
+            crate::server::proxy::proxy_url(base_url),
             crate::server::proxy::INTERCEPTED_HOSTS.join(", ")
         ));
     }

@@ -95,7 +95,7 @@ pub(crate) fn exports(target: &Target<'_>, args: &ExecArgs) -> Vec<(&'static str
         // through the emulator's own port (plain-HTTP CONNECT there), so the service URLs keep
         // their real hosts; the emulator's own address (control API, managed identity) is not
         // proxied. ARM is not intercepted: it keeps its override.
-        let proxy = base.replacen("https://", "http://", 1);
+        let proxy = crate::server::proxy::proxy_url(base);
         v.retain(|(name, _)| !matches!(*name, "ENTRA_TOKEN_GRAPH_URL" | "ENTRA_TOKEN_MANAGEMENT_URL"));
         for (name, value) in [
             ("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com"),
@@ -238,6 +238,17 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
 mod tests {
     use super::*;
 
+    /// The value `name` is given in `vars`, asserting it is given at most once.
+    fn value_of<K: AsRef<std::ffi::OsStr>>(vars: &[(K, OsString)], name: &str) -> Option<String> {
+        let found: Vec<String> = vars
+            .iter()
+            .filter(|(n, _)| n.as_ref() == name)
+            .map(|(_, v)| v.to_string_lossy().into_owned())
+            .collect();
+        assert!(found.len() <= 1, "{name} set twice: {found:?}");
+        found.into_iter().next()
+    }
+
     fn args() -> ExecArgs {
         ExecArgs {
             tls: false,
@@ -273,11 +284,7 @@ mod tests {
             private,
         };
         let out = child_environment(parent, &remove, &exports(&target, &args()));
-        let get = |k: &str| {
-            let found: Vec<&OsString> = out.iter().filter(|(n, _)| n == k).map(|(_, v)| v).collect();
-            assert!(found.len() <= 1, "{k} set twice");
-            found.first().map(|v| v.to_string_lossy().into_owned())
-        };
+        let get = |k: &str| value_of(&out, k);
         assert_eq!(get("AZURE_CLIENT_CERTIFICATE_PATH"), None);
         assert_eq!(get("ENTRA_TOKEN_PROFILE"), None);
         assert_eq!(get("NO_PROXY"), None);
@@ -300,15 +307,7 @@ mod tests {
         let mut tls = args();
         tls.tls = true;
         let v = exports(&target, &tls);
-        let get = |k: &str| {
-            let found: Vec<String> = v
-                .iter()
-                .filter(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string_lossy().into_owned())
-                .collect();
-            assert!(found.len() <= 1, "{k} set twice: {found:?}");
-            found.into_iter().next()
-        };
+        let get = |k: &str| value_of(&v, k);
         assert_eq!(get("HTTPS_PROXY").as_deref(), Some("http://127.0.0.1:7"));
         assert_eq!(get("https_proxy").as_deref(), Some("http://127.0.0.1:7"));
         assert_eq!(get("NO_PROXY").as_deref(), Some("127.0.0.1,localhost,::1"));

@@ -26,13 +26,12 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 
 use crate::error::{Error, Result};
 use crate::state::{Config, LoggedRequest, State};
 use http::{Body, MAX_REQUEST_BODY, Req, full, text};
 use proxy::Connect;
-use tls::{CaFile, TestCa};
+use tls::{CaFile, TestCa, TestTls};
 
 /// A current-thread async runtime for the emulator.
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -46,7 +45,7 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
 pub(crate) struct Bound {
     listener: TcpListener,
     state: Arc<State>,
-    tls: Option<Tls>,
+    tls: Option<TestTls>,
     /// `http://127.0.0.1:PORT` (or `https://`, `[::1]`).
     pub(crate) base_url: String,
     /// The test CA with `tls`.
@@ -73,13 +72,7 @@ impl Bound {
         let (acceptor, ca_file) = if tls {
             let t = tls::make_tls()?;
             let written = CaFile::write(ca_file, t.ca.pem())?;
-            (
-                Some(Tls {
-                    acceptor: t.acceptor,
-                    ca: t.ca,
-                }),
-                Some(written),
-            )
+            (Some(t), Some(written))
         } else {
             (None, None)
         };
@@ -173,14 +166,6 @@ impl Drop for Background {
     }
 }
 
-/// A TLS listener's acceptor (for the emulator's own address) and the CA behind it (for the
-/// proxy's intercepted hosts).
-#[derive(Clone)]
-struct Tls {
-    acceptor: TlsAcceptor,
-    ca: Arc<TestCa>,
-}
-
 /// What kind of connection a request came on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Conn {
@@ -199,7 +184,7 @@ const TLS_HANDSHAKE: u8 = 0x16;
 async fn serve_connections(
     listener: TcpListener,
     state: Arc<State>,
-    tls: Option<Tls>,
+    tls: Option<TestTls>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);

@@ -9,6 +9,12 @@
 pub(crate) const INTERCEPTED_HOSTS: &[&str] =
     &["login.microsoftonline.com", "graph.microsoft.com", "manage.office.com"];
 
+/// The proxy's URL for clients (`HTTPS_PROXY`): the emulator's own port, in plain HTTP (where
+/// that port takes `CONNECT`), whatever scheme its `base_url` has.
+pub(crate) fn proxy_url(base_url: &str) -> String {
+    base_url.replacen("https://", "http://", 1)
+}
+
 /// What to do with a `CONNECT host:port`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Connect {

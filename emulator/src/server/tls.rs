@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 
 /// The emulator's TLS: an acceptor for its own loopback names, and the test CA that also issues
 /// the proxy's certificates for the hosts it intercepts.
+#[derive(Clone)]
 pub(crate) struct TestTls {
     /// For connections to the emulator's own address (`127.0.0.1`, `localhost`, `::1`).
     pub(crate) acceptor: TlsAcceptor,
