@@ -2,7 +2,8 @@
 //! scope/resource mapping, the URLs it builds, cache key derivation and cache freshness. They
 //! hold for every generated input, not just the examples elsewhere; no binary, no emulator.
 
-use crate::cache::{CacheKey, Freshness, KeyKind, Meta, Stale, check_fresh};
+use crate::cache::tests::meta;
+use crate::cache::{CacheKey, Freshness, KeyKind, Stale, check_fresh};
 use crate::protocol::api::{self, ApiKind};
 use crate::protocol::authority::{self, Endpoint, Tenant};
 use crate::protocol::authorize::{self, AuthorizeRequest, ConsentKind};
@@ -83,30 +84,6 @@ fn cache_key() -> impl Strategy<Value = CacheKey> {
                 account,
             },
         )
-}
-
-fn meta(expires_on: i64, refresh_on: Option<i64>) -> Meta {
-    Meta {
-        key: CacheKey {
-            kind: KeyKind::App,
-            authority: "https://login.microsoftonline.com".into(),
-            tenant: "contoso.com".into(),
-            client_id: "c".into(),
-            credential: "secret:ab".into(),
-            endpoint: "v2".into(),
-            audience: "scope:x/.default".into(),
-            account: None,
-        },
-        label: None,
-        expires_on,
-        refresh_on,
-        token_type: "Bearer".into(),
-        tid: None,
-        oid: None,
-        scope: None,
-        resource: None,
-        stored_at: 0,
-    }
 }
 
 proptest! {

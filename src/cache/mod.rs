@@ -310,10 +310,11 @@ fn refuse(mode: Mode, e: &OwnedPathError) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn meta(expires_on: i64, refresh_on: Option<i64>) -> Meta {
+    /// An app-only entry's metadata with these times (also used by the property tests).
+    pub(crate) fn meta(expires_on: i64, refresh_on: Option<i64>) -> Meta {
         Meta {
             label: None,
             key: CacheKey {
